@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of the embedded default: virtualenv and
+# pinned packages, Delta jars from Maven Central, the project-local
+# PostgreSQL cluster, and Airflow's SQLite metadata DB. Safe to run again:
+# every step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+export LAKEHOUSE_HOME=${LAKEHOUSE_HOME:-$REPO/.lakehouse}
+VENV=${LAKEHOUSE_VENV:-$REPO/.venv}
+JARS=${LAKEHOUSE_JARS_DIR:-$LAKEHOUSE_HOME/jars}
+PYTHON=${PYTHON:-python3.11}
+mkdir -p "$LAKEHOUSE_HOME"
+
+die() { echo "setup: $*" >&2; exit 1; }
+step() { printf '[setup] %s\n' "$*"; }
+
+# --- prerequisites, with what to do when missing ---------------------------
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null || \
+  die "Python 3.11 is required (found: $("$PYTHON" --version 2>&1 || echo none)). Install python3.11 or set PYTHON=/path/to/python3.11."
+command -v java >/dev/null || die "Java 17+ is required for Spark. Install it (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME and PATH."
+java_major=$(java -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
+[ "${java_major:-0}" -ge 17 ] || die "Java 17+ is required for Spark (found Java ${java_major:-unknown}). Install openjdk-17 and put it first on PATH."
+if [ -z "${PGHOST:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null \
+   && [ -z "${LAKEHOUSE_PG_BIN:-}" ]; then
+  die "PostgreSQL server binaries not found. Install them (Debian: apt-get install postgresql), set LAKEHOUSE_PG_BIN, or set PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE to use an existing server."
+fi
+
+# --- virtualenv with pinned packages ----------------------------------------
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  step "creating virtualenv $VENV and installing pinned packages (a few minutes the first time)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+  "$VENV/bin/pip" install -q -e ".[dev]"
+  rm -f "$VENV"/.installed-*; touch "$stamp"
+else
+  step "virtualenv up to date"
+fi
+
+# --- Delta and other JVM jars (jvm/pom.xml is the one list) ----------------
+if ! ls "$JARS"/delta-spark_*.jar >/dev/null 2>&1; then
+  command -v mvn >/dev/null || die "Maven is needed once to fetch the Delta jars (apt-get install maven), or put the jars listed in jvm/pom.xml into $JARS."
+  step "fetching Delta jars from Maven Central into $JARS"
+  tmp=$(mktemp -d)
+  mvn -q -B -f jvm/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+    || die "Maven could not fetch the jars in jvm/pom.xml (is Maven Central reachable?)"
+  # Spark's own copy of a library wins: keep only jars whose artifact Spark lacks.
+  spark_jars=$("$VENV/bin/python" -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
+  mkdir -p "$JARS"
+  for jar in "$tmp"/*.jar; do
+    name=$(basename "$jar" .jar); artifact=${name%-*}
+    ls "$spark_jars/$artifact"-[0-9]*.jar >/dev/null 2>&1 || cp "$jar" "$JARS/"
+  done
+  rm -rf "$tmp"
+else
+  step "Delta jars present in $JARS"
+fi
+
+# --- PostgreSQL (embedded unless PGHOST is set) and Airflow metadata --------
+"$VENV/bin/lakehouse" db start
+"$VENV/bin/lakehouse" airflow-init
+step "done"

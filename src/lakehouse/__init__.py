@@ -1,0 +1,1 @@
+"""Supervision lakehouse: 17 regulatory feeds -> Delta bronze/silver -> PostgreSQL marts."""

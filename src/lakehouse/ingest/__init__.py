@@ -1,0 +1,1 @@
+"""Landing -> bronze -> silver (+ quarantine, run log) for any set of deliveries."""

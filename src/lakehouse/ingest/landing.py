@@ -1,0 +1,88 @@
+"""Finding deliveries in the landing area and checking them against their manifest.
+
+A delivery is `landing/<source>/<YYYY-MM-DD>/` with a `_MANIFEST.json`; a
+folder without one is still being uploaded and is not read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+MANIFEST = "_MANIFEST.json"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    feed: str
+    rows: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    source: str
+    day: date
+    folder: Path
+    template: str
+    files: tuple[ManifestEntry, ...]
+
+    def relative(self, name: str) -> str:
+        return f"{self.source}/{self.day.isoformat()}/{name}"
+
+
+class ManifestError(ValueError):
+    pass
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path, source: str, day: date) -> Delivery:
+    path = folder / MANIFEST
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        files = tuple(ManifestEntry(str(f["name"]), str(f["feed"]), int(f["rows"]), str(f["sha256"]).lower())
+                      for f in doc["files"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{path}: unreadable manifest ({exc}); ask {source} to re-send the folder "
+                            f"with a valid {MANIFEST}") from exc
+    if doc.get("source") not in (None, source) or doc.get("date") not in (None, day.isoformat()):
+        raise ManifestError(f"{path}: manifest says source={doc.get('source')!r} date={doc.get('date')!r} "
+                            f"but the folder is {source}/{day}; move the folder or fix the manifest")
+    return Delivery(source, day, folder, str(doc.get("template", "")), files)
+
+
+def find_deliveries(landing: Path, sources: list[str], start: date | None = None,
+                    end: date | None = None) -> tuple[list[Delivery], list[str]]:
+    """Deliveries with a manifest for the given sources and date range, oldest
+    first; plus notes on folders skipped (no manifest yet, bad names)."""
+    found: list[Delivery] = []
+    notes: list[str] = []
+    for source in sources:
+        base = landing / source
+        if not base.is_dir():
+            continue
+        for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+            try:
+                day = date.fromisoformat(folder.name)
+            except ValueError:
+                notes.append(f"{folder}: not a YYYY-MM-DD folder, ignored")
+                continue
+            if (start and day < start) or (end and day > end):
+                continue
+            if not (folder / MANIFEST).exists():
+                notes.append(f"{folder}: no {MANIFEST} yet (still uploading), not read")
+                continue
+            found.append(read_manifest(folder, source, day))
+    found.sort(key=lambda d: (d.day, d.source))
+    return found, notes

@@ -1,0 +1,116 @@
+"""Entity resolution and reference checks, as Spark joins against silver.
+
+Order (schemas/rules.yaml): uscc -> reg_no -> name -> unresolved. The
+district a record is held in and the entity's registered district are both
+kept; the registered district always comes from the registry, never from
+positions 3-8 of the USCC (they name the registering authority).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+
+def add_flag(df: DataFrame, condition, flag: str) -> DataFrame:
+    return df.withColumn("flags", F.when(condition, F.array_union("flags", F.array(F.lit(flag))))
+                         .otherwise(F.col("flags")))
+
+
+def add_rule(df: DataFrame, condition, rule: str, reason) -> DataFrame:
+    return (df.withColumn("_rules", F.when(condition, F.array_union("_rules", F.array(F.lit(rule))))
+                          .otherwise(F.col("_rules")))
+              .withColumn("_reasons", F.when(condition, F.concat("_reasons", F.array(reason)))
+                          .otherwise(F.col("_reasons"))))
+
+
+def resolve_entities(df: DataFrame, registry: DataFrame | None) -> DataFrame:
+    """Fill uscc, resolved_by, registered_district; flag uscc_check_exception,
+    entity_not_in_registry, name_differs; rule uscc_unresolved."""
+    if registry is None:
+        registry = df.sparkSession.createDataFrame(
+            [], "uscc string, reg_no string, registered_district string, name_keys array<string>")
+    reg = registry.select("uscc", "reg_no", "registered_district", "name_keys")
+
+    by_uscc = reg.select(F.col("uscc").alias("_m_uscc"),
+                         F.col("registered_district").alias("_m_uscc_district"),
+                         F.element_at("name_keys", 1).alias("_m_uscc_name"))
+    by_regno = (reg.where(F.col("reg_no").isNotNull())
+                .groupBy(F.col("reg_no").alias("_m_regno"))
+                .agg(F.count("*").alias("_n"), F.first("uscc").alias("_m_regno_uscc"),
+                     F.first("registered_district").alias("_m_regno_district"),
+                     F.first(F.element_at("name_keys", 1)).alias("_m_regno_name"))
+                .where("_n = 1").drop("_n"))
+    names = (reg.select("uscc", "registered_district", F.element_at("name_keys", 1).alias("_current"),
+                        F.explode("name_keys").alias("_key")).distinct())
+    name_counts = names.groupBy("_key").agg(F.count("*").alias("_all"))
+
+    out = (df.join(by_uscc, df["_uscc_norm"] == by_uscc["_m_uscc"], "left")
+             .join(by_regno, df["_reg_no"] == by_regno["_m_regno"], "left"))
+
+    # name candidates: unique name, or unique within the holding district
+    need_name = out.where(F.col("_m_uscc").isNull() & ~F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
+                          & F.col("_m_regno").isNull() & F.col("_name_key").isNotNull())
+    cand = (need_name.select("_row_id", "_name_key", "holding_district").distinct()
+            .join(names, F.col("_name_key") == names["_key"])
+            .join(name_counts, "_key"))
+    picked = (cand.withColumn("_in_district", F.col("registered_district") == F.col("holding_district"))
+              .groupBy("_row_id")
+              .agg(F.count("*").alias("_n"),
+                   F.sum(F.col("_in_district").cast("int")).alias("_n_district"),
+                   F.first("uscc").alias("_any_uscc"), F.first("registered_district").alias("_any_district"),
+                   F.first("_current").alias("_any_name"),
+                   F.first(F.when(F.col("_in_district"), F.col("uscc")), ignorenulls=True).alias("_d_uscc"),
+                   F.first(F.when(F.col("_in_district"), F.col("registered_district")),
+                           ignorenulls=True).alias("_d_district"),
+                   F.first(F.when(F.col("_in_district"), F.col("_current")), ignorenulls=True).alias("_d_name"))
+              .select("_row_id",
+                      F.when(F.col("_n") == 1, F.col("_any_uscc"))
+                       .when(F.col("_n_district") == 1, F.col("_d_uscc")).alias("_m_name_uscc"),
+                      F.when(F.col("_n") == 1, F.col("_any_district"))
+                       .when(F.col("_n_district") == 1, F.col("_d_district")).alias("_m_name_district"),
+                      F.when(F.col("_n") == 1, F.col("_any_name"))
+                       .when(F.col("_n_district") == 1, F.col("_d_name")).alias("_m_name_current")))
+    out = out.join(picked, "_row_id", "left")
+
+    check_ok = F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
+    by = (F.when(check_ok | F.col("_m_uscc").isNotNull(), F.lit("uscc"))
+           .when(F.col("_m_regno").isNotNull(), F.lit("reg_no"))
+           .when(F.col("_m_name_uscc").isNotNull(), F.lit("name"))
+           .otherwise(F.lit("unresolved")))
+    out = out.withColumn("resolved_by", by)
+    out = out.withColumn("uscc", F.when(F.col("resolved_by") == "uscc", F.col("_uscc_norm"))
+                         .when(F.col("resolved_by") == "reg_no", F.col("_m_regno_uscc"))
+                         .when(F.col("resolved_by") == "name", F.col("_m_name_uscc")))
+    out = out.withColumn("registered_district",
+                         F.when(F.col("resolved_by") == "uscc", F.col("_m_uscc_district"))
+                          .when(F.col("resolved_by") == "reg_no", F.col("_m_regno_district"))
+                          .when(F.col("resolved_by") == "name", F.col("_m_name_district")))
+    current_name = (F.when(F.col("resolved_by") == "uscc", F.col("_m_uscc_name"))
+                     .when(F.col("resolved_by") == "reg_no", F.col("_m_regno_name"))
+                     .when(F.col("resolved_by") == "name", F.col("_m_name_current")))
+    out = add_flag(out, ~check_ok & F.col("_m_uscc").isNotNull(), "uscc_check_exception")
+    out = add_flag(out, check_ok & F.col("_m_uscc").isNull(), "entity_not_in_registry")
+    out = add_flag(out, current_name.isNotNull() & F.col("_name_key").isNotNull()
+                   & (current_name != F.col("_name_key")), "name_differs")
+    missing_id = (F.coalesce(F.col("_uscc_norm"), F.lit("")) == "") & F.col("_name_key").isNull()
+    out = add_rule(out, (F.col("resolved_by") == "unresolved") & ~missing_id, "uscc_unresolved",
+                   F.concat(F.lit("entity identifier '"), F.coalesce(F.col("uscc_as_sent"), F.lit("")),
+                            F.lit("' fails the USCC check and matches no registry entity by registration "
+                                  "number or exact name; correct the code at the source and re-send")))
+    out = add_rule(out, missing_id, "required_missing",
+                   F.lit("neither an entity identifier nor a name was sent; the record cannot be attributed"))
+    helper_cols = [c for c in out.columns if c.startswith("_m_")]
+    return out.drop(*helper_cols)
+
+
+def flag_unknown_departments(df: DataFrame, departments: DataFrame | None, columns: list[str]) -> DataFrame:
+    """Flag unknown_department when a department reference is not in the list."""
+    if not columns:
+        return df
+    known = (departments.select(F.col("department_code").alias("_known")).distinct()
+             if departments is not None else df.sparkSession.createDataFrame([], "_known string"))
+    for col in columns:
+        joined = df.join(F.broadcast(known), df[col] == known["_known"], "left")
+        df = add_flag(joined, F.col(col).isNotNull() & F.col("_known").isNull(), "unknown_department").drop("_known")
+    return df

@@ -1,0 +1,123 @@
+"""Write one table's batch: quarantine the broken rows, tell duplicates from
+new versions, MERGE the latest version per natural key into silver, append
+every accepted version to the history table.
+
+Re-runnable: quarantine and history are replaced per delivered file, and the
+"previous version" a row is compared with never comes from the batch's own
+files, so a retried batch classifies its rows exactly as the first attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse import lake
+
+
+@dataclass
+class TableWrite:
+    """Per-file counts of one table's batch: {file: {...}}."""
+    per_file: dict[str, dict]
+
+
+def content_hash(columns: list[str]):
+    """Hash of a row's canonical content (not its lineage): equal hashes = same record re-sent."""
+    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in sorted(columns)])), 256)
+
+
+def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | None, key: list[str],
+             version: str | None, files: list[str]) -> DataFrame:
+    """Add `_outcome` = accepted | duplicate to each good row.
+
+    A row is a duplicate when an earlier row (silver's previous version or an
+    earlier arrival in the batch) for its key has the same content, or a later
+    version; otherwise it is a new version and accepted."""
+    v = F.col(version) if version else F.lit(None).cast("timestamp")
+    rows = batch.withColumn("_v", v).withColumn("_prev", F.lit(False))
+    if current is not None:
+        in_batch = F.col("_file").isin(files)
+        prev = current.where(~in_batch).select(*key, "_row_hash", F.col(version).alias("_v") if version
+                                               else F.lit(None).cast("timestamp").alias("_v"))
+        # A retried batch may already have replaced some keys' current row:
+        # their previous version is then the latest history row from other files.
+        own = current.where(in_batch).select(*key)
+        if history is not None and own.limit(1).count() > 0:
+            h = history.where(~F.col("_file").isin(files)).join(own, key, "left_semi")
+            w = Window.partitionBy(*key).orderBy(F.col(version).desc_nulls_last() if version else F.lit(1),
+                                                 F.col("_delivery_date").desc(), F.col("_row_number").desc())
+            h = (h.withColumn("_rn", F.row_number().over(w)).where("_rn = 1")
+                 .select(*key, "_row_hash", (F.col(version) if version else F.lit(None).cast("timestamp"))
+                         .alias("_v")))
+            prev = prev.unionByName(h)
+        prev = (prev.withColumn("_prev", F.lit(True)).withColumn("_delivery_date", F.lit(None).cast("date"))
+                .withColumn("_file", F.lit("")).withColumn("_row_number", F.lit(0).cast("bigint")))
+        rows = rows.unionByName(prev, allowMissingColumns=True)
+    order = [F.col("_prev").desc(), F.col("_delivery_date").asc_nulls_first(), F.col("_file"), F.col("_row_number")]
+    earlier = Window.partitionBy(*key).orderBy(*order).rowsBetween(Window.unboundedPreceding, -1)
+    same_content = Window.partitionBy(*key, "_row_hash").orderBy(*order)
+    rows = (rows.withColumn("_max_prev_v", F.max("_v").over(earlier))
+                .withColumn("_seen", F.row_number().over(same_content) > 1))
+    stale = F.col("_v").isNotNull() & F.col("_max_prev_v").isNotNull() & (F.col("_v") < F.col("_max_prev_v"))
+    rows = rows.withColumn("_outcome", F.when(F.col("_seen") | stale, "duplicate").otherwise("accepted"))
+    return rows.where(~F.col("_prev")).drop("_prev", "_max_prev_v", "_seen")
+
+
+def latest_per_key(accepted: DataFrame, key: list[str]) -> DataFrame:
+    w = Window.partitionBy(*key).orderBy(F.col("_v").desc_nulls_last(), F.col("_delivery_date").desc(),
+                                         F.col("_file").desc(), F.col("_row_number").desc())
+    return accepted.withColumn("_rn", F.row_number().over(w)).where("_rn = 1").drop("_rn")
+
+
+def merge_current(spark, path: str, winners: DataFrame, key: list[str], columns: list[str]) -> None:
+    from delta.tables import DeltaTable
+
+    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
+    assignments = {c: f"s.`{c}`" for c in columns}
+    (DeltaTable.forPath(spark, path).alias("t")
+     .merge(winners.select(*columns).alias("s"), cond)
+     .whenMatchedUpdate(set=assignments)
+     .whenNotMatchedInsert(values=assignments)
+     .execute())
+
+
+def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
+    """rows accepted / duplicate / quarantined (by rule) / flagged (by flag) per file."""
+    counts: dict[str, dict] = {}
+
+    def slot(f):
+        return counts.setdefault(f, {"accepted": 0, "duplicate": 0, "quarantined": 0,
+                                     "quarantined_by_rule": {}, "flags": {}, "late": 0})
+
+    for r in good.groupBy("_file", "_outcome").count().collect():
+        slot(r["_file"])[r["_outcome"]] += r["count"]
+    for r in (good.where("_outcome = 'accepted'").select("_file", F.explode("flags").alias("f"))
+              .groupBy("_file", "f").count().collect()):
+        slot(r["_file"])["flags"][r["f"]] = r["count"]
+        if r["f"] == "late":
+            slot(r["_file"])["late"] = r["count"]
+    for r in bad.groupBy("_file").count().collect():
+        slot(r["_file"])["quarantined"] += r["count"]
+    for r in bad.select("_file", F.explode("_rules").alias("rule")).groupBy("_file", "rule").count().collect():
+        slot(r["_file"])["quarantined_by_rule"][r["rule"]] = r["count"]
+    return counts
+
+
+QUARANTINE_SCHEMA = ("_table string, _source string, _delivery_date date, _file string, _file_sha256 string, "
+                     "_row_number bigint, _ingest_run_id string, _ingested_at timestamp, record_key string, "
+                     "rule_ids array<string>, reasons array<string>, raw map<string,string>")
+
+
+def write_quarantine(spark, bad: DataFrame, table: str, key: list[str], files: list[str]) -> None:
+    path = lake.table_path("quarantine", "rows")
+    lake.ensure_table(spark, path, spark.createDataFrame([], QUARANTINE_SCHEMA).schema, change_feed=True)
+    out = bad.select(F.lit(table).alias("_table"), "_source", "_delivery_date", "_file", "_file_sha256",
+                     "_row_number", "_ingest_run_id", "_ingested_at",
+                     F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
+                     F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
+                     F.col("_raw").alias("raw"))
+    quoted = lake.sql_in(files)
+    (out.write.format("delta").mode("overwrite")
+     .option("replaceWhere", f"_table = '{table}' AND _file IN {quoted}").save(path))

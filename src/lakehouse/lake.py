@@ -1,0 +1,48 @@
+"""Where the Delta tables live and the few write patterns every layer uses.
+
+Layout under the lake root (local folder or s3a://):
+  bronze/<feed>            every delivered row as strings + lineage
+  silver/<table>           current version per natural key (change data feed on)
+  silver/<table>_history   every accepted version, append-only
+  quarantine/rows          rejected rows with rule ids, reasons, raw values
+  ops/file_ledger          one row per delivered file ever processed
+  ops/ingest_runs          per file and run: counts that reconcile
+"""
+
+from __future__ import annotations
+
+from lakehouse.config import settings
+
+
+def table_path(layer: str, name: str) -> str:
+    return settings().lake_path(layer, name)
+
+
+def exists(spark, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def ensure_table(spark, path: str, schema, change_feed: bool = False) -> None:
+    """Create an empty Delta table with `schema` (a StructType) if absent."""
+    if exists(spark, path):
+        return
+    writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
+    if change_feed:
+        writer = writer.option("delta.enableChangeDataFeed", "true")
+    writer.save(path)
+
+
+def replace_files(df, path: str, files: list[str], change_feed: bool = False) -> None:
+    """Atomically replace the rows of `files` (by `_file`) with df: re-running
+    the same batch leaves one copy, never two."""
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in sorted(set(files)))
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", f"_file IN ({quoted})")
+    if change_feed:
+        writer = writer.option("delta.enableChangeDataFeed", "true")
+    writer.save(path)
+
+
+def sql_in(values: list[str]) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values))) + ")"
