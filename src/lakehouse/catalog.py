@@ -20,8 +20,18 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
-    "Catalog", "CatalogError", "Column", "Table", "Template", "Source", "Rename", "Rule",
-    "Thresholds", "District", "load_catalog", "default_schemas_dir",
+    "Catalog",
+    "CatalogError",
+    "Column",
+    "Table",
+    "Template",
+    "Source",
+    "Rename",
+    "Rule",
+    "Thresholds",
+    "District",
+    "load_catalog",
+    "default_schemas_dir",
 ]
 
 
@@ -36,7 +46,9 @@ class _Model(BaseModel):
 
 # --------------------------------------------------------------------------- tables
 
-_TYPE_RE = re.compile(r"^(string|date|timestamp|int|decimal\((\d+),(\d+)\)|array<string>|map<string,string>)$")
+_TYPE_RE = re.compile(
+    r"^(string|date|timestamp|int|decimal\((\d+),(\d+)\)|array<string>|map<string,string>)$"
+)
 ColumnKind = Literal["string", "date", "timestamp", "int", "decimal", "array", "map"]
 
 
@@ -45,20 +57,26 @@ class Column(_Model):
     type: str
     required: bool = False
     pii: bool = False
-    values: list[str] | None = None           # closed vocabulary (canonical spellings)
+    values: list[str] | None = None  # closed vocabulary (canonical spellings)
     description: str | None = None
     # decimal columns: what the number means. `yuan` is converted from the
     # template's amount_unit and checked against max_amount_yuan; `10k_yuan` is
     # a figure the feed states in 万元 (kept in 万元); `fraction` is 0..1.
     unit: Literal["yuan", "10k_yuan", "fraction"] | None = None
-    # reference list the value is checked against (flag rules, not quarantine)
-    reference: Literal["districts", "licence_types"] | None = None
+    # what the value must be found in (flag rules, not quarantine): a table
+    # (e.g. departments: checked by the Spark stage) or a reference list
+    # (districts: reference.yaml; licence_types: rules.yaml), checked by normalise.
+    references: str | None = None
+    # computed by the pipeline (e.g. entities.name_keys), never sent by a source
+    derived: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Column:
         if not _TYPE_RE.match(self.type):
-            raise ValueError(f"column {self.name!r}: unknown type {self.type!r} "
-                             "(string, date, timestamp, int, decimal(p,s), array<string>, map<string,string>)")
+            raise ValueError(
+                f"column {self.name!r}: unknown type {self.type!r} "
+                "(string, date, timestamp, int, decimal(p,s), array<string>, map<string,string>)"
+            )
         if self.kind == "decimal" and self.unit is None:
             raise ValueError(f"decimal column {self.name!r} needs `unit` (yuan, 10k_yuan or fraction)")
         if self.unit is not None and self.kind != "decimal":
@@ -142,7 +160,7 @@ class Table(_Model):
     @cached_property
     def feed_fields(self) -> list[str]:
         """Fields a delivered file can fill: own columns plus uscc_as_sent."""
-        return (["uscc_as_sent"] if self.entity_ref else []) + [c.name for c in self.columns]
+        return (["uscc_as_sent"] if self.entity_ref else []) + [c.name for c in self.columns if not c.derived]
 
     @cached_property
     def required_fields(self) -> list[str]:
@@ -150,12 +168,21 @@ class Table(_Model):
         whose column missing from a file's header rejects the file."""
         return [f for f in self.feed_fields if self.column(f).required]
 
+    @cached_property
+    def required_columns(self) -> list[str]:
+        """Fields whose column a file must carry (else `missing_required_column`):
+        the required fields plus, for entity tables, the identifier. A row
+        missing both identifier and name is the resolution stage's
+        `required_missing`, since either one can attribute it."""
+        return (["uscc_as_sent"] if self.entity_ref else []) + self.required_fields
+
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.all_columns]
 
 
 # --------------------------------------------------------------------------- templates
+
 
 class Template(_Model):
     template: str
@@ -167,12 +194,12 @@ class Template(_Model):
     sheet_names: dict[str, str] = Field(default_factory=dict)
     date_formats: list[str] = Field(default_factory=list)
     timestamp_formats: list[str] = Field(default_factory=list)
-    timezone: str = "+08:00"          # naive timestamps are in this offset (Beijing)
+    timezone: str = "+08:00"  # naive timestamps are in this offset (Beijing)
     amount_unit: Literal["yuan", "10k_yuan"] = "yuan"
     list_separator: str | None = None
     null_values: list[str] = Field(default_factory=lambda: [""])
-    headers: dict[str, dict[str, str]] = Field(default_factory=dict)   # feed -> {header as sent: field}
-    values: dict[str, dict[str, str]] = Field(default_factory=dict)    # "table.field" -> {sent: canonical}
+    headers: dict[str, dict[str, str]] = Field(default_factory=dict)  # feed -> {header as sent: field}
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)  # "table.field" -> {sent: canonical}
     headers_from: str | None = None
     values_from: str | None = None
 
@@ -198,6 +225,7 @@ class Template(_Model):
 
 # --------------------------------------------------------------------------- sources
 
+
 class Rename(_Model):
     feed: str
     since: dt.date
@@ -212,7 +240,7 @@ class Source(_Model):
     template: str
     feeds: list[str]
     renames: list[Rename] = Field(default_factory=list)
-    values: dict[str, dict[str, str]] = Field(default_factory=dict)   # "table.field" -> {sent: canonical}
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)  # "table.field" -> {sent: canonical}
     # set by the catalog after cross-checks (lets helpers answer without a catalog)
     template_model: Template | None = Field(default=None, exclude=True)
 
@@ -245,6 +273,7 @@ class Source(_Model):
 
 
 # --------------------------------------------------------------------------- rules & reference
+
 
 class Rule(_Model):
     action: Literal["quarantine", "flag"]
@@ -280,11 +309,24 @@ class _CommonFile(_Model):
     extras: list[Column]
 
 
+# Reference lists a column may name in `references` (besides tables).
+REFERENCE_LISTS = frozenset({"districts", "licence_types"})
+
 # Rule ids the code evaluates; rules.yaml must define each (and may define more).
 CODE_RULES = (
-    "required_missing", "uscc_unresolved", "date_impossible", "amount_invalid", "value_unknown",
-    "uscc_check_exception", "entity_not_in_registry", "name_differs", "unknown_department",
-    "unknown_licence_type", "unknown_district", "legacy_district", "late",
+    "required_missing",
+    "uscc_unresolved",
+    "date_impossible",
+    "amount_invalid",
+    "value_unknown",
+    "uscc_check_exception",
+    "entity_not_in_registry",
+    "name_differs",
+    "unknown_department",
+    "unknown_licence_type",
+    "unknown_district",
+    "legacy_district",
+    "late",
 )
 
 
@@ -315,10 +357,12 @@ class Catalog(_Model):
 
 # --------------------------------------------------------------------------- loading
 
+
 def default_schemas_dir() -> Path:
     """The schemas/ folder: LAKEHOUSE_SCHEMAS via lakehouse.config, else the repo's."""
     try:
         from lakehouse.config import settings
+
         return settings().schemas_dir
     except ImportError:  # config is optional for pure-Python users of the catalog
         return Path(__file__).resolve().parents[2] / "schemas"
@@ -363,19 +407,29 @@ def load_catalog(root: Path | None = None) -> Catalog:
     if not root.is_dir():
         raise CatalogError(f"schemas folder {root} does not exist (set LAKEHOUSE_SCHEMAS)")
 
-    ref_path, rules_path, common_path = root / "reference.yaml", root / "rules.yaml", root / "tables/_common.yaml"
+    ref_path, rules_path, common_path = (
+        root / "reference.yaml",
+        root / "rules.yaml",
+        root / "tables/_common.yaml",
+    )
     for p in (ref_path, rules_path, common_path):
         if not p.is_file():
             raise CatalogError(f"{_rel(p, root)}: missing")
     ref: _ReferenceFile = _parse(_ReferenceFile, _read_yaml(ref_path, root), ref_path, root)
     rules: _RulesFile = _parse(_RulesFile, _read_yaml(rules_path, root), rules_path, root)
     common: _CommonFile = _parse(_CommonFile, _read_yaml(common_path, root), common_path, root)
-    common_cols = {"lineage": common.lineage, "entity_ref": common.entity_ref,
-                   "district_held": common.district_held, "extras": common.extras}
+    common_cols = {
+        "lineage": common.lineage,
+        "entity_ref": common.entity_ref,
+        "district_held": common.district_held,
+        "extras": common.extras,
+    }
 
     for code, target in ref.legacy_districts.items():
         if target not in ref.districts:
-            _fail(ref_path, root, f"legacy_districts.{code}", f"maps to {target!r}, which is not in districts")
+            _fail(
+                ref_path, root, f"legacy_districts.{code}", f"maps to {target!r}, which is not in districts"
+            )
     for rid in CODE_RULES:
         if rid not in rules.rules:
             _fail(rules_path, root, "rules", f"rule {rid!r} is evaluated by the pipeline but not defined")
@@ -392,6 +446,15 @@ def load_catalog(root: Path | None = None) -> Catalog:
         tables[t.name] = t
         table_files[t.name] = path
     feeds = {t.feed: t for t in tables.values()}
+    for name, t in tables.items():
+        for i, col in enumerate(t.columns):
+            if col.references and col.references not in tables and col.references not in REFERENCE_LISTS:
+                _fail(
+                    table_files[name],
+                    root,
+                    f"columns.{i}.references",
+                    f"{col.references!r} is neither a table nor one of {sorted(REFERENCE_LISTS)}",
+                )
 
     # templates (raw first, then resolve headers_from / values_from)
     raw_templates: dict[str, dict[str, Any]] = {}
@@ -425,8 +488,12 @@ def load_catalog(root: Path | None = None) -> Catalog:
             table = feeds[feed]
             for header, field in hmap.items():
                 if field not in table.feed_fields:
-                    _fail(path, root, f"headers.{feed}.{header}",
-                          f"field {field!r} is not a column of table {table.name!r}")
+                    _fail(
+                        path,
+                        root,
+                        f"headers.{feed}.{header}",
+                        f"field {field!r} is not a column of table {table.name!r}",
+                    )
             if len(set(hmap.values())) != len(hmap):
                 _fail(path, root, f"headers.{feed}", "two headers map to the same field")
         _check_value_maps(tpl.values, tables, path, root, "values")
@@ -441,7 +508,12 @@ def load_catalog(root: Path | None = None) -> Catalog:
     for path in sorted((root / "sources").glob("*.yaml")):
         src: Source = _parse(Source, _read_yaml(path, root), path, root)
         if src.code in sources:
-            _fail(path, root, "code", f"duplicate source code {src.code!r} (also in {_rel(source_files[src.code], root)})")
+            _fail(
+                path,
+                root,
+                "code",
+                f"duplicate source code {src.code!r} (also in {_rel(source_files[src.code], root)})",
+            )
         if src.code != path.stem:
             _fail(path, root, "code", f"{src.code!r} differs from the file name {path.stem!r}")
         if src.template not in templates:
@@ -451,30 +523,48 @@ def load_catalog(root: Path | None = None) -> Catalog:
             _fail(path, root, "division_code", f"{src.division_code!r} is not in reference.yaml districts")
         for i, feed in enumerate(src.feeds):
             if feed not in feeds:
-                _fail(path, root, f"feeds.{i}", f"{feed!r} is not the feed of any table (known: {sorted(feeds)})")
+                _fail(
+                    path,
+                    root,
+                    f"feeds.{i}",
+                    f"{feed!r} is not the feed of any table (known: {sorted(feeds)})",
+                )
             if feed not in tpl.headers:
                 _fail(path, root, f"feeds.{i}", f"template {tpl.template} has no headers for feed {feed!r}")
             if tpl.format == "xlsx" and feed not in tpl.sheet_names:
-                _fail(path, root, f"feeds.{i}", f"template {tpl.template} has no sheet name for feed {feed!r}")
+                _fail(
+                    path, root, f"feeds.{i}", f"template {tpl.template} has no sheet name for feed {feed!r}"
+                )
         for i, r in enumerate(src.renames):
             if r.feed not in src.feeds:
                 _fail(path, root, f"renames.{i}.feed", f"{r.feed!r} is not one of this source's feeds")
             if r.field not in feeds[r.feed].feed_fields:
-                _fail(path, root, f"renames.{i}.field",
-                      f"{r.field!r} is not a column of table {feeds[r.feed].name!r}")
+                _fail(
+                    path,
+                    root,
+                    f"renames.{i}.field",
+                    f"{r.field!r} is not a column of table {feeds[r.feed].name!r}",
+                )
         _check_value_maps(src.values, tables, path, root, "values")
         sources[src.code] = src.model_copy(update={"template_model": tpl})
         source_files[src.code] = path
 
     return Catalog(
-        root=root, tables=tables, templates=templates, sources=sources, rules=rules.rules,
-        thresholds=rules.thresholds, districts=ref.districts, legacy_districts=ref.legacy_districts,
+        root=root,
+        tables=tables,
+        templates=templates,
+        sources=sources,
+        rules=rules.rules,
+        thresholds=rules.thresholds,
+        districts=ref.districts,
+        legacy_districts=ref.legacy_districts,
         known_licence_types=frozenset(rules.known_licence_types),
     )
 
 
-def _check_value_maps(values: dict[str, dict[str, str]], tables: dict[str, Table],
-                      path: Path, root: Path, where: str) -> None:
+def _check_value_maps(
+    values: dict[str, dict[str, str]], tables: dict[str, Table], path: Path, root: Path, where: str
+) -> None:
     for key, vmap in values.items():
         table_name, _, field = key.partition(".")
         if table_name not in tables or not tables[table_name].has_column(field):

@@ -34,11 +34,26 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False) -> None:
     writer.save(path)
 
 
-def replace_files(df, path: str, files: list[str], change_feed: bool = False) -> None:
-    """Atomically replace the rows of `files` (by `_file`) with df: re-running
-    the same batch leaves one copy, never two."""
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in sorted(set(files)))
-    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", f"_file IN ({quoted})")
+FILE_ID_SQL = "concat(_file, '@', _file_sha256)"
+
+
+def file_id(relative_path: str, sha256: str) -> str:
+    """A delivered file is its path and its bytes: the same path re-sent with
+    other bytes is another file (both kept), the same bytes again are not."""
+    return f"{relative_path}@{sha256}"
+
+
+def file_id_col():
+    from pyspark.sql import functions as F
+
+    return F.concat(F.col("_file"), F.lit("@"), F.col("_file_sha256"))
+
+
+def replace_files(df, path: str, file_ids: list[str], change_feed: bool = False, extra_where: str = "") -> None:
+    """Atomically replace the rows of the given files with df: re-running the
+    same batch leaves one copy, never two."""
+    where = f"{FILE_ID_SQL} IN {sql_in(file_ids)}" + (f" AND {extra_where}" if extra_where else "")
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", where)
     if change_feed:
         writer = writer.option("delta.enableChangeDataFeed", "true")
     writer.save(path)

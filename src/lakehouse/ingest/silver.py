@@ -38,14 +38,14 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
     v = F.col(version) if version else F.lit(None).cast("timestamp")
     rows = batch.withColumn("_v", v).withColumn("_prev", F.lit(False))
     if current is not None:
-        in_batch = F.col("_file").isin(files)
+        in_batch = lake.file_id_col().isin(files)
         prev = current.where(~in_batch).select(*key, "_row_hash", F.col(version).alias("_v") if version
                                                else F.lit(None).cast("timestamp").alias("_v"))
         # A retried batch may already have replaced some keys' current row:
         # their previous version is then the latest history row from other files.
         own = current.where(in_batch).select(*key)
         if history is not None and own.limit(1).count() > 0:
-            h = history.where(~F.col("_file").isin(files)).join(own, key, "left_semi")
+            h = history.where(~lake.file_id_col().isin(files)).join(own, key, "left_semi")
             w = Window.partitionBy(*key).orderBy(F.col(version).desc_nulls_last() if version else F.lit(1),
                                                  F.col("_delivery_date").desc(), F.col("_row_number").desc())
             h = (h.withColumn("_rn", F.row_number().over(w)).where("_rn = 1")
@@ -118,6 +118,4 @@ def write_quarantine(spark, bad: DataFrame, table: str, key: list[str], files: l
                      F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
                      F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
                      F.col("_raw").alias("raw"))
-    quoted = lake.sql_in(files)
-    (out.write.format("delta").mode("overwrite")
-     .option("replaceWhere", f"_table = '{table}' AND _file IN {quoted}").save(path))
+    lake.replace_files(out, path, files, extra_where=f"_table = '{table}'")

@@ -16,11 +16,15 @@ def clean_header(cells: list[str], path: Path, where: str) -> list[str]:
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            raise FileRejected("malformed", f"{path}: {where}: column {name!r} appears twice in the header. "
-                                            "Ask the source to fix its export.", path)
+            raise FileRejected(
+                "malformed",
+                f"{path}: {where}: column {name!r} appears twice in the header. "
+                "Ask the source to fix its export.",
+                path,
+            )
         seen.add(name)
     return header
 
 
 def make_row(header: list[str], cells: list[str], nulls: frozenset[str]) -> dict[str, str | None]:
-    return {h: (None if c in nulls else c) for h, c in zip(header, cells)}
+    return {h: (None if c in nulls else c) for h, c in zip(header, cells, strict=False)}

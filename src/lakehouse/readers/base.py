@@ -6,8 +6,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-ReasonCode = Literal["empty_file", "header_only", "truncated", "bad_encoding", "malformed",
-                     "row_count_mismatch", "missing_required_column"]
+# The codes the readers and normalise raise; callers may add their own
+# (e.g. manifest_sha256_mismatch, unknown_source).
+ReasonCode = Literal[
+    "empty_file",
+    "header_only",
+    "truncated",
+    "bad_encoding",
+    "malformed",
+    "row_count_mismatch",
+    "missing_required_column",
+]
 
 
 class FileRejected(Exception):
@@ -16,7 +25,7 @@ class FileRejected(Exception):
     `reason_code` is stable (recorded in the ingest ledger and the quality mart);
     `message` says what was wrong, where, and what to do."""
 
-    def __init__(self, reason_code: ReasonCode, message: str, path: Path | str | None = None):
+    def __init__(self, reason_code: ReasonCode | str, message: str, path: Path | str | None = None):
         super().__init__(f"[{reason_code}] {message}")
         self.reason_code = reason_code
         self.message = message
@@ -30,14 +39,14 @@ class RawRow:
     JSON key). J arrays are kept as their JSON text (e.g. '["警告","罚款"]') so
     bronze stays all-strings; the normaliser parses them."""
 
-    row_number: int                 # 1-based data row number within the file
+    row_number: int  # 1-based data row number within the file
     values: dict[str, str | None]
 
 
 @dataclass(slots=True)
 class DeliveredFile:
     path: Path
-    header: list[str]               # as sent, in order (J: flattened keys, first-seen order)
+    header: list[str]  # as sent, in order (J: flattened keys, first-seen order)
     rows: list[RawRow] = field(default_factory=list)
 
 
@@ -48,18 +57,22 @@ def decode_strict(data: bytes, encoding: str, path: Path) -> str:
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        if exc.end >= len(data) and not data.endswith(b"\n"):
+        cut = "incomplete" in exc.reason or "unexpected end" in exc.reason
+        if cut and exc.end >= len(data) and not data.endswith(b"\n"):
             # the file stops in the middle of a multi-byte character: cut off in transfer
             raise FileRejected(
                 "truncated",
                 f"{path}: the file ends inside a multi-byte {encoding} character at byte offset {exc.start} "
-                f"(line {line}): the last line was cut off. Ask the source to re-send the file.", path) from None
-        bad = data[exc.start:exc.start + 4].hex(" ")
+                f"(line {line}): the last line was cut off. Ask the source to re-send the file.",
+                path,
+            ) from None
+        bad = data[exc.start : exc.start + 4].hex(" ")
         raise FileRejected(
             "bad_encoding",
             f"{path}: bytes invalid for the declared encoding {encoding} at byte offset {exc.start} "
             f"(line {line}, bytes {bad}): {exc.reason}. Ask the source to re-export the file in {encoding}.",
-            path) from None
+            path,
+        ) from None
     # a BOM is allowed in front of any text template (utf-8 or gb18030 alike)
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -67,5 +80,8 @@ def decode_strict(data: bytes, encoding: str, path: Path) -> str:
 def reject_empty(data: bytes, path: Path) -> None:
     if not data.strip():
         what = "0 bytes" if not data else "only whitespace"
-        raise FileRejected("empty_file", f"{path}: the file is empty ({what}), not even a header. "
-                                         "Ask the source to re-send it.", path)
+        raise FileRejected(
+            "empty_file",
+            f"{path}: the file is empty ({what}), not even a header. " "Ask the source to re-send it.",
+            path,
+        )

@@ -15,6 +15,9 @@ from lakehouse.catalog import Template
 from lakehouse.readers._common import clean_header, make_row
 from lakehouse.readers.base import DeliveredFile, FileRejected, RawRow, decode_strict, reject_empty
 
+# crawled home-page text can exceed csv's default 128 KiB field limit
+csv.field_size_limit(64 * 1024 * 1024)
+
 
 def read_csv(path: Path, template: Template, feed: str, data: bytes | None = None) -> DeliveredFile:
     data = path.read_bytes() if data is None else data
@@ -40,12 +43,16 @@ def read_csv(path: Path, template: Template, feed: str, data: bytes | None = Non
                         "truncated",
                         f"{path}: line {line} (data row {len(rows) + 1}) has {len(cells)} of "
                         f"{len(header)} fields and the file ends without a line break: the last line was cut "
-                        "off. Ask the source to re-send the file.", path)
+                        "off. Ask the source to re-send the file.",
+                        path,
+                    )
                 raise FileRejected(
                     "malformed",
                     f"{path}: line {line} (data row {len(rows) + 1}) has {len(cells)} fields, "
-                    f"the header has {len(header)}. Check quoting in that row; ask the source to fix its export.",
-                    path)
+                    f"the header has {len(header)}. Check quoting in that row; "
+                    "ask the source to fix its export.",
+                    path,
+                )
             rows.append(RawRow(len(rows) + 1, make_row(header, cells, nulls)))
     except csv.Error as exc:
         line = reader.line_num
@@ -54,9 +61,13 @@ def read_csv(path: Path, template: Template, feed: str, data: bytes | None = Non
                 "truncated",
                 f"{path}: the file ends inside a quoted field opened at or before line {line} "
                 f"(data row {len(rows) + 1}): the last row was cut off. Ask the source to re-send the file.",
-                path) from None
-        raise FileRejected("malformed", f"{path}: line {line}: CSV syntax error ({exc}). "
-                                        "Ask the source to fix its quoting.", path) from None
+                path,
+            ) from None
+        raise FileRejected(
+            "malformed",
+            f"{path}: line {line}: CSV syntax error ({exc}). " "Ask the source to fix its quoting.",
+            path,
+        ) from None
     if header is None:
         raise FileRejected("empty_file", f"{path}: no header line found. Ask the source to re-send it.", path)
     return DeliveredFile(path, header, rows)

@@ -43,11 +43,15 @@ def read_delimited(path: Path, template: Template, feed: str, data: bytes | None
                     "truncated",
                     f"{path}: line {lineno} (data row {len(rows) + 1}) has {len(cells)} of {width} fields "
                     "and the file ends without a line break: the last line was cut off. "
-                    "Ask the source to re-send the file.", path)
+                    "Ask the source to re-send the file.",
+                    path,
+                )
             raise FileRejected(
                 "malformed",
                 f"{path}: line {lineno} (data row {len(rows) + 1}) has {len(cells)} fields, the header has "
-                f"{width}. A stray '{sep}' in a value? Ask the source to fix its export.", path)
+                f"{width}. A stray '{sep}' in a value? Ask the source to fix its export.",
+                path,
+            )
         rows.append(RawRow(len(rows) + 1, make_row(header, cells, nulls)))
     if header is None:
         raise FileRejected("empty_file", f"{path}: no header line found. Ask the source to re-send it.", path)

@@ -43,7 +43,7 @@ def read_jsonl(path: Path, template: Template, feed: str, data: bytes | None = N
     # split on \n only: JSON strings may hold a raw U+2028, which splitlines() would cut
     lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
     last = max((i for i, ln in enumerate(lines, 1) if ln.strip()), default=0)
-    header: dict[str, None] = {}   # ordered set
+    header: dict[str, None] = {}  # ordered set
     rows: list[RawRow] = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
@@ -56,16 +56,21 @@ def read_jsonl(path: Path, template: Template, feed: str, data: bytes | None = N
                     "truncated",
                     f"{path}: line {lineno} (data row {len(rows) + 1}), the last line, is not complete JSON "
                     f"({exc.msg} at column {exc.colno}): it was cut off. Ask the source to re-send the file.",
-                    path) from None
+                    path,
+                ) from None
             raise FileRejected(
                 "malformed",
                 f"{path}: line {lineno} (data row {len(rows) + 1}) is not valid JSON ({exc.msg} at column "
-                f"{exc.colno}). Ask the source to fix its export.", path) from None
+                f"{exc.colno}). Ask the source to fix its export.",
+                path,
+            ) from None
         if not isinstance(obj, dict):
             raise FileRejected(
                 "malformed",
                 f"{path}: line {lineno} (data row {len(rows) + 1}) is a JSON {type(obj).__name__}, "
-                "not an object. Ask the source to fix its export.", path)
+                "not an object. Ask the source to fix its export.",
+                path,
+            )
         values: dict[str, str | None] = {}
         _flatten(obj, values, "", nulls)
         for k in values:

@@ -1,0 +1,32 @@
+{#- Records (licences, inspections, penalties) a district holds on entities registered in
+    another district, by (registered district, holding district, department, feed, month
+    of the event date). Records held by the city (310000) are never cross-district; records
+    whose entity has no known registered district are left out. -#}
+with
+
+records as (
+
+    select * from {{ ref('int_supervision_records_unioned') }}
+    where registered_district is not null
+        and holding_district is not null
+        and holding_district <> '310000'
+        and holding_district <> registered_district
+
+),
+
+aggregated as (
+
+    select
+        registered_district,
+        holding_district,
+        coalesce(department_code, 'UNKNOWN') as department_code,
+        feed,
+        event_month,
+        count(*) as records,
+        count(distinct uscc) as entities
+    from records
+    group by 1, 2, 3, 4, 5
+
+)
+
+select * from aggregated

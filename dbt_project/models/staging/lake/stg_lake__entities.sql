@@ -1,0 +1,62 @@
+with
+
+source as (
+
+    select
+        uscc,
+        reg_no,
+        name,
+        former_names,
+        entity_type,
+        registered_district,
+        address,
+        registered_capital_10k_yuan,
+        established_date,
+        registration_status,
+        industry_code,
+        business_scope,
+        updated_at,
+        name_keys,
+        flags,
+        extra_columns,
+        _source,
+        _delivery_date,
+        _file,
+        _file_sha256,
+        _row_number,
+        _ingest_run_id,
+        _ingested_at
+    from {{ source('lake', 'entities') }}
+
+),
+
+renamed as (
+
+    select
+        cast(uscc as text) as uscc,
+        cast(reg_no as text) as reg_no,
+        cast(name as text) as entity_name,
+        cast(former_names as text[]) as former_names,
+        cast(entity_type as text) as entity_type,
+        cast(registered_district as text) as registered_district,
+        cast(address as text) as address,
+        cast(registered_capital_10k_yuan as numeric(18,4)) as registered_capital_10k_yuan,
+        cast(established_date as date) as established_date,
+        cast(registration_status as text) as registration_status,
+        cast(industry_code as text) as industry_code,
+        cast(business_scope as text) as business_scope,
+        cast(updated_at as timestamptz) as updated_at,
+        cast(flags as text[]) as flags,
+        cast(extra_columns as jsonb) as extra_columns,
+        cast(_source as text) as delivered_by_source,
+        cast(_delivery_date as date) as delivery_date,
+        cast(_file as text) as delivered_file,
+        cast(_row_number as bigint) as delivered_row_number,
+        cast(_ingest_run_id as text) as ingest_run_id,
+        cast(_ingested_at as timestamptz) as ingested_at
+
+    from source
+
+)
+
+select * from renamed

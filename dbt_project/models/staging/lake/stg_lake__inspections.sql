@@ -1,0 +1,77 @@
+with
+
+source as (
+
+    select
+        source,
+        holding_district,
+        uscc,
+        uscc_as_sent,
+        resolved_by,
+        registered_district,
+        record_id,
+        entity_name,
+        department_code,
+        department_name,
+        inspection_date,
+        kind,
+        plan_id,
+        joint_id,
+        lead_department_code,
+        participant_department_codes,
+        items_checked,
+        result,
+        rectify_by,
+        address,
+        updated_at,
+        flags,
+        extra_columns,
+        _source,
+        _delivery_date,
+        _file,
+        _file_sha256,
+        _row_number,
+        _ingest_run_id,
+        _ingested_at
+    from {{ source('lake', 'inspections') }}
+
+),
+
+renamed as (
+
+    select
+        cast(source as text) as source,
+        cast(holding_district as text) as holding_district,
+        cast(uscc as text) as uscc,
+        cast(uscc_as_sent as text) as uscc_as_sent,
+        cast(resolved_by as text) as resolved_by,
+        cast(registered_district as text) as registered_district,
+        cast(record_id as text) as record_id,
+        cast(entity_name as text) as entity_name,
+        cast(department_code as text) as department_code,
+        cast(department_name as text) as department_name,
+        cast(inspection_date as date) as inspection_date,
+        cast(kind as text) as kind,
+        cast(plan_id as text) as plan_id,
+        cast(joint_id as text) as joint_id,
+        cast(lead_department_code as text) as lead_department_code,
+        cast(participant_department_codes as text[]) as participant_department_codes,
+        cast(items_checked as bigint) as items_checked,
+        cast(result as text) as result,
+        cast(rectify_by as date) as rectify_by,
+        cast(address as text) as address,
+        cast(updated_at as timestamptz) as updated_at,
+        cast(flags as text[]) as flags,
+        cast(extra_columns as jsonb) as extra_columns,
+        cast(_source as text) as delivered_by_source,
+        cast(_delivery_date as date) as delivery_date,
+        cast(_file as text) as delivered_file,
+        cast(_row_number as bigint) as delivered_row_number,
+        cast(_ingest_run_id as text) as ingest_run_id,
+        cast(_ingested_at as timestamptz) as ingested_at
+
+    from source
+
+)
+
+select * from renamed

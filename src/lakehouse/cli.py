@@ -1,0 +1,188 @@
+"""`lakehouse` command line: set-up, generate, ingest, publish, marts, demo.
+
+Each sub-command is a thin wrapper over a module function; errors a user can
+fix (a missing binary, a taken port, a bad date) are printed as one clear
+line, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from lakehouse.config import REPO_ROOT, apply_airflow_env, settings
+
+
+class UserError(RuntimeError):
+    """Something the user can fix; printed without a traceback."""
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+# --------------------------------------------------------------------------- db / airflow set-up
+
+def cmd_db(args) -> None:
+    from lakehouse import embedded_pg, warehouse
+
+    if args.action == "start":
+        print(embedded_pg.start())
+        warehouse.bootstrap()
+        print(f"connect with: {warehouse.psql_line()}")
+    elif args.action == "stop":
+        print(embedded_pg.stop())
+    else:
+        print("running" if (not settings().pg_embedded or embedded_pg.is_running()) else "stopped")
+
+
+def cmd_airflow_init(_args) -> None:
+    """Migrate Airflow's SQLite metadata DB and create the lake-writer pool."""
+    apply_airflow_env()
+    home = settings().airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    stamp = home / ".migrated"
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    if not stamp.exists():
+        print("[setup] migrating Airflow metadata DB (SQLite) in", home)
+        subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+        stamp.touch()
+    subprocess.run([airflow, "pools", "set", "lake_writers", "1", "one writer at a time per lake"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("[setup] Airflow ready: AIRFLOW_HOME =", home)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+def cmd_ingest(args) -> None:
+    from lakehouse.ingest.pipeline import ingest
+
+    start = args.date or args.start
+    end = args.date or args.end
+    report = ingest(sources=args.source or None, start=start, end=end,
+                    landing=Path(args.landing) if args.landing else None)
+    for note in report.notes:
+        print("note:", note)
+    for f in report.files:
+        if f["status"] != "accepted":
+            print(f"{f['status'].upper()}: {f['_file']}: {f['reason']}")
+    print(json.dumps({"run_id": report.run_id, **report.totals(),
+                      "blocked_sources": sorted(report.blocked_sources)}, indent=2))
+
+
+def cmd_publish(_args) -> None:
+    from lakehouse.publish import publish
+
+    for p in publish():
+        print(f"lake.{p.table}: delta v{p.from_version} -> v{p.to_version}, {p.upserted} upserted, "
+              f"{p.deleted} deleted")
+
+
+def cmd_marts(args) -> None:
+    from lakehouse.marts import run_dbt
+
+    run_dbt(["build"] + (["--select", args.select] if args.select else []))
+    if args.docs:
+        run_dbt(["docs", "generate"])
+
+
+def cmd_suites(args) -> None:
+    from lakehouse.catalog import load_catalog
+    from lakehouse.quality.suites import write_suites
+
+    for path in write_suites(load_catalog(settings().schemas_dir)):
+        print("wrote", path.relative_to(REPO_ROOT))
+
+
+def cmd_demo(args) -> None:
+    from lakehouse.demo import run_demo
+
+    run_demo(preset=args.preset, start=args.start, days=args.days, seed=args.seed)
+
+
+def cmd_clean(args) -> None:
+    import shutil
+
+    from lakehouse import embedded_pg
+
+    print(embedded_pg.stop())
+    if args.all:
+        shutil.rmtree(settings().home, ignore_errors=True)
+        print("removed", settings().home)
+
+
+# --------------------------------------------------------------------------- wiring
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL cluster (ignored when PGHOST is set)")
+    db.add_argument("action", choices=["start", "stop", "status"])
+    db.set_defaults(func=cmd_db)
+    sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
+
+    try:
+        from lakehouse.generator import cli as generator_cli
+        generator_cli.add_parser(sub)
+    except ImportError:   # the generator is optional for running the pipeline
+        pass
+
+    ing = sub.add_parser("ingest", help="landing -> bronze -> silver for sources and days")
+    ing.add_argument("--source", action="append", help="source code (repeatable; default: all)")
+    ing.add_argument("--date", type=_day, help="one delivery day")
+    ing.add_argument("--from", dest="start", type=_day, help="first delivery day of a range")
+    ing.add_argument("--to", dest="end", type=_day, help="last delivery day of a range")
+    ing.add_argument("--landing", help="landing root (default LAKEHOUSE_LANDING)")
+    ing.set_defaults(func=cmd_ingest)
+
+    sub.add_parser("publish", help="silver -> PostgreSQL lake.* (changes only)").set_defaults(func=cmd_publish)
+    marts = sub.add_parser("marts", help="dbt build of the marts")
+    marts.add_argument("--select")
+    marts.add_argument("--docs", action="store_true", help="also dbt docs generate")
+    marts.set_defaults(func=cmd_marts)
+    sub.add_parser("suites", help="re-derive expectations/*.json from schemas/").set_defaults(func=cmd_suites)
+
+    demo = sub.add_parser("demo", help="generate a small city, run the DAGs, print where results are")
+    demo.add_argument("--preset", default="small")
+    demo.add_argument("--start", type=_day, default=date(2017, 4, 10))
+    demo.add_argument("--days", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    clean = sub.add_parser("clean", help="stop the embedded PostgreSQL; --all also deletes LAKEHOUSE_HOME")
+    clean.add_argument("--all", action="store_true")
+    clean.set_defaults(func=cmd_clean)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LAKEHOUSE_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from lakehouse.embedded_pg import SetupError
+    from lakehouse.spark import SparkSetupError
+
+    t0 = time.monotonic()
+    try:
+        args.func(args)
+    except (UserError, SetupError, SparkSetupError, ValueError, FileNotFoundError) as exc:
+        print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
+        return 2
+    if args.command not in ("db", "airflow-init"):
+        print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""generate(): run the world day by day and write every source's folder,
+manifest and the answer file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from .config import CITY_FEEDS, load_schemas, source_order
+from .events import World
+from .faults import FILE_FAULTS, REJECT_REASON, file_fault_slots
+from .presets import get_preset
+from .truth import Truth
+from .writers import FEED_TITLES, assemble, break_xlsx, render_text, render_xlsx
+
+ENTITY_CHUNK = 50_000
+
+
+class Generator:
+    def __init__(self, out: Path, truth: Path, start: date | None, days: int | None, preset: str, seed: int,
+                 sources: list[str] | None, progress: bool, truth_rows: bool | None):
+        self.preset = get_preset(preset)
+        self.schemas = load_schemas()
+        self.out, self.truth_dir = Path(out), Path(truth)
+        self.start = start or self.preset.start
+        self.n_days = days or self.preset.days
+        self.seed = seed
+        self.progress = progress
+        order = source_order(self.schemas)
+        unknown = [s for s in (sources or []) if s not in self.schemas.sources]
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(order)}")
+        self.selected = [s for s in order if sources is None or s in sources]
+        self.rates = self.preset.rates
+        self.truth_rows = self.preset.truth_rows if truth_rows is None else truth_rows
+        horizon = max(self.n_days, self.preset.days)
+        self.world = World(self.preset, seed, self.start, self.schemas, horizon)
+        self.days = self.world.days[: self.n_days]
+        self.protected = set(self.preset.protect)
+        # drift: day index from which it applies
+        self.drift = {}
+        for d in self.preset.drift:
+            self.drift.setdefault((d.source, d.feed), []).append((d, max(1, int(horizon * d.day_fraction))))
+        slots = [(s, i, f, self.schemas.sources[s].template) for s in order for i in range(self.n_days) for f in self.schemas.sources[s].feeds
+                 if f in ("licences", "inspections", "penalties") and (s, self.days[i]) not in self.protected]
+        self.forced = file_fault_slots(self.rates, seed, slots)
+        self.not_ready = set()
+        if self.rates.not_ready_sources:
+            last = self.days[-1]
+            cands = [s for s in order if s != "city" and (s, last) not in self.protected]
+            rng = random.Random(f"{seed}:not-ready:{last}")
+            self.not_ready = set(rng.sample(cands, min(len(cands), self.rates.not_ready_sources)))
+        self.carry: dict[tuple[str, str], list] = {}
+        self.truth = Truth(self.schemas, self.truth_dir, self.truth_rows)
+        self.totals: dict = {}
+        self.calib = {"record_ids": {}, "plans": set(), "draws": set(), "pushes": set(), "cal_records": set(),
+                      "cal_pushes": {}, "cal_issued": set()}
+        self.bytes_written = 0
+
+    # ----------------------------------------------------------------- main
+    def run(self) -> dict:
+        t0 = time.time()
+        rows_total = 0
+        for i, day in enumerate(self.days):
+            city = self.world.city_day(i)
+            for source in self.selected:
+                feeds = self.world.district_day(source, i)
+                if source == "city":
+                    feeds.update(city)
+                rows_total += self._deliver(source, i, day, feeds)
+            if self.progress and (i == len(self.days) - 1 or i % max(1, len(self.days) // 20) == 0):
+                print(f"[generate] {day} day {i + 1}/{len(self.days)}: {rows_total:,} rows, "
+                      f"{self.bytes_written / 1e6:,.0f} MB, {time.time() - t0:,.0f}s", file=sys.stderr, flush=True)
+        self.truth.close()
+        summary = self._summary(time.time() - t0, rows_total)
+        with open(self.truth_dir / "summary.json", "w", encoding="utf-8") as fh:
+            json.dump(summary, fh, ensure_ascii=False, indent=1, default=str)
+        return summary
+
+    def _headers(self, source: str, template: str, feed: str, i: int, day: date):
+        tpl = self.schemas.templates[template]
+        headers = list(tpl.headers[feed])
+        applied = []
+        src = self.schemas.sources[source]
+        for rn in src.renames:
+            if rn.feed == feed and day >= rn.since:
+                headers = [(rn.header if f == rn.field else h, f) for h, f in headers]
+                applied.append("known_rename")
+        for d, since in self.drift.get((source, feed), []):
+            if d.kind == "unknown_column" and i >= since:
+                headers.append((d.header, "_extra"))
+                applied.append("unknown_column")
+            elif d.kind == "reordered_columns" and i >= since:
+                random.Random(f"{self.seed}:reorder:{source}:{feed}").shuffle(headers)
+                applied.append("reordered_columns")
+            elif d.kind == "missing_required_column" and i == since:
+                event = self.schemas.tables[feed].event_date
+                headers = [(h, f) for h, f in headers if f != event]
+                applied.append("missing_required_column")
+        return headers, applied
+
+    def _file_fault(self, source, i, day, feed, template) -> str | None:
+        if feed in ("entities", "departments") or (source, day) in self.protected:
+            return None
+        forced = self.forced.get((source, i, feed))
+        if forced and not (template == "X" and forced == "bad_encoding"):
+            return forced
+        rng = random.Random(f"{self.seed}:file-fault:{source}:{i}:{feed}")
+        r, acc = rng.random(), 0.0
+        for f in FILE_FAULTS:
+            acc += getattr(self.rates, f)
+            if r < acc:
+                return None if (template == "X" and f == "bad_encoding") else f
+        return None
+
+    def _deliver(self, source: str, i: int, day: date, feeds: dict) -> int:
+        src = self.schemas.sources[source]
+        template = src.template
+        folder = self.out / source / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        entries = []
+        written = 0
+        ready = source not in self.not_ready or i != len(self.days) - 1
+        order = sorted(src.feeds, key=lambda f: (f not in ("entities", "departments"), f not in CITY_FEEDS))
+        for feed in order:
+            if feed == "entities":
+                res = self._write_entities(source, i, day, folder, feeds.get("entities") or [], ready)
+            else:
+                rows = self.carry.pop((source, feed), []) + list(feeds.get(feed) or [])
+                if not rows:
+                    continue
+                res = self._write_feed(source, template, i, day, folder, feed, rows, ready)
+            if res:
+                entries.append(res[0])
+                written += res[1]
+        entries.sort(key=lambda e: src.feeds.index(e["feed"]))
+        if ready:
+            manifest = {"source": source, "date": day.isoformat(), "template": template, "files": entries}
+            (folder / "_MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                                   encoding="utf-8")
+        else:
+            self.truth.file({"source": source, "date": day.isoformat(), "feed": None,
+                             "file": f"{source}/{day.isoformat()}", "rows_written": written,
+                             "expected_status": "not_ready", "reject_reason": None, "faults": {"not_ready": 1}})
+            self._count(source, "_folder", "faults", "not_ready")
+        return written
+
+    def _count(self, source, feed, kind, name, n=1):
+        d = self.totals.setdefault(source, {}).setdefault(feed, {"rows_written": 0, "files": 0, "faults": {},
+                                                                  "expected": {}, "rules": {}, "flags": {}})
+        if kind == "rows_written":
+            d["rows_written"] += n
+        elif kind == "files":
+            d["files"] += n
+        else:
+            d[kind][name] = d[kind].get(name, 0) + n
+
+    def _write_feed(self, source, template, i, day, folder, feed, rows, ready):
+        schemas = self.schemas
+        tpl = schemas.templates[template]
+        rng = random.Random(f"{self.seed}:render:{source}:{i}:{feed}")
+        headers, drift = self._headers(source, template, feed, i, day)
+        if any(f == "_extra" for _, f in headers):
+            extra_header = next(h for h, f in headers if f == "_extra")
+            for row in rows:
+                row["_extra"] = rng.choice(("系统导入", "人工录入", "接口推送"))
+                row["_extra_columns"] = {extra_header: row["_extra"]}
+        else:
+            for row in rows:
+                row.pop("_extra_columns", None)
+        fault = self._file_fault(source, i, day, feed, template) if ready else None
+        name = tpl.file.format(feed=feed)
+        rel = f"{source}/{day.isoformat()}/{name}"
+        bom = False
+        if template == "X":
+            sheet = tpl.sheet_names.get(feed, feed)
+            title = f"{schemas.sources[source].name}{FEED_TITLES.get(feed, feed)}信息导出 {day.isoformat()}"
+            data = render_xlsx(title, sheet, feed, headers, rows, tpl.values_out, rng, self.rates.x_text_dates)
+            head_only = render_xlsx(title, sheet, feed, headers, [], tpl.values_out, rng, 0) \
+                if fault == "header_only" else None
+            rendered = break_xlsx(data, len(rows), fault, rng, head_only)
+        else:
+            head, lines = render_text(template, feed, headers, rows, tpl.values_out, rng)
+            if template == "S":
+                bom = rng.random() < self.rates.bom
+            if template == "J" and fault == "header_only":
+                fault = "empty_file"   # JSON Lines has no header: header-only is an empty file
+            rendered = assemble(template, "gb18030" if template == "P" else "utf-8", head, lines, fault, bom, rng)
+        (folder / name).write_bytes(rendered.data)
+        self.bytes_written += len(rendered.data)
+        sha = hashlib.sha256(rendered.sha_override if rendered.sha_override is not None else rendered.data).hexdigest()
+        entry = {"name": name, "feed": feed, "rows": rendered.rows, "sha256": sha}
+        faults: dict[str, int] = {}
+        reject = None
+        if fault:
+            faults[fault] = 1
+            reject = REJECT_REASON[fault]
+        for d in drift:
+            faults[d] = 1
+        if "missing_required_column" in drift and reject is None:
+            reject = "missing_required_column"
+        if bom:
+            faults["bom"] = 1
+        event = schemas.tables[feed].event_date
+        late_after = schemas.late_after_days
+        for row in rows:
+            for f in row.get("_faults") or ():
+                faults[f] = faults.get(f, 0) + 1
+            ev = row.get(event) if event else None
+            if isinstance(ev, date) and (day - (ev.date() if hasattr(ev, "date") else ev)).days > late_after \
+                    and ev.year >= 1949:
+                faults["late"] = faults.get("late", 0) + 1
+        status = "accepted" if reject is None else "rejected"
+        if not ready:
+            status = "not_ready"
+        self.truth.file({"source": source, "date": day.isoformat(), "feed": feed, "file": rel,
+                         "rows_written": len(rows), "manifest_rows": rendered.rows,
+                         "expected_status": status, "reject_reason": reject, "faults": dict(sorted(faults.items()))})
+        self._count(source, feed, "rows_written", None, len(rows))
+        self._count(source, feed, "files", None)
+        for f, n in faults.items():
+            self._count(source, feed, "faults", f, n)
+        if status == "rejected":
+            self.carry[(source, feed)] = rows   # the source sends them again with its next delivery
+        elif status == "accepted":
+            self._calibration(source, feed, day, rows)
+            if self.truth_rows:
+                for n, row in enumerate(rows, 1):
+                    rec = self.truth.evaluate(source, feed, day, rel, n, row, template)
+                    self._count(source, feed, "expected", rec["expected"])
+                    for r in rec["rules"]:
+                        self._count(source, feed, "rules", r)
+                    for f in rec["flags"]:
+                        self._count(source, feed, "flags", f)
+        return entry, len(rows)
+
+    def _write_entities(self, source, i, day, folder, indices, ready):
+        if not indices:
+            return None
+        tpl = self.schemas.templates["S"]
+        reg = self.world.registry
+        rng = random.Random(f"{self.seed}:render:{source}:{i}:entities")
+        headers, _ = self._headers(source, "S", "entities", i, day)
+        name = tpl.file.format(feed="entities")
+        rel = f"{source}/{day.isoformat()}/{name}"
+        bom = rng.random() < self.rates.bom
+        h = hashlib.sha256()
+        n = 0
+        faults: dict[str, int] = {}
+        with open(folder / name, "wb") as fh:
+            first = True
+            idx_list = list(indices)
+            for c in range(0, len(idx_list), ENTITY_CHUNK):
+                rows = [reg.row(x) for x in idx_list[c:c + ENTITY_CHUNK]]
+                head, lines = render_text("S", "entities", headers, rows, tpl.values_out, rng)
+                text = (("\ufeff" if bom else "") + head if first else "") + "".join(lines)
+                first = False
+                data = text.encode("utf-8")
+                fh.write(data)
+                h.update(data)
+                self.bytes_written += len(data)
+                for k, row in enumerate(rows):
+                    x = idx_list[c + k]
+                    if reg.check_exception[x]:
+                        faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
+                    if row["registered_district"] != reg.district[x]:
+                        key = "legacy_district" if row["registered_district"] in self.schemas.legacy else "unknown_district"
+                        faults[key] = faults.get(key, 0) + 1
+                    if self.truth_rows and ready:
+                        rec = self.truth.evaluate(source, "entities", day, rel, n + k + 1, row, "S")
+                        self._count(source, "entities", "expected", rec["expected"])
+                        for f in rec["flags"]:
+                            self._count(source, "entities", "flags", f)
+                n += len(rows)
+        if bom:
+            faults["bom"] = 1
+        self.truth.file({"source": source, "date": day.isoformat(), "feed": "entities", "file": rel,
+                         "rows_written": n, "manifest_rows": n,
+                         "expected_status": "accepted" if ready else "not_ready", "reject_reason": None,
+                         "faults": dict(sorted(faults.items()))})
+        self._count(source, "entities", "rows_written", None, n)
+        self._count(source, "entities", "files", None)
+        for f, k in faults.items():
+            self._count(source, "entities", "faults", f, k)
+        return {"name": name, "feed": "entities", "rows": n, "sha256": h.hexdigest()}, n
+
+    # ------------------------------------------------------------ reporting
+    def _calibration(self, source, feed, day, rows):
+        c = self.calib
+        cal = self.preset.calibration
+        if feed in ("licences", "inspections", "penalties"):
+            ids = c["record_ids"].setdefault(source, set())
+            for row in rows:
+                if row.get("record_id"):
+                    ids.add(row["record_id"])
+                    if cal and source == cal.source and day <= cal.window_end:
+                        c["cal_records"].add(row["record_id"])
+        elif feed == "random_plans":
+            c["plans"].update(r["plan_id"] for r in rows)
+        elif feed == "random_draws":
+            c["draws"].update((r["plan_id"], str(r["uscc_as_sent"])) for r in rows)
+        elif feed == "dual_notifications":
+            c["pushes"].update(r["notification_id"] for r in rows)
+            if cal and day <= cal.window_end:
+                div = self.schemas.sources[cal.source].division_code
+                depts = {d["department_code"] for d in self.world.departments.rows if d["_div"] == div}
+                for r in rows:
+                    if r["pushed_department_code"] in depts:
+                        c["cal_pushes"][r["notification_id"]] = r["pushed_department_code"]
+                        if r["feedback_status"] == "ISSUED":
+                            c["cal_issued"].add(r["notification_id"])
+
+    def _summary(self, seconds: float, rows_total: int) -> dict:
+        c = self.calib
+        fault_totals: dict[str, int] = {}
+        for feeds in self.totals.values():
+            for d in feeds.values():
+                for f, n in d["faults"].items():
+                    fault_totals[f] = fault_totals.get(f, 0) + n
+        cal = self.preset.calibration
+        return {
+            "preset": self.preset.name, "seed": self.seed, "start": self.days[0].isoformat(),
+            "end": self.days[-1].isoformat(), "days": len(self.days), "sources": self.selected,
+            "truth_rows": self.truth_rows,
+            "truth_order": "folders are evaluated day by day; on a day the city first (entities, departments, "
+                           "then its other feeds), then the districts in division-code order",
+            "fault_rates": self.rates.as_dict(),
+            "drift": [vars(d) for d in self.preset.drift],
+            "rows_written": rows_total, "bytes_written": self.bytes_written, "seconds": round(seconds, 1),
+            "entities_in_registry": len(self.world.registry),
+            "check_exception_usccs": [self.world.registry.uscc[i] for i in range(len(self.world.registry))
+                                      if self.world.registry.check_exception[i]],
+            "fault_totals": dict(sorted(fault_totals.items())),
+            "totals": self.totals,
+            "calibration": {
+                "records_licences_inspections_penalties": sum(len(v) for v in c["record_ids"].values()),
+                "records_by_source": {s: len(v) for s, v in c["record_ids"].items()},
+                "random_plans": len(c["plans"]), "random_draws": len(c["draws"]),
+                "dual_notifications": len(c["pushes"]),
+                **({f"{cal.source}_until": cal.window_end.isoformat(),
+                    f"{cal.source}_records": len(c["cal_records"]),
+                    f"{cal.source}_pushes": len(c["cal_pushes"]),
+                    f"{cal.source}_push_departments": len(set(c["cal_pushes"].values())),
+                    f"{cal.source}_issued": len(c["cal_issued"])} if cal else {}),
+            },
+        }
+
+
+def generate(out: Path, truth: Path | None = None, start: date | None = None, days: int | None = None,
+             preset: str = "small", seed: int = 7, sources: list[str] | None = None, progress: bool = True,
+             truth_rows: bool | None = None) -> dict:
+    """Write the landing folders under `out` and the answer file under `truth`
+    (default: `<out>/../truth`). Returns the summary (also truth/summary.json)."""
+    out = Path(out)
+    truth = Path(truth) if truth is not None else out.parent / "truth"
+    return Generator(out, truth, start, days, preset, seed, sources, progress, truth_rows).run()

@@ -1,0 +1,273 @@
+"""The answer file. A reference implementation of the row rules of
+schemas/rules.yaml, run on the values exactly as written, in delivery order
+(day by day; on a day the city's registry and departments first, then the
+other city feeds, then the districts in division-code order). It predicts
+per row: accepted / duplicate / updated / quarantined, the rules broken, the
+flags, how the entity was resolved; and the final silver rows.
+
+For tests only: the pipeline never reads it."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from lakehouse.identifiers import is_valid_uscc, normalise_identifier
+
+from .faults import ExcelNumber, Raw
+from .writers import AMOUNT_FIELDS, p_text
+
+
+def norm_name(name) -> str:
+    if name is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(name))
+    return "".join(ch for ch in text if not ch.isspace())
+
+
+def iso_ts(v: datetime) -> str:
+    return v.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+
+
+class RegistryView:
+    """The registry as the pipeline knows it from the entities rows delivered so far."""
+
+    def __init__(self, districts: dict, legacy: dict):
+        self.districts, self.legacy = districts, legacy
+        self.by_uscc: dict[str, tuple[str, str]] = {}   # code -> (current name normalised, district mapped)
+        self.by_regno: dict[str, str] = {}
+        self.by_name: dict[str, list[str]] = {}
+
+    def map_district(self, code):
+        if code is None:
+            return None
+        return self.legacy.get(code, code)
+
+    def upsert(self, row: dict) -> None:
+        code = row["uscc"]
+        self.by_uscc[code] = (norm_name(row["name"]), self.map_district(row["registered_district"]))
+        if row.get("reg_no"):
+            self.by_regno[row["reg_no"]] = code
+        for n in [row["name"]] + list(row.get("former_names") or []):
+            lst = self.by_name.setdefault(norm_name(n), [])
+            if code not in lst:
+                lst.append(code)
+
+    def resolve(self, sent, name, holding_div: str):
+        """(uscc, resolved_by, registered_district, flags)"""
+        text = sent.shown if isinstance(sent, ExcelNumber) else sent
+        code = normalise_identifier(text)
+        flags = []
+        valid = is_valid_uscc(code)
+        held = self.by_uscc.get(code)
+        if code and (valid or held):
+            if held is None:
+                return code, "uscc", None, ["entity_not_in_registry"]
+            if not valid:
+                flags.append("uscc_check_exception")
+            if name is not None and norm_name(name) != held[0]:
+                flags.append("name_differs")
+            return code, "uscc", held[1], flags
+        if len(code) == 15 and code.isdigit() and code in self.by_regno:
+            u = self.by_regno[code]
+            held = self.by_uscc[u]
+            if norm_name(name) != held[0]:
+                flags.append("name_differs")
+            return u, "reg_no", held[1], flags
+        cands = self.by_name.get(norm_name(name), []) if norm_name(name) else []
+        if len(cands) > 1:
+            cands = [c for c in cands if self.by_uscc[c][1] == holding_div]
+        if len(cands) == 1:
+            u = cands[0]
+            held = self.by_uscc[u]
+            if norm_name(name) != held[0]:
+                flags.append("name_differs")
+            return u, "name", held[1], flags
+        return None, "unresolved", None, []
+
+
+class Truth:
+    def __init__(self, schemas, out_dir: Path, rows: bool):
+        self.schemas = schemas
+        self.rows_enabled = rows
+        self.dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.files_fh = open(out_dir / "files.jsonl", "w", encoding="utf-8")
+        self.rows_fh = open(out_dir / "rows.jsonl", "w", encoding="utf-8") if rows else None
+        self.registry = RegistryView(schemas.districts, schemas.legacy)
+        self.departments: set[str] = set()
+        self.state: dict[str, dict] = {}
+        self.silver: dict[str, dict] = {}
+        self.known_types = set(schemas.known_licence_types)
+        self.expected_totals: dict[str, dict[str, int]] = {}
+
+    def close(self) -> None:
+        self.files_fh.close()
+        if self.rows_fh:
+            self.rows_fh.close()
+        if self.rows_enabled:
+            sdir = self.dir / "silver"
+            sdir.mkdir(exist_ok=True)
+            for table, rows in self.silver.items():
+                with open(sdir / f"{table}.jsonl", "w", encoding="utf-8") as fh:
+                    for key in sorted(rows):
+                        fh.write(rows[key] + "\n")
+
+    def file(self, record: dict) -> None:
+        self.files_fh.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
+
+    # ------------------------------------------------------------------ rows
+    def _district_flags(self, code, flags):
+        if code is None or code == "":
+            return code
+        if code in self.schemas.legacy:
+            flags.append("legacy_district")
+            return self.schemas.legacy[code]
+        if code not in self.schemas.districts:
+            flags.append("unknown_district")
+        return code
+
+    def evaluate(self, source: str, feed: str, day: date, file: str, row_number: int, row: dict,
+                 template: str) -> dict:
+        sch = self.schemas
+        table = sch.tables[feed]
+        holding = sch.sources[source].division_code
+        rules: list[str] = []
+        flags: list[str] = []
+        for f in table.required:
+            v = row.get(f)
+            if v is None or (isinstance(v, str) and not isinstance(v, ExcelNumber) and v.strip() == ""):
+                rules.append("required_missing")
+                break
+        uscc = resolved_by = reg_district = None
+        silver: dict = {}
+        if table.entity_ref:
+            uscc, resolved_by, reg_district, rflags = self.registry.resolve(row.get("uscc_as_sent"),
+                                                                            row.get("entity_name"), holding)
+            flags += rflags
+            if resolved_by == "unresolved":
+                rules.append("uscc_unresolved")
+        if feed == "entities":
+            uscc = row["uscc"]
+            if not is_valid_uscc(uscc):
+                flags.append("uscc_check_exception")
+            silver["registered_district"] = self._district_flags(row["registered_district"], flags)
+        if feed == "departments":
+            silver["district_code"] = self._district_flags(row["district_code"], flags)
+        if table.event_date:
+            ev = row.get(table.event_date)
+            if isinstance(ev, Raw):
+                rules.append("date_impossible")
+            elif isinstance(ev, date):
+                d = ev.date() if isinstance(ev, datetime) else ev
+                if d < sch.min_event_date or d > day:
+                    rules.append("date_impossible")
+                elif (day - d).days > sch.late_after_days:
+                    flags.append("late")
+        for f in AMOUNT_FIELDS:
+            v = row.get(f)
+            if f in table.types and v is not None:
+                if isinstance(v, Raw) or v < 0 or v > sch.max_amount_yuan:
+                    rules.append("amount_invalid")
+                    break
+        for f in table.vocab:
+            if isinstance(row.get(f), Raw):
+                rules.append("value_unknown")
+                break
+        dept = row.get("department_code")
+        if dept is not None and feed in ("licences", "inspections", "penalties") and dept not in self.departments:
+            flags.append("unknown_department")
+        if feed == "licences" and row.get("licence_type") is not None and row["licence_type"] not in self.known_types:
+            flags.append("unknown_licence_type")
+        rules = sorted(set(rules))
+        flags = sorted(set(flags))
+        # natural key
+        if table.district_held:
+            key_vals = {"source": source, "record_id": self._text(row.get("record_id"), template)}
+        else:
+            key_vals = {}
+            for k in table.key:
+                if k == "uscc" and table.entity_ref:
+                    key_vals[k] = uscc
+                else:
+                    key_vals[k] = self._canon(k, row.get(k), table, template)
+        expected = "quarantined" if rules else "accepted"
+        if not rules:
+            if feed == "entities":
+                self.registry.upsert(row)
+            elif feed == "departments":
+                self.departments.add(row["department_code"])
+            k = json.dumps(list(key_vals.values()), ensure_ascii=False, default=str)
+            st = self.state.setdefault(feed, {})
+            version_col = "crawled_at" if feed == "website_filings" else "updated_at"
+            version = row.get(version_col)
+            sig = tuple((f, repr(v)) for f, v in row.items() if not f.startswith("_"))
+            prev = st.get(k)
+            if prev is None:
+                expected = "accepted"
+            elif prev[1] == sig:
+                expected = "duplicate"
+            elif version is not None and (prev[0] is None or version > prev[0]):
+                expected = "updated"
+            else:
+                expected = "duplicate"
+            if expected in ("accepted", "updated"):
+                st[k] = (version, sig)
+                if self.rows_enabled:
+                    self.silver.setdefault(feed, {})[k] = self._silver_row(
+                        feed, table, source, holding, row, key_vals, uscc, resolved_by, reg_district, flags,
+                        silver, template)
+        rec = {"source": source, "feed": feed, "date": day.isoformat(), "file": file, "row_number": row_number,
+               "key": key_vals, "expected": expected, "rules": rules, "flags": flags,
+               "resolved_by": resolved_by, "uscc": uscc, "faults": sorted(set(row.get("_faults") or []))}
+        if self.rows_fh:
+            self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return rec
+
+    def _text(self, v, template):
+        if v is None:
+            return None
+        if isinstance(v, ExcelNumber):
+            return v.shown
+        return p_text(str(v)) if template == "P" else str(v)
+
+    def _canon(self, field, v, table, template):
+        if v is None or isinstance(v, Raw):
+            return None if v is None else str(v)
+        t = table.types.get(field, "string")
+        if isinstance(v, datetime):
+            return iso_ts(v)
+        if isinstance(v, date):
+            return v.isoformat()
+        if field in AMOUNT_FIELDS:
+            return f"{v:.2f}"
+        if field == "sampling_ratio":
+            return format(Decimal(f"{round(v * 100, 2):g}") / 100, "f")
+        if field == "registered_capital_10k_yuan":
+            return format(Decimal(v).quantize(Decimal("0.0001")), "f")
+        if isinstance(v, list):
+            return [self._text(x, template) for x in v]
+        if t == "int":
+            return int(v)
+        return self._text(v, template)
+
+    def _silver_row(self, feed, table, source, holding, row, key_vals, uscc, resolved_by, reg_district, flags,
+                    extra, template) -> str:
+        out: dict = {}
+        if table.district_held:
+            out.update(source=source, holding_district=holding)
+        out.update(key_vals)
+        if table.entity_ref:
+            out.update(uscc=uscc, uscc_as_sent=self._text(row.get("uscc_as_sent"), template),
+                       resolved_by=resolved_by, registered_district=reg_district)
+        for f in table.types:
+            if f not in out:
+                out[f] = self._canon(f, row.get(f), table, template)
+        out.update(extra)
+        out["flags"] = flags
+        if row.get("_extra_columns"):
+            out["extra_columns"] = row["_extra_columns"]
+        return json.dumps(out, ensure_ascii=False)

@@ -1,0 +1,453 @@
+"""One raw row -> one canonical row for a silver table.
+
+`make_row_normaliser` does all per-file work once (header map for the source
+and day, a converter per column, value maps, reference sets) and returns a
+closure that is cheap per row. Quarantine rules that need no registry are
+decided here (`required_missing`, `date_impossible`, `amount_invalid`,
+`value_unknown`), and so are the flag rules `unknown_licence_type`,
+`unknown_district`, `legacy_district` and `late`. Registry-dependent rules
+(uscc_unresolved, name_differs, ...) are the Spark stage's; it gets the
+identifier helpers on each row.
+
+Timestamps come out tz-aware in UTC. Headers the map does not know are kept in
+`extra_columns` (zavod: pop what you map, report what is left)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from lakehouse.catalog import Catalog, Column, Source, Table, Template
+from lakehouse.identifiers import normalise_identifier
+from lakehouse.normalise.entity import entity_identifier, name_key
+from lakehouse.normalise.parsers import (
+    list_splitter,
+    parse_amount,
+    parse_date,
+    parse_int,
+    parse_list,
+    parse_ratio,
+    parse_timestamp,
+)
+from lakehouse.readers.base import FileRejected, RawRow
+
+# string fields kept exactly as sent (the contract: "keep the name as sent")
+_VERBATIM = frozenset({"uscc_as_sent", "entity_name", "name"})
+
+
+class RuleBreak(NamedTuple):
+    rule_id: str
+    field: str
+    detail: str
+
+
+@dataclass(slots=True)
+class NormalisedRow:
+    row_number: int
+    values: dict[str, Any]  # field -> typed value (None when missing or broken)
+    broken: list[RuleBreak] = field(default_factory=list)  # quarantine rules broken
+    flags: list[str] = field(default_factory=list)  # flag rule ids, each at most once
+    extra_columns: dict[str, str] = field(default_factory=dict)  # unknown headers -> non-null raw value
+    event_day: dt.date | None = None  # the event date (local day for timestamps)
+    uscc_as_sent: str | None = None
+    uscc_normalised: str = ""
+    uscc_check_ok: bool = False
+    reg_no: str | None = None
+    name_key: str | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.broken)
+
+
+_NO_IDENT = entity_identifier(None)
+
+
+class _Broken(Exception):
+    def __init__(self, rule_id: str, detail: str):
+        self.rule_id, self.detail = rule_id, detail
+
+
+Converter = Callable[[str, list[str]], Any]  # (raw text, flags to append to) -> value
+
+
+# --------------------------------------------------------------------------- converters
+
+# Strings are most fields: the row loop handles them inline (no call) when
+# the plan's converter is one of these two markers.
+_STRIP: Converter = lambda t, flags: t.strip() or None  # noqa: E731
+_VERBATIM_STR: Converter = lambda t, flags: t if t.strip() else None  # noqa: E731
+
+
+def _string(verbatim: bool) -> Converter:
+    return _VERBATIM_STR if verbatim else _STRIP
+
+
+def _date(cache: dict[str, dt.date]) -> Converter:
+    def conv(t: str, flags: list[str]) -> dt.date:
+        d = cache.get(t)
+        if d is None:
+            try:
+                d = parse_date(t)
+            except ValueError as exc:
+                raise _Broken("date_impossible", str(exc)) from None
+            cache[t] = d
+        return d
+
+    return conv
+
+
+def _timestamp(tz: dt.tzinfo, cache: dict[str, dt.datetime]) -> Converter:
+    def conv(t: str, flags: list[str]) -> dt.datetime:
+        v = cache.get(t)
+        if v is None:
+            try:
+                v = parse_timestamp(t, tz)
+            except ValueError as exc:
+                raise _Broken("date_impossible", str(exc)) from None
+            if len(cache) > 100_000:  # exports repeat update times; bound the memory anyway
+                cache.clear()
+            cache[t] = v
+        return v
+
+    return conv
+
+
+def _amount(col: Column, template: Template, max_yuan: Decimal) -> Converter:
+    unit = col.unit
+    quantum = Decimal(1).scaleb(-(col.scale or 0))
+    default_unit = template.amount_unit if unit == "yuan" else "10k_yuan"
+    tenk = Decimal(10000)
+
+    cache: dict[str, Decimal] = {}  # amounts repeat a lot (fixed fines); Decimal is immutable
+
+    def conv(t: str, flags: list[str]) -> Decimal:
+        hit = cache.get(t)
+        if hit is not None:
+            return hit
+        if not t.strip():
+            return None  # type: ignore[return-value]
+        try:
+            yuan = parse_amount(t, default_unit)
+        except ValueError as exc:
+            raise _Broken("amount_invalid", str(exc)) from None
+        if yuan < 0:
+            raise _Broken("amount_invalid", f"{t!r} is negative")
+        if unit == "yuan":
+            if yuan > max_yuan:
+                raise _Broken(
+                    "amount_invalid", f"{t!r} is ¥{yuan:,}, above the absurd threshold ¥{max_yuan:,}"
+                )
+            value = yuan.quantize(quantum, ROUND_HALF_UP)
+        else:
+            value = (yuan / tenk).quantize(quantum, ROUND_HALF_UP)
+        if len(cache) < 50_000:
+            cache[t] = value
+        return value
+
+    return conv
+
+
+def _ratio(col: Column) -> Converter:
+    quantum = Decimal(1).scaleb(-(col.scale or 0))
+
+    def conv(t: str, flags: list[str]) -> Decimal:
+        if not t.strip():
+            return None  # type: ignore[return-value]
+        try:
+            return parse_ratio(t).quantize(quantum, ROUND_HALF_UP)
+        except ValueError as exc:
+            raise _Broken("amount_invalid", str(exc)) from None
+
+    return conv
+
+
+def _int() -> Converter:
+    def conv(t: str, flags: list[str]) -> int:
+        if not t.strip():
+            return None  # type: ignore[return-value]
+        try:
+            return parse_int(t)
+        except ValueError as exc:
+            raise _Broken("amount_invalid", str(exc)) from None
+
+    return conv
+
+
+def _list(separator: str | None) -> Converter:
+    splitter = list_splitter(separator)
+    cache: dict[str, tuple[str, ...]] = {}  # e.g. penalty kinds: few distinct combinations
+
+    def conv(t: str, flags: list[str]) -> list[str] | None:
+        items = cache.get(t)
+        if items is None:
+            items = tuple(parse_list(t, splitter))
+            if len(cache) < 50_000:
+                cache[t] = items
+        return list(items) or None  # a fresh list per row: callers may mutate it
+
+    return conv
+
+
+def _norm_key(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).upper()
+
+
+def _enum(vocabulary: list[str], value_map: dict[str, str], table: str, name: str) -> Converter:
+    # exact spellings first, then a tolerant key (NFKC, no blanks, upper case)
+    exact = {v: v for v in vocabulary} | value_map
+    tolerant = {_norm_key(k): v for k, v in exact.items()}
+
+    def conv(t: str, flags: list[str]) -> str:
+        v = exact.get(t)
+        if v is not None:
+            return v
+        if not t.strip():
+            return None  # type: ignore[return-value]
+        v = tolerant.get(_norm_key(t))
+        if v is None:
+            raise _Broken("value_unknown", f"{t!r} is not a known {table}.{name} (known: {sorted(exact)})")
+        return v
+
+    return conv
+
+
+def _district(current: frozenset[str], legacy: dict[str, str]) -> Converter:
+    def conv(t: str, flags: list[str]) -> str:
+        code = t.strip()
+        if code in current:
+            return code
+        if not code:
+            return None  # type: ignore[return-value]
+        code = normalise_identifier(code)
+        if code in current:
+            return code
+        if code in legacy:
+            flags.append("legacy_district")
+            return legacy[code]
+        flags.append("unknown_district")
+        return code
+
+    return conv
+
+
+def _licence_type(known: frozenset[str]) -> Converter:
+    def conv(t: str, flags: list[str]) -> str:
+        v = t.strip()
+        if not v:
+            return None  # type: ignore[return-value]
+        if v not in known:
+            flags.append("unknown_licence_type")
+        return v
+
+    return conv
+
+
+def _identifier() -> Converter:
+    return lambda t, flags: normalise_identifier(t) or None
+
+
+def _converter(col: Column, table: Table, source: Source, template: Template, catalog: Catalog) -> Converter:
+    if col.values:
+        return _enum(col.values, source.value_map(table.name, col.name), table.name, col.name)
+    if col.references == "districts":
+        return _district(frozenset(catalog.districts), dict(catalog.legacy_districts))
+    if col.references == "licence_types":
+        return _licence_type(catalog.known_licence_types)
+    kind = col.kind
+    if kind == "date":
+        return _date({})
+    if kind == "timestamp":
+        return _timestamp(template.tzinfo, {})
+    if kind == "decimal":
+        if col.unit == "fraction":
+            return _ratio(col)
+        return _amount(col, template, catalog.thresholds.max_amount_yuan)
+    if kind == "int":
+        return _int()
+    if kind == "array":
+        return _list(template.list_separator)
+    if not table.entity_ref and col.name in ("uscc", "reg_no"):  # the registry's own identifiers
+        return _identifier()
+    return _string(col.name in _VERBATIM)
+
+
+# --------------------------------------------------------------------------- header checks
+
+
+def _as_table(table: Table | str, catalog: Catalog | None) -> Table:
+    if isinstance(table, Table):
+        return table
+    if catalog is None:
+        raise TypeError("pass a Table, or a catalog with a table name")
+    return catalog.tables[table]
+
+
+def _as_source(source: Source | str, catalog: Catalog | None) -> Source:
+    if isinstance(source, Source):
+        return source
+    if catalog is None:
+        raise TypeError("pass a Source, or a catalog with a source code")
+    return catalog.sources[source]
+
+
+def missing_required_columns(
+    header: Sequence[str], table: Table, source: Source, delivery_date: dt.date
+) -> list[str]:
+    """Headers (as the source should send them on that day) of required fields
+    that the file's header lacks. Non-empty -> reject the file."""
+    hmap = source.header_map(table.feed, delivery_date)
+    present = {hmap[h] for h in header if h in hmap}
+    expected = {f: h for h, f in hmap.items()}
+    return [expected.get(f, f) for f in table.required_columns if f not in present]
+
+
+def reject_missing_required_columns(
+    path: Path | str, header: Sequence[str], table: Table, source: Source, delivery_date: dt.date
+) -> None:
+    """Raise FileRejected(`missing_required_column`) naming the columns and the file."""
+    missing = missing_required_columns(header, table, source, delivery_date)
+    if missing:
+        raise FileRejected(
+            "missing_required_column",
+            f"{path}: the header lacks required column(s) {missing} of {table.name} (source {source.code}, "
+            f"{delivery_date}); header sent: {list(header)}. If the source renamed a column, add a `renames` "
+            f"entry to schemas/sources/{source.code}.yaml; otherwise ask the source to re-send.",
+            path,
+        )
+
+
+def unknown_columns(header: Sequence[str], table: Table, source: Source, delivery_date: dt.date) -> list[str]:
+    """Headers sent that the map does not know on that day (schema drift to report)."""
+    hmap = source.header_map(table.feed, delivery_date)
+    return [h for h in header if h not in hmap]
+
+
+# --------------------------------------------------------------------------- the row normaliser
+
+
+def make_row_normaliser(
+    table: Table | str, source: Source | str, catalog: Catalog, delivery_date: dt.date, header: Sequence[str]
+) -> Callable[[RawRow], NormalisedRow]:
+    """Per-file setup, once: returns `normalise(raw) -> NormalisedRow`."""
+    table = _as_table(table, catalog)
+    source = _as_source(source, catalog)
+    template = catalog.templates[source.template]
+    hmap = source.header_map(table.feed, delivery_date)
+    th = catalog.thresholds
+
+    plan: list[tuple[str, str, Converter]] = []
+    extra_headers: list[str] = []
+    for h in header:
+        f = hmap.get(h)
+        if f is None:
+            extra_headers.append(h)
+        else:
+            plan.append((h, f, _converter(table.column(f), table, source, template, catalog)))
+
+    base: dict[str, Any] = {f: None for f in table.feed_fields}
+    if table.district_held:
+        base["source"] = source.code
+        base["holding_district"] = source.division_code
+    required = tuple(table.required_fields)
+    event_field = table.event_date
+    event_is_ts = event_field is not None and table.column(event_field).kind == "timestamp"
+    local_tz = template.tzinfo
+    min_day = th.min_event_date
+    late_after = th.late_after_days
+    entity_field = "uscc_as_sent" if table.entity_ref else ("uscc" if table.has_column("uscc") else None)
+    name_field = (
+        "entity_name" if table.has_column("entity_name") else ("name" if table.has_column("name") else None)
+    )
+    id_header = next((h for h, f, _ in plan if f == entity_field), None)
+
+    def normalise(raw: RawRow) -> NormalisedRow:
+        sent = raw.values
+        values = base.copy()
+        flags: list[str] = []
+        broken: list[RuleBreak] = []
+        for h, f, conv in plan:
+            t = sent.get(h)
+            if t is None:
+                continue
+            if conv is _STRIP:
+                values[f] = t.strip() or None
+            elif conv is _VERBATIM_STR:
+                values[f] = t if t.strip() else None
+            else:
+                try:
+                    values[f] = conv(t, flags)
+                except _Broken as b:
+                    broken.append(RuleBreak(b.rule_id, f, b.detail))
+        for f in required:
+            if values[f] is None and not (broken and any(b.field == f for b in broken)):
+                broken.append(RuleBreak("required_missing", f, f"{f} is empty"))
+
+        event_day = None
+        if event_field is not None:
+            ev = values[event_field]
+            if ev is not None:
+                event_day = ev.astimezone(local_tz).date() if event_is_ts else ev
+                if event_day < min_day:
+                    broken.append(
+                        RuleBreak("date_impossible", event_field, f"{event_day} is before {min_day}")
+                    )
+                    values[event_field] = None
+                elif event_day > delivery_date:
+                    broken.append(
+                        RuleBreak(
+                            "date_impossible",
+                            event_field,
+                            f"{event_day} is after the delivery date {delivery_date}",
+                        )
+                    )
+                    values[event_field] = None
+                elif (delivery_date - event_day).days > late_after:
+                    flags.append("late")
+
+        if event_day is not None and values[event_field] is None:
+            event_day = None  # impossible: not an event day to report
+        if entity_field is not None:
+            ident = entity_identifier(sent.get(id_header) if id_header else None)
+        else:
+            ident = _NO_IDENT
+        return NormalisedRow(
+            raw.row_number,
+            values,
+            broken,
+            list(dict.fromkeys(flags)) if len(flags) > 1 else flags,
+            {h: sent[h] for h in extra_headers if sent.get(h) is not None} if extra_headers else {},
+            event_day,
+            ident[0],
+            ident[1],
+            ident[2],
+            ident[3],
+            name_key(values[name_field]) if name_field is not None else None,
+        )
+
+    return normalise
+
+
+_CACHE: dict[tuple[Any, ...], tuple[Catalog, Callable[[RawRow], NormalisedRow]]] = {}
+
+
+def normalise_row(
+    raw: RawRow, table: Table | str, source: Source | str, catalog: Catalog, delivery_date: dt.date
+) -> NormalisedRow:
+    """Convenience for one row (tests, ad-hoc use): the header is the row's keys.
+    For files use make_row_normaliser, which does the setup once."""
+    t = _as_table(table, catalog)
+    s = _as_source(source, catalog)
+    key = (id(catalog), t.name, s.code, delivery_date, tuple(raw.values))
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] is not catalog:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        hit = (catalog, make_row_normaliser(t, s, catalog, delivery_date, list(raw.values)))
+        _CACHE[key] = hit
+    return hit[1](raw)

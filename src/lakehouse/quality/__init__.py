@@ -1,0 +1,1 @@
+"""Batch gates: Great Expectations suites derived from schemas/ and run per batch."""

@@ -1,0 +1,104 @@
+"""Run a table's suite as a GX checkpoint on a Spark batch and keep the
+results and Data Docs under $LAKEHOUSE_HOME/gx.
+
+One validation per table per run (cheap); only when a critical expectation
+fails is the batch re-validated per source, so that only the failing
+sources are blocked and every other source is still published.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from lakehouse.config import settings
+from lakehouse.quality.suites import load_suite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    failures: list[str] = field(default_factory=list)     # critical, blocking
+    warnings: list[str] = field(default_factory=list)
+    blocked_sources: set[str] = field(default_factory=set)
+
+
+@lru_cache(maxsize=1)
+def _context():
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="file", project_root_dir=str(settings().home))
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # progress bars are cosmetic; older layouts lack the setting
+        log.debug("could not switch off GX progress bars")
+    return ctx
+
+
+def _checkpoint(table: str):
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    ctx = _context()
+    spec = load_suite(table)
+    source = ctx.data_sources.add_or_update_spark(name="silver_batches")
+    try:
+        asset = source.get_asset(table)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=table)
+    try:
+        batch_def = asset.get_batch_definition("batch")
+    except (LookupError, KeyError):
+        batch_def = asset.add_batch_definition_whole_dataframe("batch")
+    suite = gx.ExpectationSuite(name=spec["name"], meta=spec.get("meta", {}))
+    for exp in spec["expectations"]:
+        suite.add_expectation_configuration(
+            ExpectationConfiguration(
+                type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {})))
+    suite = ctx.suites.add_or_update(suite)
+    definition = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=spec["name"], data=batch_def, suite=suite))
+    return ctx.checkpoints.add_or_update(gx.Checkpoint(
+        name=spec["name"], validation_definitions=[definition],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")], result_format="SUMMARY"))
+
+
+def _run(table: str, df, run_name: str) -> tuple[list[str], list[str]]:
+    import great_expectations as gx
+
+    result = _checkpoint(table).run(batch_parameters={"dataframe": df},
+                                   run_id=gx.RunIdentifier(run_name=run_name))
+    failures, warnings = [], []
+    for validation in result.run_results.values():
+        for r in validation.results:
+            if r.success:
+                continue
+            cfg = r.expectation_config
+            col = cfg.kwargs.get("column") or cfg.kwargs.get("column_list") or ""
+            text = f"{table}: {cfg.type}({col}) unexpected={r.result.get('unexpected_count')}"
+            (failures if (cfg.meta or {}).get("critical") else warnings).append(text)
+    return failures, warnings
+
+
+def validate_batch(table: str, df, run_id: str) -> GateResult:
+    """Validate the batch of new versions of `table` about to be merged."""
+    failures, warnings = _run(table, df, f"{run_id}-{table}")
+    if not failures:
+        return GateResult(True, [], warnings)
+    blocked: set[str] = set()
+    for row in df.select("_source").distinct().collect():
+        src = row["_source"]
+        src_failures, _ = _run(table, df.where(df["_source"] == src), f"{run_id}-{table}-{src}")
+        if src_failures:
+            blocked.add(src)
+            failures.extend(f"[{src}] {f}" for f in src_failures)
+    return GateResult(False, failures, warnings, blocked)
+
+
+def data_docs_index() -> str:
+    return str(settings().home / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html")
