@@ -77,7 +77,8 @@ def cmd_ingest(args) -> None:
         if f["status"] != "accepted":
             print(f"{f['status'].upper()}: {f['_file']}: {f['reason']}")
     print(json.dumps({"run_id": report.run_id, **report.totals(),
-                      "blocked_sources": sorted(report.blocked_sources)}, indent=2))
+                      "blocked_sources": sorted(report.blocked_sources),
+                      "seconds_by_stage": {k: round(v, 1) for k, v in report.timings.items()}}, indent=2))
 
 
 def cmd_publish(_args) -> None:

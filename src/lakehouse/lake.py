@@ -52,6 +52,12 @@ def file_id_col():
 def replace_files(df, path: str, file_ids: list[str], change_feed: bool = False, extra_where: str = "") -> None:
     """Atomically replace the rows of the given files with df: re-running the
     same batch leaves one copy, never two."""
+    if not exists(df.sparkSession, path):   # first write creates the table: nothing to replace
+        writer = df.write.format("delta").mode("append")
+        if change_feed:
+            writer = writer.option("delta.enableChangeDataFeed", "true")
+        writer.save(path)
+        return
     where = f"{FILE_ID_SQL} IN {sql_in(file_ids)}" + (f" AND {extra_where}" if extra_where else "")
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", where)
     if change_feed:

@@ -1,6 +1,6 @@
 {#- 归集质量 per source, feed and delivery day, from the run log (one row per delivered
     file, its latest run). Rows reconcile: rows_received = accepted + duplicates +
-    quarantined for every file that was read. days_since_last_delivery compares the
+    quarantined for every file that was read (rejected files excluded). days_since_last_delivery compares the
     source/feed's latest delivery day with the latest delivery day seen overall (no now()). -#}
 with
 
@@ -46,11 +46,12 @@ per_day as (
                 filter (where file_status = 'rejected' and file_status_reason is not null),
             cast(array[] as text[])
         ) as rejection_reasons,
-        coalesce(sum(rows_in), 0) as rows_received,
-        coalesce(sum(rows_accepted), 0) as rows_accepted,
-        coalesce(sum(rows_duplicate), 0) as rows_duplicate,
-        coalesce(sum(rows_quarantined), 0) as rows_quarantined,
-        coalesce(sum(rows_late), 0) as rows_late,
+        cast(coalesce(sum(rows_in), 0) as bigint) as rows_received,
+        cast(coalesce(sum(rows_accepted), 0) as bigint) as rows_accepted,
+        cast(coalesce(sum(rows_duplicate), 0) as bigint) as rows_duplicate,
+        cast(coalesce(sum(rows_quarantined), 0) as bigint) as rows_quarantined,
+        cast(coalesce(sum(rows_late), 0) as bigint) as rows_late,
+        cast(coalesce(sum(rows_in) filter (where file_status <> 'rejected'), 0) as bigint) as rows_read,
         bool_and(coalesce(expectations_passed, true)) as expectations_passed
     from runs
     group by 1, 2, 3
@@ -108,7 +109,7 @@ final as (
         per_day.rows_quarantined,
         coalesce(quarantine_by_rule.quarantined_by_rule, '{}'::jsonb) as quarantined_by_rule,
         per_day.rows_late,
-        per_day.rows_received
+        per_day.rows_read
             = per_day.rows_accepted + per_day.rows_duplicate + per_day.rows_quarantined as rows_reconcile,
         latest.last_delivery_date,
         latest.latest_delivery_date_overall - latest.last_delivery_date as days_since_last_delivery,

@@ -46,7 +46,7 @@ class Generator:
         self.drift = {}
         for d in self.preset.drift:
             self.drift.setdefault((d.source, d.feed), []).append((d, max(1, int(horizon * d.day_fraction))))
-        slots = [(s, i, f, self.schemas.sources[s].template) for s in order for i in range(self.n_days) for f in self.schemas.sources[s].feeds
+        slots = [(s, i, f, self.schemas.sources[s].template) for s in order for i in range(self.n_days - 1) for f in self.schemas.sources[s].feeds
                  if f in ("licences", "inspections", "penalties") and (s, self.days[i]) not in self.protected]
         self.forced = file_fault_slots(self.rates, seed, slots)
         self.not_ready = set()

@@ -244,6 +244,8 @@ class World:
             return
         sent, f1 = identity_fault(rng, self.rates, reg.uscc[idx], reg.reg_no[idx], template, reg)
         name, f2 = name_fault(rng, self.rates, reg.name[idx], reg.former[idx])
+        if f1 in ("uscc_bad_check", "uscc_wrong_length", "x_numeric_uscc") and rng.random() < self.rates.name_short:
+            name, f2 = short_name(reg.name[idx]), "name_short"   # nothing left to match: unresolvable
         row["uscc_as_sent"], row["entity_name"] = sent, name
         row["_faults"] = [f for f in (f1, f2) if f]
 
@@ -654,6 +656,18 @@ class World:
                 upd["updated_at"] = at(self.days[later], rng)
                 upd["_faults"] = list(row.get("_faults", [])) + ["correction_update"]
                 self.pending.setdefault((source, later), []).append((feed, upd, "update"))
+
+
+def short_name(name: str) -> str:
+    """The short name (简称) a clerk types instead of the registered one."""
+    for prefix in ("上海市", "上海"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    for suffix in ("股份有限公司", "有限公司", "专业合作社", "服务中心", "培训中心"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name + "门店"
 
 
 def resend(row: dict, tag: str) -> dict:

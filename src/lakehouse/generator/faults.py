@@ -41,6 +41,7 @@ class FaultRates:
     name_bracket_variant: float = 0.01
     name_trailing_space: float = 0.01
     name_former: float = 0.01              # only renamed entities
+    name_short: float = 0.3                # of rows with a broken identifier: a short name too (unresolvable)
     # value faults (per row, at most one)
     date_future: float = 0.001
     date_before_1949: float = 0.0005

@@ -9,7 +9,9 @@ per table is what makes a backfill fast.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,6 +40,15 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
     blocked_sources: set[str] = field(default_factory=set)
     tables_written: set[str] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)   # stage -> seconds (for the benchmark)
+
+    @contextmanager
+    def timed(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in", "rows_accepted", "rows_duplicate", "rows_quarantined")
@@ -66,19 +77,23 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
 
     deliveries, report.notes = find_deliveries(landing, sources, start, end)
     started = utc_now()
-    batch = stage_deliveries(deliveries, catalog, run_id, started, runlog.processed_files(spark))
+    with report.timed("ledger"):
+        processed = runlog.processed_files(spark)
+    with report.timed("read_normalise"):
+        batch = stage_deliveries(deliveries, catalog, run_id, started, processed)
     if not batch.files:
         report.notes.append("nothing new to ingest")
         return report
 
-    _write_bronze(spark, batch)
+    with report.timed("bronze"):
+        _write_bronze(spark, batch)
     counts: dict[str, dict] = {}
     failures: dict[str, list[str]] = {}
     order = [t for t in REFERENCE_FIRST if t in batch.silver] + \
             sorted(t for t in batch.silver if t not in REFERENCE_FIRST)
     for table_name in order:
         table = catalog.tables[table_name]
-        result = _write_table(spark, catalog, table, batch, run_id)
+        result = _write_table(spark, catalog, table, batch, run_id, report)
         counts.update(result["counts"])
         for src in result["blocked"]:
             report.blocked_sources.add(src)
@@ -113,7 +128,8 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
                                 f"map them in schemas/sources/{f.source}.yaml if they are renames")
     for e in entries:
         e.pop("reject_code")
-    runlog.record(spark, entries)
+    with report.timed("run_log"):
+        runlog.record(spark, entries)
     report.files = entries
     return report
 
@@ -123,7 +139,6 @@ def _write_bronze(spark, batch: StagedBatch) -> None:
     for feed, rows in batch.bronze.items():
         df = spark.createDataFrame(to_arrow(rows, BRONZE_SCHEMA))
         path = lake.table_path("bronze", feed)
-        lake.ensure_table(spark, path, df.schema)
         file_ids = sorted({lake.file_id(r["_file"], r["_file_sha256"]) for r in rows} & ids)
         lake.replace_files(df, path, file_ids)
 
@@ -133,9 +148,11 @@ def _read_current(spark, name: str):
     return spark.read.format("delta").load(path) if lake.exists(spark, path) else None
 
 
-def _write_table(spark, catalog: Catalog, table: Table, batch: StagedBatch, run_id: str) -> dict:
+def _write_table(spark, catalog: Catalog, table: Table, batch: StagedBatch, run_id: str,
+                 report: IngestReport) -> dict:
     rows = batch.silver[table.name]
-    df = spark.createDataFrame(to_arrow(rows, arrow_schema(table)))
+    with report.timed("to_spark"):
+        df = spark.createDataFrame(to_arrow(rows, arrow_schema(table)))
     file_ids = sorted({lake.file_id(r["_file"], r["_file_sha256"]) for r in rows})
 
     if table.entity_ref:
@@ -157,7 +174,11 @@ def _write_table(spark, catalog: Catalog, table: Table, batch: StagedBatch, run_
     winners = silver.latest_per_key(accepted, table.key)
 
     silver_cols = table.column_names + ["_row_hash"]
-    gate = validate_batch(table.name, winners.select(*silver_cols), run_id)
+    with report.timed("resolve_classify"):
+        winners = winners.cache()
+        winners.count()
+    with report.timed("expectations"):
+        gate = validate_batch(table.name, winners.select(*silver_cols), run_id)
     blocked = gate.blocked_sources
     if blocked:
         log.warning("%s: expectations failed for %s: %s", table.name, sorted(blocked), gate.failures)
@@ -166,16 +187,16 @@ def _write_table(spark, catalog: Catalog, table: Table, batch: StagedBatch, run_
 
     schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
         .add("_row_hash", "string")
-    lake.ensure_table(spark, current_path, schema, change_feed=True)
-    lake.ensure_table(spark, history_path, schema)
-    silver.write_quarantine(spark, bad, table.name, table.key, file_ids)
-    lake.replace_files(accepted.select(*silver_cols), history_path, file_ids)
-    silver.merge_current(spark, current_path, winners, table.key, silver_cols)
-
-    counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
-                                    df.where(F.size("_rules") > 0).withColumn("_file", lake.file_id_col()))
-    df.unpersist()
-    classified.unpersist()
+    with report.timed("silver_write"):
+        lake.ensure_table(spark, current_path, schema, change_feed=True)
+        silver.write_quarantine(spark, bad, table.name, table.key, file_ids)
+        lake.replace_files(accepted.select(*silver_cols), history_path, file_ids)
+        silver.merge_current(spark, current_path, winners, table.key, silver_cols)
+    with report.timed("counts"):
+        counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
+                                        df.where(F.size("_rules") > 0).withColumn("_file", lake.file_id_col()))
+    for cached in (df, classified, winners):
+        cached.unpersist()
     return {"counts": counts, "blocked": blocked, "failures": gate.failures, "written": True}
 
 

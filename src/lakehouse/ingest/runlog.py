@@ -36,10 +36,7 @@ def record(spark, entries: list[dict]) -> None:
         return
     files = [lake.file_id(e["_file"], e["file_sha256"]) for e in entries]
     log = spark.createDataFrame([{**e, "_file_sha256": e["file_sha256"]} for e in entries], RUNLOG_SCHEMA)
-    path = lake.table_path("ops", "ingest_runs")
-    lake.ensure_table(spark, path, log.schema, change_feed=True)
-    (log.write.format("delta").mode("overwrite")
-     .option("replaceWhere", f"{lake.FILE_ID_SQL} IN {lake.sql_in(files)}").save(path))
+    lake.replace_files(log, lake.table_path("ops", "ingest_runs"), files, change_feed=True)
     ledger = log.select("_file", "source", "delivery_date", "feed", "file_sha256", "status", "reason",
                         "ingest_run_id", F.col("finished_at").alias("recorded_at"))
     lpath = lake.table_path("ops", "file_ledger")

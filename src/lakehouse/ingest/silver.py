@@ -105,17 +105,11 @@ def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
     return counts
 
 
-QUARANTINE_SCHEMA = ("_table string, _source string, _delivery_date date, _file string, _file_sha256 string, "
-                     "_row_number bigint, _ingest_run_id string, _ingested_at timestamp, record_key string, "
-                     "rule_ids array<string>, reasons array<string>, raw map<string,string>")
-
-
 def write_quarantine(spark, bad: DataFrame, table: str, key: list[str], files: list[str]) -> None:
     path = lake.table_path("quarantine", "rows")
-    lake.ensure_table(spark, path, spark.createDataFrame([], QUARANTINE_SCHEMA).schema, change_feed=True)
     out = bad.select(F.lit(table).alias("_table"), "_source", "_delivery_date", "_file", "_file_sha256",
                      "_row_number", "_ingest_run_id", "_ingested_at",
                      F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
                      F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
                      F.col("_raw").alias("raw"))
-    lake.replace_files(out, path, files, extra_where=f"_table = '{table}'")
+    lake.replace_files(out, path, files, change_feed=True, extra_where=f"_table = '{table}'")

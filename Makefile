@@ -1,0 +1,31 @@
+# The front door. `make demo` and `make test` each do all their own set-up.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: setup demo test unit e2e lint stop clean benchmark
+
+setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow metadata (idempotent)
+	@bash scripts/setup.sh
+
+demo: setup       ## generate a small city, run the DAGs, print where the results are
+	@$(VENV)/bin/lakehouse demo
+
+test: setup       ## every test: the quick unit suite, then the end-to-end suite
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+	$(PY) -m pytest tests/e2e -q -p no:cacheprovider
+
+unit:             ## the quick unit suite only (seconds; no services needed)
+	$(PY) -m pytest tests/unit -q
+
+lint:
+	$(VENV)/bin/ruff check src dags tests
+
+benchmark: setup  ## prints throughput and wall times (see scripts/benchmark.py)
+	$(PY) scripts/benchmark.py
+
+stop:             ## stop the embedded PostgreSQL
+	@$(VENV)/bin/lakehouse db stop
+
+clean:            ## stop and delete everything under LAKEHOUSE_HOME (.lakehouse/)
+	@$(VENV)/bin/lakehouse clean --all

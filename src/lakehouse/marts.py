@@ -1,0 +1,77 @@
+"""Run the dbt project (dbt_project/: staging -> intermediate -> marts) in-process.
+
+The connection comes from the same environment variables as everything else
+(PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; see dbt_project/profiles.yml).
+No dbt packages are used, so `dbt deps` is never needed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lakehouse.config import REPO_ROOT
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+class DbtError(RuntimeError):
+    """A dbt command failed (a model, a test or dbt itself)."""
+
+
+def _base_args(project_dir: Path) -> list[str]:
+    return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+
+
+def _invoke(args: list[str], vars: dict | None = None, project_dir: Path | None = None):
+    from dbt.cli.main import dbtRunner
+
+    project_dir = Path(project_dir or DBT_PROJECT_DIR)
+    cli_args = list(args) + _base_args(project_dir)
+    if vars:
+        cli_args += ["--vars", json.dumps(vars, default=str)]
+    return cli_args, dbtRunner().invoke(cli_args)
+
+
+def _failures(result) -> list[str]:
+    """Names and messages of the nodes that failed or errored."""
+    out = []
+    res = getattr(result, "result", None)
+    for r in getattr(res, "results", None) or []:
+        status = str(getattr(r, "status", "")).lower()
+        if status in ("error", "fail", "runtime error", "runtimeerr"):
+            node = getattr(r, "node", None)
+            name = getattr(node, "unique_id", None) or getattr(r, "unique_id", "?")
+            out.append(f"{name}: {status}: {(getattr(r, 'message', '') or '').strip()[:500]}")
+    return out
+
+
+def run_dbt(args: list[str], vars: dict | None = None, project_dir: Path | None = None) -> None:
+    """Run one dbt command, e.g. run_dbt(["build"], vars={"as_of": "2017-06-30"}).
+
+    Raises DbtError naming every failed model/test (or dbt's own exception)."""
+    cli_args, result = _invoke(args, vars, project_dir)
+    if result.success:
+        return
+    failed = _failures(result)
+    detail = "\n  ".join(failed) if failed else repr(result.exception or "unknown error")
+    raise DbtError(f"dbt {' '.join(cli_args)} failed:\n  {detail}\n"
+                   f"See {Path(project_dir or DBT_PROJECT_DIR) / 'logs' / 'dbt.log'} for the full log.")
+
+
+def source_freshness(vars: dict | None = None, project_dir: Path | None = None) -> dict[str, str]:
+    """`dbt source freshness`: {"lake.penalties": "pass" | "warn" | "error" | "runtime error"}.
+
+    Does not raise on stale sources (that is what the statuses report); raises
+    DbtError only when dbt itself could not run."""
+    cli_args, result = _invoke(["source", "freshness"], vars, project_dir)
+    res = getattr(result, "result", None)
+    rows = getattr(res, "results", None)
+    if rows is None:
+        raise DbtError(f"dbt {' '.join(cli_args)} could not run: {result.exception!r}")
+    statuses: dict[str, str] = {}
+    for r in rows:
+        node = r.node
+        status = getattr(r.status, "value", r.status)
+        statuses[f"{node.source_name}.{node.name}"] = str(status)
+    return statuses

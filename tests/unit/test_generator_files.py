@@ -1,0 +1,208 @@
+"""The generator's files, read back with independent readers (csv, json, openpyxl)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from feed_reader import canonical, load_jsonl, load_yaml, read_rows, sha256
+
+from lakehouse.generator import generate
+from lakehouse.identifiers import (is_valid_org_code, is_valid_regno, is_valid_uscc, normalise_identifier)
+
+TEMPLATES = {"S", "P", "J", "X"}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    base = tmp_path_factory.mktemp("gen")
+    summary = generate(out=base / "landing", truth=base / "truth", preset="small", seed=7, progress=False)
+    return base / "landing", base / "truth", summary
+
+
+def _template(source: str) -> str:
+    return load_yaml(f"sources/{source}.yaml")["template"]
+
+
+def test_layout_and_manifests(small):
+    landing, truth, _ = small
+    files = {r["file"]: r for r in load_jsonl(truth / "files.jsonl")}
+    not_ready = {r["file"] for r in files.values() if r["expected_status"] == "not_ready" and r["feed"] is None}
+    assert not_ready, "the small preset has a folder still uploading"
+    sources = sorted(p.name for p in landing.iterdir())
+    assert len(sources) == 17
+    templates_seen = set()
+    for folder in sorted(landing.glob("*/*")):
+        rel = f"{folder.parent.name}/{folder.name}"
+        manifest_path = folder / "_MANIFEST.json"
+        if not manifest_path.exists():
+            assert rel in not_ready
+            continue
+        m = json.loads(manifest_path.read_text(encoding="utf-8"))
+        assert list(m) == ["source", "date", "template", "files"]
+        assert m["source"] == folder.parent.name and m["date"] == folder.name
+        assert m["template"] == _template(m["source"])
+        templates_seen.add(m["template"])
+        for entry in m["files"]:
+            assert set(entry) == {"name", "feed", "rows", "sha256"}
+            path = folder / entry["name"]
+            rec = files[f"{rel}/{entry['name']}"]
+            reason = rec["reject_reason"]
+            if reason == "manifest_sha256_mismatch":
+                assert sha256(path) != entry["sha256"]
+                continue
+            assert sha256(path) == entry["sha256"]
+            try:
+                _, rows = read_rows(path, m["template"])
+                n = len(rows)
+            except Exception:
+                n = None
+            if reason is None:
+                assert n == entry["rows"] == rec["rows_written"], rel
+                assert rec["expected_status"] == "accepted"
+            elif reason == "manifest_rows_mismatch":
+                assert n is not None and n != entry["rows"]
+            elif reason == "empty_file":
+                assert path.stat().st_size == 0 and entry["rows"] > 0
+            elif reason == "header_only":
+                assert n == 0 and entry["rows"] > 0
+            elif reason in ("truncated", "bad_encoding"):
+                assert n is None, f"{rel}/{entry['name']} should not parse"
+            elif reason == "missing_required_column":
+                assert n == entry["rows"]
+    assert templates_seen == TEMPLATES
+
+
+def test_every_fault_and_feed_present(small):
+    landing, truth, summary = small
+    faults = summary["fault_totals"]
+    expected = {"uscc_fullwidth", "uscc_lowercase", "uscc_spaces", "uscc_ideographic_space", "uscc_bad_check",
+                "uscc_wrong_length", "uscc_not_in_registry", "reg_no_instead", "x_numeric_uscc",
+                "name_bracket_variant", "name_trailing_space", "name_former", "date_future", "date_before_1949",
+                "date_zero", "date_unparseable", "amount_negative", "amount_absurd", "amount_unparseable",
+                "unknown_department", "unknown_licence_type", "value_unknown", "required_missing", "late",
+                "duplicate_resend", "correction_update", "uscc_check_exception", "legacy_district",
+                "unknown_district", "truncated", "empty_file", "header_only", "bad_encoding",
+                "manifest_rows_mismatch", "manifest_sha256_mismatch", "not_ready", "known_rename",
+                "unknown_column", "reordered_columns", "missing_required_column", "bom"}
+    missing = {f for f in expected if not faults.get(f)}
+    assert not missing, missing
+    rows = load_jsonl(truth / "rows.jsonl")
+    rules = Counter(r for row in rows for r in row["rules"])
+    flags = Counter(f for row in rows for f in row["flags"])
+    for rule in ("required_missing", "uscc_unresolved", "date_impossible", "amount_invalid", "value_unknown"):
+        assert rules[rule] > 0, rule
+    for flag in ("uscc_check_exception", "entity_not_in_registry", "name_differs", "unknown_department",
+                 "unknown_licence_type", "unknown_district", "legacy_district", "late"):
+        assert flags[flag] > 0, flag
+    expected_kinds = Counter(r["expected"] for r in rows)
+    assert {"accepted", "duplicate", "updated", "quarantined"} <= set(expected_kinds)
+    resolved = Counter(r["resolved_by"] for r in rows)
+    assert {"uscc", "reg_no", "name", "unresolved"} <= set(resolved)
+    city_feeds = set(load_yaml("sources/city.yaml")["feeds"])
+    assert city_feeds == {p.stem for p in landing.glob("city/*/*.csv")}
+
+
+def test_rows_match_the_answer_file(small):
+    """Every accepted file parses to the rows the truth lists, with the values of the silver rows."""
+    landing, truth, _ = small
+    files = [r for r in load_jsonl(truth / "files.jsonl") if r["expected_status"] == "accepted"]
+    rows = {}
+    for r in load_jsonl(truth / "rows.jsonl"):
+        rows[(r["file"], r["row_number"])] = r
+    silver = {}
+    for table in ("licences", "inspections", "penalties"):
+        for s in load_jsonl(truth / "silver" / f"{table}.jsonl"):
+            silver[(table, s["source"], s["record_id"])] = s
+    compared = Counter()
+    for rec in files:
+        template = _template(rec["source"])
+        _, parsed = read_rows(landing / rec["file"], template)
+        assert len(parsed) == rec["rows_written"]
+        for n, raw in enumerate(parsed, 1):
+            t = rows[(rec["file"], n)]
+            if rec["feed"] not in ("licences", "inspections", "penalties"):
+                continue
+            c = canonical(template, rec["feed"], rec["source"], raw)
+            assert (c.get("record_id") or None) == (t["key"]["record_id"] or None)
+            s = silver.get((rec["feed"], rec["source"], t["key"]["record_id"]))
+            if t["expected"] in ("accepted", "updated") and s and s["status" if rec["feed"] != "inspections"
+                                                                   else "result"] == c.get(
+                    "status" if rec["feed"] != "inspections" else "result"):
+                event = "inspection_date" if rec["feed"] == "inspections" else "decision_date"
+                assert c[event] == s[event]
+                assert str(c["entity_name"]) == s["entity_name"]
+                if rec["feed"] == "penalties":
+                    assert c.get("fine_amount") == s["fine_amount"]
+                    assert c.get("confiscated_amount") == s["confiscated_amount"]
+                compared[template] += 1
+    assert set(compared) == TEMPLATES
+
+
+def test_identifiers_pass_their_checks(small):
+    landing, truth, summary = small
+    exceptions = set(summary["check_exception_usccs"])
+    assert exceptions
+    seen = 0
+    for path in sorted(landing.glob("city/*/entities.csv")):
+        _, rows = read_rows(path, "S")
+        for r in rows:
+            code = r["统一社会信用代码"]
+            assert is_valid_uscc(code) == (code not in exceptions), code
+            assert is_valid_org_code(code[8:17]), code
+            if r["注册号"]:
+                assert is_valid_regno(r["注册号"]), r["注册号"]
+            seen += 1
+    assert seen > 1000
+    for path in sorted(landing.glob("city/*/departments.csv")):
+        for r in read_rows(path, "S")[1]:
+            assert r["部门代码"].startswith("11") and is_valid_uscc(r["部门代码"])
+    faulty = {"uscc_bad_check", "uscc_wrong_length", "x_numeric_uscc", "reg_no_instead"}
+    checked = Counter()
+    for t in load_jsonl(truth / "rows.jsonl"):
+        if t["feed"] in ("entities", "departments"):
+            continue
+        rec_faults = set(t["faults"])
+        row_file = landing / t["file"]
+        checked[row_file] += 0
+    # the identifiers as sent, read from the files, against the faults the truth reports
+    truth_rows = {(r["file"], r["row_number"]): r for r in load_jsonl(truth / "rows.jsonl")}
+    for f in load_jsonl(truth / "files.jsonl"):
+        if f["expected_status"] != "accepted" or f["feed"] in ("entities", "departments"):
+            continue
+        template = _template(f["source"])
+        _, parsed = read_rows(landing / f["file"], template)
+        for n, raw in enumerate(parsed, 1):
+            t = truth_rows[(f["file"], n)]
+            c = canonical(template, f["feed"], f["source"], raw)
+            sent = c.get("uscc_as_sent")
+            code = normalise_identifier(str(sent) if sent is not None else "")
+            rec_faults = set(t["faults"])
+            if "reg_no_instead" in rec_faults:
+                assert is_valid_regno(code)
+            elif rec_faults & faulty:
+                assert not is_valid_uscc(code), (f["file"], n)
+            elif t["resolved_by"] == "uscc" and code not in exceptions:
+                assert is_valid_uscc(code), (f["file"], n, sent)
+
+
+def test_truth_is_consistent(small):
+    landing, truth, summary = small
+    per_file = Counter(r["file"] for r in load_jsonl(truth / "rows.jsonl"))
+    for f in load_jsonl(truth / "files.jsonl"):
+        if f["expected_status"] == "accepted":
+            assert per_file[f["file"]] == f["rows_written"], f["file"]
+        else:
+            assert per_file[f["file"]] == 0
+    for table in ("licences", "inspections", "penalties", "entities", "dual_notifications"):
+        silver = load_jsonl(truth / "silver" / f"{table}.jsonl")
+        assert silver
+        for s in silver:
+            assert s["flags"] == sorted(s["flags"])
+            if table != "entities":
+                assert s["resolved_by"] in ("uscc", "reg_no", "name")
+    reject_reasons = {f["reject_reason"] for f in load_jsonl(truth / "files.jsonl")} - {None}
+    assert reject_reasons == {"manifest_rows_mismatch", "manifest_sha256_mismatch", "empty_file", "header_only",
+                              "truncated", "bad_encoding", "missing_required_column"}
