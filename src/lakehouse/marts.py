@@ -55,8 +55,10 @@ def run_dbt(args: list[str], vars: dict | None = None, project_dir: Path | None 
         return
     failed = _failures(result)
     detail = "\n  ".join(failed) if failed else repr(result.exception or "unknown error")
-    raise DbtError(f"dbt {' '.join(cli_args)} failed:\n  {detail}\n"
-                   f"See {Path(project_dir or DBT_PROJECT_DIR) / 'logs' / 'dbt.log'} for the full log.")
+    raise DbtError(
+        f"dbt {' '.join(cli_args)} failed:\n  {detail}\n"
+        f"See {Path(project_dir or DBT_PROJECT_DIR) / 'logs' / 'dbt.log'} for the full log."
+    )
 
 
 def source_freshness(vars: dict | None = None, project_dir: Path | None = None) -> dict[str, str]:

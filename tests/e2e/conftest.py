@@ -54,8 +54,11 @@ def e2e_env(tmp_path_factory):
     admin.close()
 
 
-def copy_fixture_landing(name: str, target: Path) -> None:
-    shutil.copytree(FIXTURES / name, target, dirs_exist_ok=True)
+@pytest.fixture(scope="session")
+def copy_fixture_landing():
+    def copy(name: str, target) -> None:
+        shutil.copytree(FIXTURES / name, target, dirs_exist_ok=True)
+    return copy
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +77,9 @@ def spark(e2e_env):
     return get_spark()
 
 
-def read_delta(spark, layer: str, name: str):
+@pytest.fixture(scope="session")
+def read_delta(spark):
+    """read_delta(layer, name) -> the Delta table as a DataFrame."""
     from lakehouse import lake
 
-    return spark.read.format("delta").load(lake.table_path(layer, name))
+    return lambda layer, name: spark.read.format("delta").load(lake.table_path(layer, name))

@@ -26,18 +26,22 @@ pytestmark = pytest.mark.e2e
 DB = "lakehouse_e2e_marts"
 ADMIN = "lakehouse"
 
-E_JA = "91310106MA1FL00001"   # registered in 静安
-E_XH = "92310104MA1FL00002"   # 个体工商户 registered in 徐汇
-E_PD = "91310115MA1FL00003"   # registered in 浦东
-E_CM = "91310151MA1FL00004"   # registered in 崇明
-E_HP = "91310101MA1FL00005"   # registered in 黄浦
+E_JA = "91310106MA1FL00001"  # registered in 静安
+E_XH = "92310104MA1FL00002"  # 个体工商户 registered in 徐汇
+E_PD = "91310115MA1FL00003"  # registered in 浦东
+E_CM = "91310151MA1FL00004"  # registered in 崇明
+E_HP = "91310101MA1FL00005"  # registered in 黄浦
 D_JA, D_XH, D_PD, D_HP = "11310106MB0000001", "11310104MB0000002", "11310115MB0000003", "11310101MB0000005"
 D_ENV, D_SAFE = "11310000MB0000010", "11310000MB0000011"
 
 FRESHNESS: dict[str, str] = {}
 
-CONTRACTED_MARTS = {"dim_entity_profile", "fct_credit_risk", "fct_dual_notification_funnel",
-                    "fct_collection_quality"}
+CONTRACTED_MARTS = {
+    "dim_entity_profile",
+    "fct_credit_risk",
+    "fct_dual_notification_funnel",
+    "fct_collection_quality",
+}
 
 
 def _conn(user: str = ADMIN, dbname: str = DB):
@@ -59,8 +63,15 @@ def _insert(cur, table: str, rows: list[dict], defaults: dict | None = None) -> 
         cur.execute(f"insert into lake.{table} ({cols}) values ({marks})", values)
 
 
-LINEAGE = {"_source": "test", "_delivery_date": "2017-06-30", "_file": "hand-made", "_file_sha256": "0" * 64,
-           "_row_number": 1, "_ingest_run_id": "e2e", "_ingested_at": "2017-06-30 12:00:00+00"}
+LINEAGE = {
+    "_source": "test",
+    "_delivery_date": "2017-06-30",
+    "_file": "hand-made",
+    "_file_sha256": "0" * 64,
+    "_row_number": 1,
+    "_ingest_run_id": "e2e",
+    "_ingested_at": "2017-06-30 12:00:00+00",
+}
 
 
 def _entity_ref(uscc: str, district: str) -> dict:
@@ -73,126 +84,421 @@ def _held(source: str, district: str) -> dict:
 
 def _load_rows(cur) -> None:
     reg = {E_JA: "310106", E_XH: "310104", E_PD: "310115", E_CM: "310151", E_HP: "310101"}
-    _insert(cur, "entities", [
-        {"uscc": E_JA, "name": "上海静安餐饮管理有限公司", "entity_type": "企业", "registered_district": "310106",
-         "legal_representative": "张三", "legal_representative_id_number": "310101198001011234",
-         "registration_status": "存续", "established_date": "2010-01-01"},
-        {"uscc": E_XH, "name": "徐汇某小吃店", "entity_type": "个体工商户", "registered_district": "310104",
-         "legal_representative": "李四", "legal_representative_id_number": "310104199002022345",
-         "registration_status": "存续"},
-        {"uscc": E_PD, "name": "上海浦东理财咨询有限公司", "entity_type": "企业", "registered_district": "310115",
-         "registration_status": "存续"},
-        {"uscc": E_CM, "name": "崇明农民专业合作社", "entity_type": "农民专业合作社", "registered_district": "310151",
-         "registration_status": "存续"},
-        {"uscc": E_HP, "name": "上海黄浦贸易有限公司", "entity_type": "企业", "registered_district": "310101",
-         "registration_status": "吊销"},
-    ], LINEAGE)
-    _insert(cur, "departments", [
-        {"department_code": D_JA, "department_name": "上海市静安区市场监督管理局", "level": "DISTRICT",
-         "district_code": "310106"},
-        {"department_code": D_XH, "department_name": "上海市徐汇区市场监督管理局", "level": "DISTRICT",
-         "district_code": "310104"},
-        {"department_code": D_ENV, "department_name": "上海市生态环境局", "level": "CITY", "district_code": "310000"},
-        {"department_code": D_SAFE, "department_name": "上海市应急管理局", "level": "CITY", "district_code": "310000"},
-    ], LINEAGE)
-    _insert(cur, "licences", [
-        {**_held("jingan", "310106"), **_entity_ref(E_JA, reg[E_JA]), "record_id": "JA-L-1", "licence_type": "食品经营许可",
-         "department_code": D_JA, "decision_date": "2016-05-01", "valid_to": "2021-04-30", "status": "VALID"},
-        {**_held("xuhui", "310104"), **_entity_ref(E_JA, reg[E_JA]), "record_id": "XH-L-1", "licence_type": "食品经营许可",
-         "department_code": D_XH, "decision_date": "2017-03-01", "valid_to": "2022-02-28", "status": "VALID"},
-        {**_held("city", "310000"), **_entity_ref(E_XH, reg[E_XH]), "record_id": "CITY-L-1",
-         "licence_type": "公共场所卫生许可", "department_code": D_ENV, "decision_date": "2017-01-05",
-         "valid_to": "2017-06-01", "status": "VALID"},
-    ], LINEAGE)
-    joint = {"kind": "JOINT", "joint_id": "JA-J-2017-001", "lead_department_code": D_JA,
-             "participant_department_codes": [D_ENV, D_SAFE], "inspection_date": "2017-04-10",
-             "department_code": D_JA}
-    _insert(cur, "inspections", [
-        {**_held("jingan", "310106"), **_entity_ref(E_JA, reg[E_JA]), "record_id": "JA-I-1", "kind": "ROUTINE",
-         "department_code": D_JA, "inspection_date": "2017-02-01", "result": "RECTIFY_ORDERED"},
-        {**_held("jingan", "310106"), **_entity_ref(E_JA, reg[E_JA]), "record_id": "JA-I-2", **joint,
-         "items_checked": 17, "result": "RECTIFY_ORDERED"},
-        {**_held("jingan", "310106"), **_entity_ref(E_XH, reg[E_XH]), "record_id": "JA-I-3", **joint,
-         "items_checked": 17, "result": "NO_ISSUE"},
-        {**_held("jingan", "310106"), **_entity_ref(E_PD, reg[E_PD]), "record_id": "JA-I-4", **joint,
-         "items_checked": 15, "result": "CASE_OPENED"},
-        {**_held("xuhui", "310104"), **_entity_ref(E_XH, reg[E_XH]), "record_id": "XH-I-1", "kind": "RANDOM",
-         "plan_id": "RP-2017-01", "department_code": D_XH, "inspection_date": "2017-04-01", "result": "REFUSED"},
-        {**_held("xuhui", "310104"), **_entity_ref(E_CM, reg[E_CM]), "record_id": "XH-I-2", "kind": "RANDOM",
-         "plan_id": "RP-2017-01", "department_code": D_XH, "inspection_date": "2017-04-02", "result": "NO_ISSUE"},
-    ], LINEAGE)
+    _insert(
+        cur,
+        "entities",
+        [
+            {
+                "uscc": E_JA,
+                "name": "上海静安餐饮管理有限公司",
+                "entity_type": "企业",
+                "registered_district": "310106",
+                "legal_representative": "张三",
+                "legal_representative_id_number": "310101198001011234",
+                "registration_status": "存续",
+                "established_date": "2010-01-01",
+            },
+            {
+                "uscc": E_XH,
+                "name": "徐汇某小吃店",
+                "entity_type": "个体工商户",
+                "registered_district": "310104",
+                "legal_representative": "李四",
+                "legal_representative_id_number": "310104199002022345",
+                "registration_status": "存续",
+            },
+            {
+                "uscc": E_PD,
+                "name": "上海浦东理财咨询有限公司",
+                "entity_type": "企业",
+                "registered_district": "310115",
+                "registration_status": "存续",
+            },
+            {
+                "uscc": E_CM,
+                "name": "崇明农民专业合作社",
+                "entity_type": "农民专业合作社",
+                "registered_district": "310151",
+                "registration_status": "存续",
+            },
+            {
+                "uscc": E_HP,
+                "name": "上海黄浦贸易有限公司",
+                "entity_type": "企业",
+                "registered_district": "310101",
+                "registration_status": "吊销",
+            },
+        ],
+        LINEAGE,
+    )
+    _insert(
+        cur,
+        "departments",
+        [
+            {
+                "department_code": D_JA,
+                "department_name": "上海市静安区市场监督管理局",
+                "level": "DISTRICT",
+                "district_code": "310106",
+            },
+            {
+                "department_code": D_XH,
+                "department_name": "上海市徐汇区市场监督管理局",
+                "level": "DISTRICT",
+                "district_code": "310104",
+            },
+            {
+                "department_code": D_ENV,
+                "department_name": "上海市生态环境局",
+                "level": "CITY",
+                "district_code": "310000",
+            },
+            {
+                "department_code": D_SAFE,
+                "department_name": "上海市应急管理局",
+                "level": "CITY",
+                "district_code": "310000",
+            },
+        ],
+        LINEAGE,
+    )
+    _insert(
+        cur,
+        "licences",
+        [
+            {
+                **_held("jingan", "310106"),
+                **_entity_ref(E_JA, reg[E_JA]),
+                "record_id": "JA-L-1",
+                "licence_type": "食品经营许可",
+                "department_code": D_JA,
+                "decision_date": "2016-05-01",
+                "valid_to": "2021-04-30",
+                "status": "VALID",
+            },
+            {
+                **_held("xuhui", "310104"),
+                **_entity_ref(E_JA, reg[E_JA]),
+                "record_id": "XH-L-1",
+                "licence_type": "食品经营许可",
+                "department_code": D_XH,
+                "decision_date": "2017-03-01",
+                "valid_to": "2022-02-28",
+                "status": "VALID",
+            },
+            {
+                **_held("city", "310000"),
+                **_entity_ref(E_XH, reg[E_XH]),
+                "record_id": "CITY-L-1",
+                "licence_type": "公共场所卫生许可",
+                "department_code": D_ENV,
+                "decision_date": "2017-01-05",
+                "valid_to": "2017-06-01",
+                "status": "VALID",
+            },
+        ],
+        LINEAGE,
+    )
+    joint = {
+        "kind": "JOINT",
+        "joint_id": "JA-J-2017-001",
+        "lead_department_code": D_JA,
+        "participant_department_codes": [D_ENV, D_SAFE],
+        "inspection_date": "2017-04-10",
+        "department_code": D_JA,
+    }
+    _insert(
+        cur,
+        "inspections",
+        [
+            {
+                **_held("jingan", "310106"),
+                **_entity_ref(E_JA, reg[E_JA]),
+                "record_id": "JA-I-1",
+                "kind": "ROUTINE",
+                "department_code": D_JA,
+                "inspection_date": "2017-02-01",
+                "result": "RECTIFY_ORDERED",
+            },
+            {
+                **_held("jingan", "310106"),
+                **_entity_ref(E_JA, reg[E_JA]),
+                "record_id": "JA-I-2",
+                **joint,
+                "items_checked": 17,
+                "result": "RECTIFY_ORDERED",
+            },
+            {
+                **_held("jingan", "310106"),
+                **_entity_ref(E_XH, reg[E_XH]),
+                "record_id": "JA-I-3",
+                **joint,
+                "items_checked": 17,
+                "result": "NO_ISSUE",
+            },
+            {
+                **_held("jingan", "310106"),
+                **_entity_ref(E_PD, reg[E_PD]),
+                "record_id": "JA-I-4",
+                **joint,
+                "items_checked": 15,
+                "result": "CASE_OPENED",
+            },
+            {
+                **_held("xuhui", "310104"),
+                **_entity_ref(E_XH, reg[E_XH]),
+                "record_id": "XH-I-1",
+                "kind": "RANDOM",
+                "plan_id": "RP-2017-01",
+                "department_code": D_XH,
+                "inspection_date": "2017-04-01",
+                "result": "REFUSED",
+            },
+            {
+                **_held("xuhui", "310104"),
+                **_entity_ref(E_CM, reg[E_CM]),
+                "record_id": "XH-I-2",
+                "kind": "RANDOM",
+                "plan_id": "RP-2017-01",
+                "department_code": D_XH,
+                "inspection_date": "2017-04-02",
+                "result": "NO_ISSUE",
+            },
+        ],
+        LINEAGE,
+    )
     penalties = [
         # 静安: one penalty over ¥100,000 -> red; decided on the latest day, so it sets the as-of day
-        {**_held("jingan", "310106"), **_entity_ref(E_JA, reg[E_JA]), "record_id": "JA-P-1", "department_code": D_JA,
-         "decision_date": "2017-06-30", "fine_amount": Decimal("150000.00"), "status": "EFFECTIVE",
-         "penalty_kinds": ["罚款"]},
+        {
+            **_held("jingan", "310106"),
+            **_entity_ref(E_JA, reg[E_JA]),
+            "record_id": "JA-P-1",
+            "department_code": D_JA,
+            "decision_date": "2017-06-30",
+            "fine_amount": Decimal("150000.00"),
+            "status": "EFFECTIVE",
+            "penalty_kinds": ["罚款"],
+        },
         # 黄浦: fines + confiscation over ¥500,000 -> black
-        {**_held("huangpu", "310101"), **_entity_ref(E_HP, reg[E_HP]), "record_id": "HP-P-1",
-         "department_code": D_HP, "decision_date": "2016-11-11", "fine_amount": Decimal("400000.00"),
-         "confiscated_amount": Decimal("100000.01"), "status": "EXECUTED"},
+        {
+            **_held("huangpu", "310101"),
+            **_entity_ref(E_HP, reg[E_HP]),
+            "record_id": "HP-P-1",
+            "department_code": D_HP,
+            "decision_date": "2016-11-11",
+            "fine_amount": Decimal("400000.00"),
+            "confiscated_amount": Decimal("100000.01"),
+            "status": "EXECUTED",
+        },
         # 崇明: a penalty older than 3 years -> no longer counts
-        {**_held("chongming", "310151"), **_entity_ref(E_CM, reg[E_CM]), "record_id": "CM-P-1",
-         "decision_date": "2013-05-05", "fine_amount": Decimal("2000.00"), "status": "EFFECTIVE"},
+        {
+            **_held("chongming", "310151"),
+            **_entity_ref(E_CM, reg[E_CM]),
+            "record_id": "CM-P-1",
+            "decision_date": "2013-05-05",
+            "fine_amount": Decimal("2000.00"),
+            "status": "EFFECTIVE",
+        },
     ]
     # 浦东: 5 penalties in effect + 1 revoked (held by 徐汇: cross-district) -> yellow, not red
     for i in range(1, 7):
-        penalties.append({**_held("xuhui", "310104"), **_entity_ref(E_PD, reg[E_PD]), "record_id": f"XH-P-{i}",
-                          "department_code": D_XH, "decision_date": f"2017-0{i}-15",
-                          "fine_amount": Decimal("1000.00"), "status": "REVOKED" if i == 6 else "EFFECTIVE"})
+        penalties.append(
+            {
+                **_held("xuhui", "310104"),
+                **_entity_ref(E_PD, reg[E_PD]),
+                "record_id": f"XH-P-{i}",
+                "department_code": D_XH,
+                "decision_date": f"2017-0{i}-15",
+                "fine_amount": Decimal("1000.00"),
+                "status": "REVOKED" if i == 6 else "EFFECTIVE",
+            }
+        )
     _insert(cur, "penalties", penalties, LINEAGE)
-    _insert(cur, "abnormal_list", [
-        {**_entity_ref(E_XH, reg[E_XH]), "listed_date": "2017-01-01", "listed_reason": "未按规定公示年报"},
-    ], LINEAGE)
-    _insert(cur, "serious_violations", [
-        {**_entity_ref(E_CM, reg[E_CM]), "listed_date": "2015-01-01", "removed_date": "2016-06-01"},
-    ], LINEAGE)
+    _insert(
+        cur,
+        "abnormal_list",
+        [
+            {
+                **_entity_ref(E_XH, reg[E_XH]),
+                "listed_date": "2017-01-01",
+                "listed_reason": "未按规定公示年报",
+            },
+        ],
+        LINEAGE,
+    )
+    _insert(
+        cur,
+        "serious_violations",
+        [
+            {**_entity_ref(E_CM, reg[E_CM]), "listed_date": "2015-01-01", "removed_date": "2016-06-01"},
+        ],
+        LINEAGE,
+    )
     pushes = [
         ("N1", E_JA, D_XH, "2017-03-01 01:00:00+00", "ISSUED", "2017-03-04 01:00:00+00"),
         ("N2", E_JA, D_XH, "2017-03-02 01:00:00+00", "REFUSED", "2017-03-05 13:00:00+00"),
-        ("N3", E_JA, D_XH, "2017-03-03 01:00:00+00", "NO_FEEDBACK", None),        # overdue
-        ("N4", E_JA, D_XH, "2017-03-31 18:00:00+00", "NOT_NEEDED", "2017-05-20 00:00:00+00"),  # April in Beijing, late
-        ("N5", E_XH, D_JA, "2017-06-20 02:00:00+00", "NO_FEEDBACK", None),        # not yet overdue
+        ("N3", E_JA, D_XH, "2017-03-03 01:00:00+00", "NO_FEEDBACK", None),  # overdue
+        (
+            "N4",
+            E_JA,
+            D_XH,
+            "2017-03-31 18:00:00+00",
+            "NOT_NEEDED",
+            "2017-05-20 00:00:00+00",
+        ),  # April in Beijing, late
+        ("N5", E_XH, D_JA, "2017-06-20 02:00:00+00", "NO_FEEDBACK", None),  # not yet overdue
     ]
-    _insert(cur, "dual_notifications", [
-        {**_entity_ref(u, reg[u]), "notification_id": n, "pushed_department_code": d, "pushed_at": p,
-         "feedback_status": s, "feedback_at": f} for n, u, d, p, s, f in pushes], LINEAGE)
-    _insert(cur, "random_plans", [
-        {"plan_id": "RP-2017-01", "plan_name": "2017年餐饮抽查", "lead_department_code": D_XH, "population": 200,
-         "sampling_ratio": Decimal("0.01"), "start_date": "2017-03-01", "end_date": "2017-05-31",
-         "results_published_date": "2017-06-15"},
-        {"plan_id": "RP-2017-02", "plan_name": "2017年广告抽查", "lead_department_code": D_JA, "population": 1000,
-         "sampling_ratio": Decimal("0.05"), "start_date": "2017-04-01", "end_date": "2017-05-01"},
-    ], LINEAGE)
-    _insert(cur, "random_draws", [
-        {**_entity_ref(E_XH, reg[E_XH]), "plan_id": "RP-2017-01", "drawn_at": "2017-03-01 02:00:00+00",
-         "inspector_ids": ["INSP-0001", "INSP-0002"]},
-        {**_entity_ref(E_CM, reg[E_CM]), "plan_id": "RP-2017-01", "drawn_at": "2017-03-01 02:00:00+00"},
-        {**_entity_ref(E_JA, reg[E_JA]), "plan_id": "RP-2017-02", "drawn_at": "2017-04-01 02:00:00+00"},
-    ], LINEAGE)
-    _insert(cur, "website_filings", [
-        {**_entity_ref(E_PD, reg[E_PD]), "domain": "pd-licai.example.cn",
-         "homepage_text": "欢迎访问本公司网站。我们提供稳健的理财产品，预期年化收益率高达12%，保本保息，欢迎咨询。"},
-        {**_entity_ref(E_JA, reg[E_JA]), "domain": "ja-food.example.cn", "homepage_text": "本店提供本帮菜。"},
-    ], LINEAGE)
+    _insert(
+        cur,
+        "dual_notifications",
+        [
+            {
+                **_entity_ref(u, reg[u]),
+                "notification_id": n,
+                "pushed_department_code": d,
+                "pushed_at": p,
+                "feedback_status": s,
+                "feedback_at": f,
+            }
+            for n, u, d, p, s, f in pushes
+        ],
+        LINEAGE,
+    )
+    _insert(
+        cur,
+        "random_plans",
+        [
+            {
+                "plan_id": "RP-2017-01",
+                "plan_name": "2017年餐饮抽查",
+                "lead_department_code": D_XH,
+                "population": 200,
+                "sampling_ratio": Decimal("0.01"),
+                "start_date": "2017-03-01",
+                "end_date": "2017-05-31",
+                "results_published_date": "2017-06-15",
+            },
+            {
+                "plan_id": "RP-2017-02",
+                "plan_name": "2017年广告抽查",
+                "lead_department_code": D_JA,
+                "population": 1000,
+                "sampling_ratio": Decimal("0.05"),
+                "start_date": "2017-04-01",
+                "end_date": "2017-05-01",
+            },
+        ],
+        LINEAGE,
+    )
+    _insert(
+        cur,
+        "random_draws",
+        [
+            {
+                **_entity_ref(E_XH, reg[E_XH]),
+                "plan_id": "RP-2017-01",
+                "drawn_at": "2017-03-01 02:00:00+00",
+                "inspector_ids": ["INSP-0001", "INSP-0002"],
+            },
+            {**_entity_ref(E_CM, reg[E_CM]), "plan_id": "RP-2017-01", "drawn_at": "2017-03-01 02:00:00+00"},
+            {**_entity_ref(E_JA, reg[E_JA]), "plan_id": "RP-2017-02", "drawn_at": "2017-04-01 02:00:00+00"},
+        ],
+        LINEAGE,
+    )
+    _insert(
+        cur,
+        "website_filings",
+        [
+            {
+                **_entity_ref(E_PD, reg[E_PD]),
+                "domain": "pd-licai.example.cn",
+                "homepage_text": (
+                    "欢迎访问本公司网站。我们提供稳健的理财产品，预期年化收益率高达12%，保本保息，欢迎咨询。"
+                ),
+            },
+            {
+                **_entity_ref(E_JA, reg[E_JA]),
+                "domain": "ja-food.example.cn",
+                "homepage_text": "本店提供本帮菜。",
+            },
+        ],
+        LINEAGE,
+    )
     runs = [
-        dict(source="jingan", delivery_date="2017-06-30", feed="licences", _file="jingan/2017-06-30/licences.jsonl",
-             status="accepted", rows_in=10, rows_accepted=8, rows_duplicate=1, rows_quarantined=1, rows_late=2,
-             quarantined_by_rule={"uscc_unresolved": 1}),
-        dict(source="jingan", delivery_date="2017-06-30", feed="penalties", _file="jingan/2017-06-30/penalties.jsonl",
-             status="rejected", reason="sha256_mismatch: the file's sha256 differs from its manifest entry",
-             rows_in=0, rows_accepted=0, rows_duplicate=0, rows_quarantined=0, rows_late=0, quarantined_by_rule={}),
-        dict(source="xuhui", delivery_date="2017-06-28", feed="inspections", _file="xuhui/2017-06-28/inspections.csv",
-             status="accepted", rows_in=5, rows_accepted=3, rows_duplicate=0, rows_quarantined=2, rows_late=0,
-             quarantined_by_rule={"date_impossible": 1, "value_unknown": 1}),
+        dict(
+            source="jingan",
+            delivery_date="2017-06-30",
+            feed="licences",
+            _file="jingan/2017-06-30/licences.jsonl",
+            status="accepted",
+            rows_in=10,
+            rows_accepted=8,
+            rows_duplicate=1,
+            rows_quarantined=1,
+            rows_late=2,
+            quarantined_by_rule={"uscc_unresolved": 1},
+        ),
+        dict(
+            source="jingan",
+            delivery_date="2017-06-30",
+            feed="penalties",
+            _file="jingan/2017-06-30/penalties.jsonl",
+            status="rejected",
+            reason="sha256_mismatch: the file's sha256 differs from its manifest entry",
+            rows_in=0,
+            rows_accepted=0,
+            rows_duplicate=0,
+            rows_quarantined=0,
+            rows_late=0,
+            quarantined_by_rule={},
+        ),
+        dict(
+            source="xuhui",
+            delivery_date="2017-06-28",
+            feed="inspections",
+            _file="xuhui/2017-06-28/inspections.csv",
+            status="accepted",
+            rows_in=5,
+            rows_accepted=3,
+            rows_duplicate=0,
+            rows_quarantined=2,
+            rows_late=0,
+            quarantined_by_rule={"date_impossible": 1, "value_unknown": 1},
+        ),
     ]
-    _insert(cur, "ingest_runs", [{**r, "ingest_run_id": "e2e", "file_sha256": "1" * 64, "_file_sha256": "1" * 64,
-                                  "expectations_passed": True, "finished_at": "2017-06-30 12:00:00+00"}
-                                 for r in runs])
-    _insert(cur, "quarantine_rows", [
-        {"_table": "entities", "_source": "city", "_delivery_date": "2017-06-30", "_file": "city/2017-06-30/entities.csv",
-         "_file_sha256": "2" * 64, "_row_number": 7, "_ingest_run_id": "e2e", "rule_ids": ["uscc_unresolved"],
-         "reasons": ["bad check character"], "raw": {"法定代表人证件号码": "310101198001011234"}},
-    ])
+    _insert(
+        cur,
+        "ingest_runs",
+        [
+            {
+                **r,
+                "ingest_run_id": "e2e",
+                "file_sha256": "1" * 64,
+                "_file_sha256": "1" * 64,
+                "expectations_passed": True,
+                "finished_at": "2017-06-30 12:00:00+00",
+            }
+            for r in runs
+        ],
+    )
+    _insert(
+        cur,
+        "quarantine_rows",
+        [
+            {
+                "_table": "entities",
+                "_source": "city",
+                "_delivery_date": "2017-06-30",
+                "_file": "city/2017-06-30/entities.csv",
+                "_file_sha256": "2" * 64,
+                "_row_number": 7,
+                "_ingest_run_id": "e2e",
+                "rule_ids": ["uscc_unresolved"],
+                "reasons": ["bad check character"],
+                "raw": {"法定代表人证件号码": "310101198001011234"},
+            },
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +522,7 @@ def built():
 
     saved = {k: os.environ.get(k) for k in ("PGDATABASE", "PGUSER")}
     os.environ["PGDATABASE"] = DB
-    os.environ["PGUSER"] = "lakehouse_transformer"   # production role: cannot read personal columns
+    os.environ["PGUSER"] = "lakehouse_transformer"  # production role: cannot read personal columns
     try:
         run_dbt(["build"])
         run_dbt(["docs", "generate"])
@@ -241,60 +547,96 @@ def test_credit_classes(built):
     classes = dict(_rows(built, "select uscc, credit_class from marts.fct_credit_risk"))
     assert classes == {E_JA: "red", E_XH: "yellow", E_PD: "yellow", E_CM: "green", E_HP: "black"}
     (as_of,) = _rows(built, "select distinct as_of_date::text from marts.fct_credit_risk")[0]
-    assert as_of == "2017-06-30"   # the latest decision date in the data, not today
-    rules, evidence = _rows(built, "select rule_ids, evidence_ids from marts.fct_credit_risk where uscc = %s", E_PD)[0]
+    assert as_of == "2017-06-30"  # the latest decision date in the data, not today
+    rules, evidence = _rows(
+        built, "select rule_ids, evidence_ids from marts.fct_credit_risk where uscc = %s", E_PD
+    )[0]
     assert rules == ["tj2017_yellow_penalties_1_to_5"]
-    assert "penalties:xuhui:XH-P-6" not in evidence and len(evidence) == 5   # revoked penalty is no evidence
-    history = _rows(built, "select changed_on::text, previous_class, credit_class from marts.fct_credit_risk_history "
-                           "where uscc = %s order by changed_on", E_CM)
+    assert "penalties:xuhui:XH-P-6" not in evidence and len(evidence) == 5  # revoked penalty is no evidence
+    history = _rows(
+        built,
+        "select changed_on::text, previous_class, credit_class from marts.fct_credit_risk_history "
+        "where uscc = %s order by changed_on",
+        E_CM,
+    )
     # yellow for the 2013 penalty; red while on the serious-violation list (the penalty ages out on
     # 2016-05-05 meanwhile, which changes nothing); green once removed
-    assert history == [("2013-05-05", "green", "yellow"), ("2015-01-01", "yellow", "red"),
-                       ("2016-06-01", "red", "green")]
+    assert history == [
+        ("2013-05-05", "green", "yellow"),
+        ("2015-01-01", "yellow", "red"),
+        ("2016-06-01", "red", "green"),
+    ]
 
 
 def test_entity_profile(built):
-    row = _rows(built, "select valid_licences, inspections_3y, inspections_with_problems_3y, penalties_3y, "
-                       "fines_total_3y, holding_districts, on_abnormal_list, on_serious_list "
-                       "from marts.dim_entity_profile where uscc = %s", E_JA)[0]
+    row = _rows(
+        built,
+        "select valid_licences, inspections_3y, inspections_with_problems_3y, penalties_3y, "
+        "fines_total_3y, holding_districts, on_abnormal_list, on_serious_list "
+        "from marts.dim_entity_profile where uscc = %s",
+        E_JA,
+    )[0]
     assert row == (2, 2, 2, 1, Decimal("150000.00"), ["310104", "310106"], False, False)
     (n,) = _rows(built, "select count(*) from marts.dim_entity_profile")[0]
     assert n == 5
-    assert _rows(built, "select on_abnormal_list from marts.dim_entity_profile where uscc = %s", E_XH) == [(True,)]
+    assert _rows(built, "select on_abnormal_list from marts.dim_entity_profile where uscc = %s", E_XH) == [
+        (True,)
+    ]
 
 
 def test_cross_district(built):
-    rows = _rows(built, "select registered_district, holding_district, feed, sum(records)::int "
-                        "from marts.fct_cross_district_supervision group by 1, 2, 3 order by 1, 2, 3")
-    assert rows == [("310104", "310106", "inspections", 1),   # 徐汇 entity inspected by 静安 (joint)
-                    ("310106", "310104", "licences", 1),      # 静安 entity licensed by 徐汇
-                    ("310115", "310104", "penalties", 6),     # 浦东 entity penalised by 徐汇
-                    ("310115", "310106", "inspections", 1),
-                    ("310151", "310104", "inspections", 1)]
+    rows = _rows(
+        built,
+        "select registered_district, holding_district, feed, sum(records)::int "
+        "from marts.fct_cross_district_supervision group by 1, 2, 3 order by 1, 2, 3",
+    )
+    assert rows == [
+        ("310104", "310106", "inspections", 1),  # 徐汇 entity inspected by 静安 (joint)
+        ("310106", "310104", "licences", 1),  # 静安 entity licensed by 徐汇
+        ("310115", "310104", "penalties", 6),  # 浦东 entity penalised by 徐汇
+        ("310115", "310106", "inspections", 1),
+        ("310151", "310104", "inspections", 1),
+    ]
 
 
 def test_funnel(built):
-    rows = _rows(built, "select registered_district, pushed_month::text, pushed, answered, issued, refused, "
-                        "not_needed, unanswered, overdue from marts.fct_dual_notification_funnel "
-                        "order by 1, 2")
-    assert rows == [("310104", "2017-06-01", 1, 0, 0, 0, 0, 1, 0),
-                    ("310106", "2017-03-01", 3, 2, 1, 1, 0, 1, 1),
-                    ("310106", "2017-04-01", 1, 1, 0, 0, 1, 0, 1)]
+    rows = _rows(
+        built,
+        "select registered_district, pushed_month::text, pushed, answered, issued, refused, "
+        "not_needed, unanswered, overdue from marts.fct_dual_notification_funnel "
+        "order by 1, 2",
+    )
+    assert rows == [
+        ("310104", "2017-06-01", 1, 0, 0, 0, 0, 1, 0),
+        ("310106", "2017-03-01", 3, 2, 1, 1, 0, 1, 1),
+        ("310106", "2017-04-01", 1, 1, 0, 0, 1, 0, 1),
+    ]
 
 
 def test_random_and_joint(built):
-    plans = dict((r[0], r[1:]) for r in _rows(
-        built, "select plan_id, drawn, inspected_entities, results_published_on_time, drawn_matches_ratio "
-               "from marts.fct_random_inspection_coverage"))
+    plans = dict(
+        (r[0], r[1:])
+        for r in _rows(
+            built,
+            "select plan_id, drawn, inspected_entities, results_published_on_time, drawn_matches_ratio "
+            "from marts.fct_random_inspection_coverage",
+        )
+    )
     assert plans == {"RP-2017-01": (2, 2, True, True), "RP-2017-02": (1, 0, False, False)}
-    joint = _rows(built, "select lead_department_code, participating_department_codes, entities, items_checked, "
-                         "entities_with_problems, rectification_orders from marts.fct_joint_inspections")
+    joint = _rows(
+        built,
+        "select lead_department_code, participating_department_codes, entities, items_checked, "
+        "entities_with_problems, rectification_orders from marts.fct_joint_inspections",
+    )
     assert joint == [(D_JA, [D_ENV, D_SAFE], 3, 17, 2, 1)]
 
 
 def test_collection_quality_and_keywords(built):
-    rows = _rows(built, "select source, feed, files_rejected, rows_received, rows_quarantined, quarantined_by_rule, "
-                        "rows_reconcile, days_since_last_delivery from marts.fct_collection_quality order by 1, 2")
+    rows = _rows(
+        built,
+        "select source, feed, files_rejected, rows_received, rows_quarantined, quarantined_by_rule, "
+        "rows_reconcile, days_since_last_delivery from marts.fct_collection_quality order by 1, 2",
+    )
     assert rows[0][:4] == ("jingan", "licences", 0, 10)
     assert rows[1][2] == 1 and rows[2][5] == {"date_impossible": 1, "value_unknown": 1}
     assert all(r[6] for r in rows) and rows[2][7] == 2
@@ -306,7 +648,7 @@ def test_collection_quality_and_keywords(built):
 def test_source_freshness_reports_every_source(built):
     # the hand-made rows were ingested "in 2017": every source with a freshness rule is stale
     assert FRESHNESS["lake.penalties"] == "error" and FRESHNESS["lake.ingest_runs"] == "error"
-    assert "lake.quarantine_rows" not in FRESHNESS   # empty on a good day: no freshness rule
+    assert "lake.quarantine_rows" not in FRESHNESS  # empty on a good day: no freshness rule
     assert len(FRESHNESS) == 12
 
 
@@ -355,9 +697,15 @@ def test_transformer_cannot_read_personal_columns(built):
 
 def test_no_model_column_is_personal(built):
     personal = {c.name for t in load_catalog().tables.values() for c in t.all_columns if c.pii} | {"raw"}
-    cols = _rows(built, "select table_schema, table_name, column_name from information_schema.columns "
-                        "where table_schema in ('staging', 'intermediate', 'marts')")
+    cols = _rows(
+        built,
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema in ('staging', 'intermediate', 'marts')",
+    )
     assert cols
-    leaks = [c for c in cols if c[2] in personal or "id_number" in c[2] or c[2].startswith("legal_rep")
-             or "inspector" in c[2]]
+    leaks = [
+        c
+        for c in cols
+        if c[2] in personal or "id_number" in c[2] or c[2].startswith("legal_rep") or "inspector" in c[2]
+    ]
     assert leaks == []

@@ -9,19 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from .conftest import copy_fixture_landing, read_delta
-
 pytestmark = pytest.mark.e2e
 DAY = datetime(2017, 4, 14, tzinfo=timezone.utc)
 
 
-def _silver_snapshot(spark):
-    rows = read_delta(spark, "silver", "penalties").drop("_ingest_run_id", "_ingested_at").collect()
+def _silver_snapshot(read_delta):
+    rows = read_delta("silver", "penalties").drop("_ingest_run_id", "_ingested_at").collect()
     return sorted((r.asDict(recursive=True) for r in rows), key=lambda r: r["record_id"])
 
 
 @pytest.fixture(scope="module")
-def ingested(e2e_env, dagbag, spark):
+def ingested(e2e_env, dagbag, copy_fixture_landing):
     from lakehouse.config import settings
 
     copy_fixture_landing("landing", settings().landing)
@@ -30,8 +28,8 @@ def ingested(e2e_env, dagbag, spark):
     return run
 
 
-def test_bronze_keeps_every_row_as_sent_with_lineage(ingested, spark):
-    bronze = read_delta(spark, "bronze", "penalties").collect()
+def test_bronze_keeps_every_row_as_sent_with_lineage(ingested, read_delta):
+    bronze = read_delta("bronze", "penalties").collect()
     assert len(bronze) == 5
     assert {r["_row_number"] for r in bronze} == {1, 2, 3, 4, 5}
     first = next(r for r in bronze if r["_row_number"] == 1)
@@ -40,8 +38,8 @@ def test_bronze_keeps_every_row_as_sent_with_lineage(ingested, spark):
     assert len(first["_file_sha256"]) == 64
 
 
-def test_silver_has_typed_normalised_rows(ingested, spark):
-    rows = {r["record_id"]: r for r in _silver_snapshot(spark)}
+def test_silver_has_typed_normalised_rows(ingested, read_delta):
+    rows = {r["record_id"]: r for r in _silver_snapshot(read_delta)}
     assert sorted(rows) == ["HP-P-2017-0001", "HP-P-2017-0002", "HP-P-2017-0003"]
     second = rows["HP-P-2017-0002"]
     assert second["fine_amount"] == Decimal("20000.00")
@@ -58,8 +56,8 @@ def test_silver_has_typed_normalised_rows(ingested, spark):
     assert "entity_not_in_registry" in third["flags"] and "unknown_department" in third["flags"]
 
 
-def test_broken_rows_are_quarantined_with_rule_and_reason(ingested, spark):
-    q = {r["record_key"]: r for r in read_delta(spark, "quarantine", "rows").collect()}
+def test_broken_rows_are_quarantined_with_rule_and_reason(ingested, read_delta):
+    q = {r["record_key"]: r for r in read_delta("quarantine", "rows").collect()}
     assert len(q) == 2
     bad_code = next(r for k, r in q.items() if "0004" in k)
     assert bad_code["rule_ids"] == ["uscc_unresolved"]
@@ -69,8 +67,8 @@ def test_broken_rows_are_quarantined_with_rule_and_reason(ingested, spark):
     assert future["raw"]["处罚决定日期"] == "2027-04-10"
 
 
-def test_run_log_reconciles(ingested, spark):
-    log = read_delta(spark, "ops", "ingest_runs").collect()
+def test_run_log_reconciles(ingested, read_delta):
+    log = read_delta("ops", "ingest_runs").collect()
     assert len(log) == 1
     f = log[0]
     assert (f["rows_in"], f["rows_accepted"], f["rows_duplicate"], f["rows_quarantined"]) == (5, 3, 0, 2)
@@ -78,14 +76,14 @@ def test_run_log_reconciles(ingested, spark):
     assert f["quarantined_by_rule"] == {"uscc_unresolved": 1, "date_impossible": 1}
 
 
-def test_running_the_slice_again_changes_nothing(ingested, dagbag, spark):
-    before = _silver_snapshot(spark)
-    bronze_before = read_delta(spark, "bronze", "penalties").count()
+def test_running_the_slice_again_changes_nothing(ingested, dagbag, read_delta):
+    before = _silver_snapshot(read_delta)
+    bronze_before = read_delta("bronze", "penalties").count()
     run = dagbag.get_dag("ingest_huangpu").test(logical_date=DAY)
     assert "success" in str(run.state).lower()
-    assert _silver_snapshot(spark) == before
-    assert read_delta(spark, "bronze", "penalties").count() == bronze_before
-    assert read_delta(spark, "quarantine", "rows").count() == 2
+    assert _silver_snapshot(read_delta) == before
+    assert read_delta("bronze", "penalties").count() == bronze_before
+    assert read_delta("quarantine", "rows").count() == 2
 
 
 def test_marts_are_built_from_the_published_batch(ingested, dagbag):

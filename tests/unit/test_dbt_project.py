@@ -43,14 +43,16 @@ def test_no_model_selects_a_personal_column():
         text = re.sub(r"\{#.*?#\}|--[^\n]*", "", sql.read_text(encoding="utf-8"), flags=re.S)
         words = set(re.findall(r"[a-z_]+", text))
         assert not words & personal, f"{sql} names personal column(s) {words & personal}"
-        assert not re.search(r"select\s+\*\s+from\s+\{\{\s*source\('lake',\s*'(entities|random_draws|quarantine_rows)'",
-                             text), f"{sql} selects * from a table with personal columns"
+        assert not re.search(
+            r"select\s+\*\s+from\s+\{\{\s*source\('lake',\s*'(entities|random_draws|quarantine_rows)'", text
+        ), f"{sql} selects * from a table with personal columns"
 
 
 def test_credit_rules_fixture_is_version_1_of_the_seed():
     def rows(path: Path):
         with path.open(encoding="utf-8") as f:
             return [r for r in csv.DictReader(f) if r["version"] == "1"]
+
     seed = rows(DBT / "seeds" / "credit_rules.csv")
     assert seed and seed == rows(DBT / "tests" / "fixtures" / "credit_rules_v1.csv")
 
@@ -78,5 +80,9 @@ def test_contracted_marts_grant_the_dashboard_and_others_do_not():
                 assert all(c.get("data_type") for c in model["columns"]), model["name"]
             else:
                 assert "lakehouse_dashboard" not in grants, model["name"]
-    assert {"dim_entity_profile", "fct_credit_risk", "fct_dual_notification_funnel",
-            "fct_collection_quality"} <= contracted
+    assert {
+        "dim_entity_profile",
+        "fct_credit_risk",
+        "fct_dual_notification_funnel",
+        "fct_collection_quality",
+    } <= contracted
