@@ -35,7 +35,7 @@ def _csv_rows(path: Path, encoding="utf-8-sig"):
     head = rows[0]
     for r in rows[1:]:
         if len(r) == len(head) and not any("\ufffd" in c for c in r):
-            yield dict(zip(head, r))
+            yield dict(zip(head, r, strict=False))
 
 
 def _jsonl_rows(path: Path):
@@ -57,11 +57,12 @@ def _p_rows(path: Path):
     for line in lines[1:]:
         cells = line.split("|")
         if len(cells) == len(head) and "\ufffd" not in line:
-            yield dict(zip(head, cells))
+            yield dict(zip(head, cells, strict=False))
 
 
 def _x_rows(path: Path):
     from openpyxl import load_workbook
+
     try:
         wb = load_workbook(io.BytesIO(path.read_bytes()), read_only=True)
     except Exception:
@@ -71,7 +72,7 @@ def _x_rows(path: Path):
     head = next(rows, None)
     for r in rows:
         if any(v is not None for v in r):
-            yield dict(zip(head, r))
+            yield dict(zip(head, r, strict=False))
 
 
 RECORD_ID = {"S": "记录编号", "X": "记录编号", "P": "JLBH", "J": "recordId"}
@@ -81,7 +82,9 @@ READERS = {"S": _csv_rows, "X": _x_rows, "P": _p_rows, "J": _jsonl_rows}
 @pytest.fixture(scope="module")
 def year(tmp_path_factory):
     base = tmp_path_factory.mktemp("city")
-    generate(out=base / "landing", truth=base / "truth", preset="city", seed=7, progress=True, truth_rows=False)
+    generate(
+        out=base / "landing", truth=base / "truth", preset="city", seed=7, progress=True, truth_rows=False
+    )
     return base / "landing"
 
 
@@ -144,9 +147,13 @@ def test_jingan_until_14_april(year):
                     if r["result"] == "RECTIFY_ORDERED":
                         j["rectify"].add(r["entity"]["uscc"])
     found = []
-    for (jid, lead, parts), j in joint.items():
+    for (_jid, lead, parts), j in joint.items():
         names = sorted(departments[p]["部门名称"] for p in parts)
-        if departments[lead]["部门名称"].endswith("静安区市场监督管理局") and len(parts) == 2 \
-                and names[0].endswith("安全生产监督管理局") and names[1].endswith("环境保护局"):
+        if (
+            departments[lead]["部门名称"].endswith("静安区市场监督管理局")
+            and len(parts) == 2
+            and names[0].endswith("安全生产监督管理局")
+            and names[1].endswith("环境保护局")
+        ):
             found.append((len(j["entities"]), j["items"], len(j["rectify"]), len(j["rows"])))
     assert (66, {17}, 8, 66 * 3) in found, found

@@ -94,7 +94,7 @@ def test_marts_are_built_from_the_published_batch(ingested, dagbag):
     with warehouse.connect() as conn, conn.cursor() as cur:
         cur.execute("select count(*), sum(fine_amount) from lake.penalties")
         assert cur.fetchone() == (3, Decimal("145000.00"))
-        cur.execute("""select month, penalties, fines from marts.fct_department_workload
-                       where department_code = '113101010025004712' order by month""")
+        cur.execute("""select event_month, penalties, fines_total from marts.fct_department_workload
+                       where department_code = '113101010025004712' order by event_month""")
         got = [(str(m)[:7], int(n), Decimal(f)) for m, n, f in cur.fetchall()]
     assert got == [("2017-03", 1, Decimal("120000.00")), ("2017-04", 2, Decimal("25000.00"))]

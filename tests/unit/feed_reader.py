@@ -63,7 +63,7 @@ def read_rows(path: Path, template: str) -> tuple[list[str], list[dict]]:
                 raise ValueError(f"{path}: {len(r)} fields, header has {len(head)}")
         if not text.endswith("\r\n"):
             raise ValueError(f"{path}: truncated")
-        return head, [dict(zip(head, r)) for r in rows[1:]]
+        return head, [dict(zip(head, r, strict=False)) for r in rows[1:]]
     if template == "P":
         text = data.decode("gb18030")
         if text and not text.endswith("\r\n"):
@@ -77,7 +77,7 @@ def read_rows(path: Path, template: str) -> tuple[list[str], list[dict]]:
             cells = line.split("|")
             if len(cells) != len(head):
                 raise ValueError(f"{path}: bad field count")
-            out.append(dict(zip(head, cells)))
+            out.append(dict(zip(head, cells, strict=False)))
         return head, out
     if template == "J":
         text = data.decode("utf-8")
@@ -100,6 +100,7 @@ def read_rows(path: Path, template: str) -> tuple[list[str], list[dict]]:
         return keys, out
     if template == "X":
         from openpyxl import load_workbook
+
         wb = load_workbook(io.BytesIO(data))
         ws = wb.worksheets[0]
         values = list(ws.iter_rows(values_only=True))
@@ -108,7 +109,7 @@ def read_rows(path: Path, template: str) -> tuple[list[str], list[dict]]:
         for row in values[2:]:
             if all(v is None for v in row):
                 continue
-            out.append({h: v for h, v in zip(head, row)})
+            out.append({h: v for h, v in zip(head, row, strict=False)})
         return head, out
     raise ValueError(template)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from feed_reader import canonical, load_jsonl, load_yaml, read_rows, sha256
 
 from lakehouse.generator import generate
-from lakehouse.identifiers import (is_valid_org_code, is_valid_regno, is_valid_uscc, normalise_identifier)
+from lakehouse.identifiers import is_valid_org_code, is_valid_regno, is_valid_uscc, normalise_identifier
 
 TEMPLATES = {"S", "P", "J", "X"}
 
@@ -29,7 +28,9 @@ def _template(source: str) -> str:
 def test_layout_and_manifests(small):
     landing, truth, _ = small
     files = {r["file"]: r for r in load_jsonl(truth / "files.jsonl")}
-    not_ready = {r["file"] for r in files.values() if r["expected_status"] == "not_ready" and r["feed"] is None}
+    not_ready = {
+        r["file"] for r in files.values() if r["expected_status"] == "not_ready" and r["feed"] is None
+    }
     assert not_ready, "the small preset has a folder still uploading"
     sources = sorted(p.name for p in landing.iterdir())
     assert len(sources) == 17
@@ -78,15 +79,49 @@ def test_layout_and_manifests(small):
 def test_every_fault_and_feed_present(small):
     landing, truth, summary = small
     faults = summary["fault_totals"]
-    expected = {"uscc_fullwidth", "uscc_lowercase", "uscc_spaces", "uscc_ideographic_space", "uscc_bad_check",
-                "uscc_wrong_length", "uscc_not_in_registry", "reg_no_instead", "x_numeric_uscc",
-                "name_bracket_variant", "name_trailing_space", "name_former", "date_future", "date_before_1949",
-                "date_zero", "date_unparseable", "amount_negative", "amount_absurd", "amount_unparseable",
-                "unknown_department", "unknown_licence_type", "value_unknown", "required_missing", "late",
-                "duplicate_resend", "correction_update", "uscc_check_exception", "legacy_district",
-                "unknown_district", "truncated", "empty_file", "header_only", "bad_encoding",
-                "manifest_rows_mismatch", "manifest_sha256_mismatch", "not_ready", "known_rename",
-                "unknown_column", "reordered_columns", "missing_required_column", "bom"}
+    expected = {
+        "uscc_fullwidth",
+        "uscc_lowercase",
+        "uscc_spaces",
+        "uscc_ideographic_space",
+        "uscc_bad_check",
+        "uscc_wrong_length",
+        "uscc_not_in_registry",
+        "reg_no_instead",
+        "x_numeric_uscc",
+        "name_bracket_variant",
+        "name_trailing_space",
+        "name_former",
+        "date_future",
+        "date_before_1949",
+        "date_zero",
+        "date_unparseable",
+        "amount_negative",
+        "amount_absurd",
+        "amount_unparseable",
+        "unknown_department",
+        "unknown_licence_type",
+        "value_unknown",
+        "required_missing",
+        "late",
+        "duplicate_resend",
+        "correction_update",
+        "uscc_check_exception",
+        "legacy_district",
+        "unknown_district",
+        "truncated",
+        "empty_file",
+        "header_only",
+        "bad_encoding",
+        "manifest_rows_mismatch",
+        "manifest_sha256_mismatch",
+        "not_ready",
+        "known_rename",
+        "unknown_column",
+        "reordered_columns",
+        "missing_required_column",
+        "bom",
+    }
     missing = {f for f in expected if not faults.get(f)}
     assert not missing, missing
     rows = load_jsonl(truth / "rows.jsonl")
@@ -94,8 +129,16 @@ def test_every_fault_and_feed_present(small):
     flags = Counter(f for row in rows for f in row["flags"])
     for rule in ("required_missing", "uscc_unresolved", "date_impossible", "amount_invalid", "value_unknown"):
         assert rules[rule] > 0, rule
-    for flag in ("uscc_check_exception", "entity_not_in_registry", "name_differs", "unknown_department",
-                 "unknown_licence_type", "unknown_district", "legacy_district", "late"):
+    for flag in (
+        "uscc_check_exception",
+        "entity_not_in_registry",
+        "name_differs",
+        "unknown_department",
+        "unknown_licence_type",
+        "unknown_district",
+        "legacy_district",
+        "late",
+    ):
         assert flags[flag] > 0, flag
     expected_kinds = Counter(r["expected"] for r in rows)
     assert {"accepted", "duplicate", "updated", "quarantined"} <= set(expected_kinds)
@@ -128,9 +171,12 @@ def test_rows_match_the_answer_file(small):
             c = canonical(template, rec["feed"], rec["source"], raw)
             assert (c.get("record_id") or None) == (t["key"]["record_id"] or None)
             s = silver.get((rec["feed"], rec["source"], t["key"]["record_id"]))
-            if t["expected"] in ("accepted", "updated") and s and s["status" if rec["feed"] != "inspections"
-                                                                   else "result"] == c.get(
-                    "status" if rec["feed"] != "inspections" else "result"):
+            if (
+                t["expected"] in ("accepted", "updated")
+                and s
+                and s["status" if rec["feed"] != "inspections" else "result"]
+                == c.get("status" if rec["feed"] != "inspections" else "result")
+            ):
                 event = "inspection_date" if rec["feed"] == "inspections" else "decision_date"
                 assert c[event] == s[event]
                 assert str(c["entity_name"]) == s["entity_name"]
@@ -204,5 +250,12 @@ def test_truth_is_consistent(small):
             if table != "entities":
                 assert s["resolved_by"] in ("uscc", "reg_no", "name")
     reject_reasons = {f["reject_reason"] for f in load_jsonl(truth / "files.jsonl")} - {None}
-    assert reject_reasons == {"manifest_rows_mismatch", "manifest_sha256_mismatch", "empty_file", "header_only",
-                              "truncated", "bad_encoding", "missing_required_column"}
+    assert reject_reasons == {
+        "manifest_rows_mismatch",
+        "manifest_sha256_mismatch",
+        "empty_file",
+        "header_only",
+        "truncated",
+        "bad_encoding",
+        "missing_required_column",
+    }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 from lakehouse.generator.faults import ExcelNumber
 from lakehouse.generator.truth import RegistryView
 from lakehouse.generator.world import make_uscc, wrong_check
-
-import random
 
 A = make_uscc("91", "310000", "MA1ABCDE")
 B = make_uscc("92", "310106", "12345678")
@@ -16,11 +16,30 @@ ODD = wrong_check(make_uscc("91", "310000", "MA1XYW12"), random.Random(1))
 
 def view() -> RegistryView:
     v = RegistryView({"310101": "huangpu", "310106": "jingan", "310115": "pudong"}, {"310108": "310106"})
-    v.upsert({"uscc": A, "reg_no": "310000000000018", "name": "上海甲（集团）有限公司", "former_names": ["上海乙有限公司"],
-              "registered_district": "310115"})
-    v.upsert({"uscc": B, "reg_no": None, "name": "老王面馆", "former_names": [], "registered_district": "310108"})
-    v.upsert({"uscc": C, "reg_no": None, "name": "老王面馆", "former_names": [], "registered_district": "310101"})
-    v.upsert({"uscc": ODD, "reg_no": None, "name": "上海丙有限公司", "former_names": [], "registered_district": "310101"})
+    v.upsert(
+        {
+            "uscc": A,
+            "reg_no": "310000000000018",
+            "name": "上海甲（集团）有限公司",
+            "former_names": ["上海乙有限公司"],
+            "registered_district": "310115",
+        }
+    )
+    v.upsert(
+        {"uscc": B, "reg_no": None, "name": "老王面馆", "former_names": [], "registered_district": "310108"}
+    )
+    v.upsert(
+        {"uscc": C, "reg_no": None, "name": "老王面馆", "former_names": [], "registered_district": "310101"}
+    )
+    v.upsert(
+        {
+            "uscc": ODD,
+            "reg_no": None,
+            "name": "上海丙有限公司",
+            "former_names": [],
+            "registered_district": "310101",
+        }
+    )
     return v
 
 

@@ -33,11 +33,35 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from .core import generate
 
-    summary = generate(out=args.out, truth=args.truth, start=args.start, days=args.days, preset=args.preset,
-                       seed=args.seed, sources=args.sources.split(",") if args.sources else None,
-                       progress=not args.quiet, truth_rows=False if args.no_truth_rows else None)
-    print(json.dumps({k: summary[k] for k in ("preset", "seed", "start", "end", "days", "rows_written",
-                                              "bytes_written", "seconds")}, ensure_ascii=False))
+    summary = generate(
+        out=args.out,
+        truth=args.truth,
+        start=args.start,
+        days=args.days,
+        preset=args.preset,
+        seed=args.seed,
+        sources=args.sources.split(",") if args.sources else None,
+        progress=not args.quiet,
+        truth_rows=False if args.no_truth_rows else None,
+    )
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in (
+                    "preset",
+                    "seed",
+                    "start",
+                    "end",
+                    "days",
+                    "rows_written",
+                    "bytes_written",
+                    "seconds",
+                )
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

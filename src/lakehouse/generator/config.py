@@ -13,8 +13,16 @@ from pathlib import Path
 import yaml
 
 DISTRICT_FEEDS = ("licences", "inspections", "penalties")
-CITY_FEEDS = ("entities", "departments", "abnormal_list", "serious_violations", "dual_notifications",
-              "random_plans", "random_draws", "website_filings")
+CITY_FEEDS = (
+    "entities",
+    "departments",
+    "abnormal_list",
+    "serious_violations",
+    "dual_notifications",
+    "random_plans",
+    "random_draws",
+    "website_filings",
+)
 
 
 def schemas_dir() -> Path:
@@ -66,7 +74,7 @@ class Table:
     event_date: str | None
     entity_ref: bool
     district_held: bool
-    types: dict[str, str]          # field -> type
+    types: dict[str, str]  # field -> type
     required: tuple[str, ...]
     vocab: dict[str, tuple[str, ...]]
 
@@ -76,7 +84,7 @@ class Schemas:
     sources: dict[str, Source]
     templates: dict[str, Template]
     tables: dict[str, Table]
-    districts: dict[str, str]       # division code -> source code (incl. 310000 city)
+    districts: dict[str, str]  # division code -> source code (incl. 310000 city)
     district_names: dict[str, str]  # division code -> Chinese name
     legacy: dict[str, str]
     known_licence_types: tuple[str, ...]
@@ -91,8 +99,14 @@ def _template(raw: dict, s_raw: dict | None) -> Template:
     values_raw = raw.get("values") or (s_raw or {}).get("values") or {}
     headers = {feed: [(h, f) for h, f in cols.items()] for feed, cols in headers_raw.items()}
     values_out = {k: {canon: sent for sent, canon in m.items()} for k, m in values_raw.items()}
-    return Template(code=raw["template"], file=raw["file"], encoding=raw.get("encoding"), headers=headers,
-                    values_out=values_out, sheet_names=raw.get("sheet_names", {}))
+    return Template(
+        code=raw["template"],
+        file=raw["file"],
+        encoding=raw.get("encoding"),
+        headers=headers,
+        values_out=values_out,
+        sheet_names=raw.get("sheet_names", {}),
+    )
 
 
 @lru_cache(maxsize=4)
@@ -108,10 +122,13 @@ def load_schemas(root: str | None = None) -> Schemas:
     sources = {}
     for path in sorted((base / "sources").glob("*.yaml")):
         raw = _load(path)
-        renames = tuple(Rename(r["feed"], date.fromisoformat(str(r["since"])), r["header"], r["field"])
-                        for r in raw.get("renames") or [])
-        sources[raw["code"]] = Source(raw["code"], raw["name"], str(raw["division_code"]), raw["template"],
-                                      tuple(raw["feeds"]), renames)
+        renames = tuple(
+            Rename(r["feed"], date.fromisoformat(str(r["since"])), r["header"], r["field"])
+            for r in raw.get("renames") or []
+        )
+        sources[raw["code"]] = Source(
+            raw["code"], raw["name"], str(raw["division_code"]), raw["template"], tuple(raw["feeds"]), renames
+        )
     common = _load(base / "tables" / "_common.yaml") or {}
     ref_required = tuple(c["name"] for c in common.get("entity_ref", []) if c.get("required"))
     tables = {}
@@ -121,15 +138,21 @@ def load_schemas(root: str | None = None) -> Schemas:
         raw = _load(path)
         cols = raw["columns"]
         tables[raw["name"]] = Table(
-            name=raw["name"], key=tuple(raw["key"]), event_date=raw.get("event_date"),
-            entity_ref=bool(raw.get("entity_ref")), district_held=bool(raw.get("district_held")),
+            name=raw["name"],
+            key=tuple(raw["key"]),
+            event_date=raw.get("event_date"),
+            entity_ref=bool(raw.get("entity_ref")),
+            district_held=bool(raw.get("district_held")),
             types={c["name"]: c["type"] for c in cols},
             required=tuple(c["name"] for c in cols if c.get("required"))
             + (ref_required if raw.get("entity_ref") else ()),
-            vocab={c["name"]: tuple(c["values"]) for c in cols if c.get("values")})
+            vocab={c["name"]: tuple(c["values"]) for c in cols if c.get("values")},
+        )
     th = rules["thresholds"]
     return Schemas(
-        sources=sources, templates=templates, tables=tables,
+        sources=sources,
+        templates=templates,
+        tables=tables,
         districts={str(k): v["code"] for k, v in ref["districts"].items()},
         district_names={str(k): v["name"] for k, v in ref["districts"].items()},
         legacy={str(k): str(v) for k, v in ref["legacy_districts"].items()},
@@ -137,7 +160,8 @@ def load_schemas(root: str | None = None) -> Schemas:
         late_after_days=int(th["late_after_days"]),
         min_event_date=date.fromisoformat(str(th["min_event_date"])),
         max_amount_yuan=int(th["max_amount_yuan"]),
-        rule_actions={k: v["action"] for k, v in rules["rules"].items()})
+        rule_actions={k: v["action"] for k, v in rules["rules"].items()},
+    )
 
 
 def source_order(schemas: Schemas) -> list[str]:

@@ -22,8 +22,18 @@ ENTITY_CHUNK = 50_000
 
 
 class Generator:
-    def __init__(self, out: Path, truth: Path, start: date | None, days: int | None, preset: str, seed: int,
-                 sources: list[str] | None, progress: bool, truth_rows: bool | None):
+    def __init__(
+        self,
+        out: Path,
+        truth: Path,
+        start: date | None,
+        days: int | None,
+        preset: str,
+        seed: int,
+        sources: list[str] | None,
+        progress: bool,
+        truth_rows: bool | None,
+    ):
         self.preset = get_preset(preset)
         self.schemas = load_schemas()
         self.out, self.truth_dir = Path(out), Path(truth)
@@ -46,8 +56,13 @@ class Generator:
         self.drift = {}
         for d in self.preset.drift:
             self.drift.setdefault((d.source, d.feed), []).append((d, max(1, int(horizon * d.day_fraction))))
-        slots = [(s, i, f, self.schemas.sources[s].template) for s in order for i in range(self.n_days - 1) for f in self.schemas.sources[s].feeds
-                 if f in ("licences", "inspections", "penalties") and (s, self.days[i]) not in self.protected]
+        slots = [
+            (s, i, f, self.schemas.sources[s].template)
+            for s in order
+            for i in range(self.n_days - 1)
+            for f in self.schemas.sources[s].feeds
+            if f in ("licences", "inspections", "penalties") and (s, self.days[i]) not in self.protected
+        ]
         self.forced = file_fault_slots(self.rates, seed, slots)
         self.not_ready = set()
         if self.rates.not_ready_sources:
@@ -58,8 +73,15 @@ class Generator:
         self.carry: dict[tuple[str, str], list] = {}
         self.truth = Truth(self.schemas, self.truth_dir, self.truth_rows)
         self.totals: dict = {}
-        self.calib = {"record_ids": {}, "plans": set(), "draws": set(), "pushes": set(), "cal_records": set(),
-                      "cal_pushes": {}, "cal_issued": set()}
+        self.calib = {
+            "record_ids": {},
+            "plans": set(),
+            "draws": set(),
+            "pushes": set(),
+            "cal_records": set(),
+            "cal_pushes": {},
+            "cal_issued": set(),
+        }
         self.bytes_written = 0
 
     # ----------------------------------------------------------------- main
@@ -74,8 +96,12 @@ class Generator:
                     feeds.update(city)
                 rows_total += self._deliver(source, i, day, feeds)
             if self.progress and (i == len(self.days) - 1 or i % max(1, len(self.days) // 20) == 0):
-                print(f"[generate] {day} day {i + 1}/{len(self.days)}: {rows_total:,} rows, "
-                      f"{self.bytes_written / 1e6:,.0f} MB, {time.time() - t0:,.0f}s", file=sys.stderr, flush=True)
+                print(
+                    f"[generate] {day} day {i + 1}/{len(self.days)}: {rows_total:,} rows, "
+                    f"{self.bytes_written / 1e6:,.0f} MB, {time.time() - t0:,.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         self.truth.close()
         summary = self._summary(time.time() - t0, rows_total)
         with open(self.truth_dir / "summary.json", "w", encoding="utf-8") as fh:
@@ -141,18 +167,29 @@ class Generator:
         entries.sort(key=lambda e: src.feeds.index(e["feed"]))
         if ready:
             manifest = {"source": source, "date": day.isoformat(), "template": template, "files": entries}
-            (folder / "_MANIFEST.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
-                                                   encoding="utf-8")
+            (folder / "_MANIFEST.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
         else:
-            self.truth.file({"source": source, "date": day.isoformat(), "feed": None,
-                             "file": f"{source}/{day.isoformat()}", "rows_written": written,
-                             "expected_status": "not_ready", "reject_reason": None, "faults": {"not_ready": 1}})
+            self.truth.file(
+                {
+                    "source": source,
+                    "date": day.isoformat(),
+                    "feed": None,
+                    "file": f"{source}/{day.isoformat()}",
+                    "rows_written": written,
+                    "expected_status": "not_ready",
+                    "reject_reason": None,
+                    "faults": {"not_ready": 1},
+                }
+            )
             self._count(source, "_folder", "faults", "not_ready")
         return written
 
     def _count(self, source, feed, kind, name, n=1):
-        d = self.totals.setdefault(source, {}).setdefault(feed, {"rows_written": 0, "files": 0, "faults": {},
-                                                                  "expected": {}, "rules": {}, "flags": {}})
+        d = self.totals.setdefault(source, {}).setdefault(
+            feed, {"rows_written": 0, "files": 0, "faults": {}, "expected": {}, "rules": {}, "flags": {}}
+        )
         if kind == "rows_written":
             d["rows_written"] += n
         elif kind == "files":
@@ -180,20 +217,29 @@ class Generator:
         if template == "X":
             sheet = tpl.sheet_names.get(feed, feed)
             title = f"{schemas.sources[source].name}{FEED_TITLES.get(feed, feed)}信息导出 {day.isoformat()}"
-            data = render_xlsx(title, sheet, feed, headers, rows, tpl.values_out, rng, self.rates.x_text_dates)
-            head_only = render_xlsx(title, sheet, feed, headers, [], tpl.values_out, rng, 0) \
-                if fault == "header_only" else None
+            data = render_xlsx(
+                title, sheet, feed, headers, rows, tpl.values_out, rng, self.rates.x_text_dates
+            )
+            head_only = (
+                render_xlsx(title, sheet, feed, headers, [], tpl.values_out, rng, 0)
+                if fault == "header_only"
+                else None
+            )
             rendered = break_xlsx(data, len(rows), fault, rng, head_only)
         else:
             head, lines = render_text(template, feed, headers, rows, tpl.values_out, rng)
             if template == "S":
                 bom = rng.random() < self.rates.bom
             if template == "J" and fault == "header_only":
-                fault = "empty_file"   # JSON Lines has no header: header-only is an empty file
-            rendered = assemble(template, "gb18030" if template == "P" else "utf-8", head, lines, fault, bom, rng)
+                fault = "empty_file"  # JSON Lines has no header: header-only is an empty file
+            rendered = assemble(
+                template, "gb18030" if template == "P" else "utf-8", head, lines, fault, bom, rng
+            )
         (folder / name).write_bytes(rendered.data)
         self.bytes_written += len(rendered.data)
-        sha = hashlib.sha256(rendered.sha_override if rendered.sha_override is not None else rendered.data).hexdigest()
+        sha = hashlib.sha256(
+            rendered.sha_override if rendered.sha_override is not None else rendered.data
+        ).hexdigest()
         entry = {"name": name, "feed": feed, "rows": rendered.rows, "sha256": sha}
         faults: dict[str, int] = {}
         reject = None
@@ -212,21 +258,34 @@ class Generator:
             for f in row.get("_faults") or ():
                 faults[f] = faults.get(f, 0) + 1
             ev = row.get(event) if event else None
-            if isinstance(ev, date) and (day - (ev.date() if hasattr(ev, "date") else ev)).days > late_after \
-                    and ev.year >= 1949:
+            if (
+                isinstance(ev, date)
+                and (day - (ev.date() if hasattr(ev, "date") else ev)).days > late_after
+                and ev.year >= 1949
+            ):
                 faults["late"] = faults.get("late", 0) + 1
         status = "accepted" if reject is None else "rejected"
         if not ready:
             status = "not_ready"
-        self.truth.file({"source": source, "date": day.isoformat(), "feed": feed, "file": rel,
-                         "rows_written": len(rows), "manifest_rows": rendered.rows,
-                         "expected_status": status, "reject_reason": reject, "faults": dict(sorted(faults.items()))})
+        self.truth.file(
+            {
+                "source": source,
+                "date": day.isoformat(),
+                "feed": feed,
+                "file": rel,
+                "rows_written": len(rows),
+                "manifest_rows": rendered.rows,
+                "expected_status": status,
+                "reject_reason": reject,
+                "faults": dict(sorted(faults.items())),
+            }
+        )
         self._count(source, feed, "rows_written", None, len(rows))
         self._count(source, feed, "files", None)
         for f, n in faults.items():
             self._count(source, feed, "faults", f, n)
         if status == "rejected":
-            self.carry[(source, feed)] = rows   # the source sends them again with its next delivery
+            self.carry[(source, feed)] = rows  # the source sends them again with its next delivery
         elif status == "accepted":
             self._calibration(source, feed, day, rows)
             if self.truth_rows:
@@ -256,7 +315,7 @@ class Generator:
             first = True
             idx_list = list(indices)
             for c in range(0, len(idx_list), ENTITY_CHUNK):
-                rows = [reg.row(x) for x in idx_list[c:c + ENTITY_CHUNK]]
+                rows = [reg.row(x) for x in idx_list[c : c + ENTITY_CHUNK]]
                 head, lines = render_text("S", "entities", headers, rows, tpl.values_out, rng)
                 text = (("\ufeff" if bom else "") + head if first else "") + "".join(lines)
                 first = False
@@ -269,7 +328,11 @@ class Generator:
                     if reg.check_exception[x]:
                         faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
                     if row["registered_district"] != reg.district[x]:
-                        key = "legacy_district" if row["registered_district"] in self.schemas.legacy else "unknown_district"
+                        key = (
+                            "legacy_district"
+                            if row["registered_district"] in self.schemas.legacy
+                            else "unknown_district"
+                        )
                         faults[key] = faults.get(key, 0) + 1
                     if self.truth_rows and ready:
                         rec = self.truth.evaluate(source, "entities", day, rel, n + k + 1, row, "S")
@@ -279,10 +342,19 @@ class Generator:
                 n += len(rows)
         if bom:
             faults["bom"] = 1
-        self.truth.file({"source": source, "date": day.isoformat(), "feed": "entities", "file": rel,
-                         "rows_written": n, "manifest_rows": n,
-                         "expected_status": "accepted" if ready else "not_ready", "reject_reason": None,
-                         "faults": dict(sorted(faults.items()))})
+        self.truth.file(
+            {
+                "source": source,
+                "date": day.isoformat(),
+                "feed": "entities",
+                "file": rel,
+                "rows_written": n,
+                "manifest_rows": n,
+                "expected_status": "accepted" if ready else "not_ready",
+                "reject_reason": None,
+                "faults": dict(sorted(faults.items())),
+            }
+        )
         self._count(source, "entities", "rows_written", None, n)
         self._count(source, "entities", "files", None)
         for f, k in faults.items():
@@ -324,36 +396,60 @@ class Generator:
                     fault_totals[f] = fault_totals.get(f, 0) + n
         cal = self.preset.calibration
         return {
-            "preset": self.preset.name, "seed": self.seed, "start": self.days[0].isoformat(),
-            "end": self.days[-1].isoformat(), "days": len(self.days), "sources": self.selected,
+            "preset": self.preset.name,
+            "seed": self.seed,
+            "start": self.days[0].isoformat(),
+            "end": self.days[-1].isoformat(),
+            "days": len(self.days),
+            "sources": self.selected,
             "truth_rows": self.truth_rows,
-            "truth_order": "folders are evaluated day by day; on a day the city first (entities, departments, "
-                           "then its other feeds), then the districts in division-code order",
+            "truth_order": "folders are evaluated day by day; on a day the city first (entities, "
+            "departments, then its other feeds), then the districts in division-code order",
             "fault_rates": self.rates.as_dict(),
             "drift": [vars(d) for d in self.preset.drift],
-            "rows_written": rows_total, "bytes_written": self.bytes_written, "seconds": round(seconds, 1),
+            "rows_written": rows_total,
+            "bytes_written": self.bytes_written,
+            "seconds": round(seconds, 1),
             "entities_in_registry": len(self.world.registry),
-            "check_exception_usccs": [self.world.registry.uscc[i] for i in range(len(self.world.registry))
-                                      if self.world.registry.check_exception[i]],
+            "check_exception_usccs": [
+                self.world.registry.uscc[i]
+                for i in range(len(self.world.registry))
+                if self.world.registry.check_exception[i]
+            ],
             "fault_totals": dict(sorted(fault_totals.items())),
             "totals": self.totals,
             "calibration": {
                 "records_licences_inspections_penalties": sum(len(v) for v in c["record_ids"].values()),
                 "records_by_source": {s: len(v) for s, v in c["record_ids"].items()},
-                "random_plans": len(c["plans"]), "random_draws": len(c["draws"]),
+                "random_plans": len(c["plans"]),
+                "random_draws": len(c["draws"]),
                 "dual_notifications": len(c["pushes"]),
-                **({f"{cal.source}_until": cal.window_end.isoformat(),
-                    f"{cal.source}_records": len(c["cal_records"]),
-                    f"{cal.source}_pushes": len(c["cal_pushes"]),
-                    f"{cal.source}_push_departments": len(set(c["cal_pushes"].values())),
-                    f"{cal.source}_issued": len(c["cal_issued"])} if cal else {}),
+                **(
+                    {
+                        f"{cal.source}_until": cal.window_end.isoformat(),
+                        f"{cal.source}_records": len(c["cal_records"]),
+                        f"{cal.source}_pushes": len(c["cal_pushes"]),
+                        f"{cal.source}_push_departments": len(set(c["cal_pushes"].values())),
+                        f"{cal.source}_issued": len(c["cal_issued"]),
+                    }
+                    if cal
+                    else {}
+                ),
             },
         }
 
 
-def generate(out: Path, truth: Path | None = None, start: date | None = None, days: int | None = None,
-             preset: str = "small", seed: int = 7, sources: list[str] | None = None, progress: bool = True,
-             truth_rows: bool | None = None) -> dict:
+def generate(
+    out: Path,
+    truth: Path | None = None,
+    start: date | None = None,
+    days: int | None = None,
+    preset: str = "small",
+    seed: int = 7,
+    sources: list[str] | None = None,
+    progress: bool = True,
+    truth_rows: bool | None = None,
+) -> dict:
     """Write the landing folders under `out` and the answer file under `truth`
     (default: `<out>/../truth`). Returns the summary (also truth/summary.json)."""
     out = Path(out)

@@ -15,7 +15,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from . import vocab
-from .faults import (ExcelNumber, FaultRates, identity_fault, name_fault, value_fault)
+from .faults import FaultRates, identity_fault, name_fault, value_fault
 from .presets import Preset
 from .world import Departments, Registry
 
@@ -44,10 +44,18 @@ def at(day: date, rng: random.Random, start_h: int = 8, span_h: int = 10) -> dat
     return datetime(day.year, day.month, day.day, start_h) + timedelta(seconds=rng.randrange(span_h * 3600))
 
 
-STATUS_UPDATES = {"licences": (("CANCELLED", 0.6), ("REVOKED", 0.2), ("WITHDRAWN", 0.2)),
-                  "penalties": (("EXECUTED", 0.75), ("REVOKED", 0.25))}
-INSPECTION_RESULTS = (("NO_ISSUE", 70), ("RECTIFY_ORDERED", 15), ("CASE_OPENED", 5), ("NOT_OPERATING", 4),
-                      ("UNREACHABLE", 4), ("REFUSED", 2))
+STATUS_UPDATES = {
+    "licences": (("CANCELLED", 0.6), ("REVOKED", 0.2), ("WITHDRAWN", 0.2)),
+    "penalties": (("EXECUTED", 0.75), ("REVOKED", 0.25)),
+}
+INSPECTION_RESULTS = (
+    ("NO_ISSUE", 70),
+    ("RECTIFY_ORDERED", 15),
+    ("CASE_OPENED", 5),
+    ("NOT_OPERATING", 4),
+    ("UNREACHABLE", 4),
+    ("REFUSED", 2),
+)
 
 
 class World:
@@ -59,9 +67,15 @@ class World:
         self.div_names = {k: v for k, v in schemas.district_names.items()}
         self.source_div = {s.code: s.division_code for s in schemas.sources.values()}
         self.templates = {s.code: s.template for s in schemas.sources.values()}
-        self.district_sources = [s for s in sorted(self.source_div, key=lambda s: self.source_div[s]) if s != "city"]
-        legacy_depts = {("310106", "planning"): "310108", ("310106", "greening"): "310108",
-                        ("310101", "greening"): "310103", ("310151", "planning"): "310230"}
+        self.district_sources = [
+            s for s in sorted(self.source_div, key=lambda s: self.source_div[s]) if s != "city"
+        ]
+        legacy_depts = {
+            ("310106", "planning"): "310108",
+            ("310106", "greening"): "310108",
+            ("310101", "greening"): "310103",
+            ("310151", "planning"): "310230",
+        }
         unknown_depts = {("310113", "greening"): "310193"}
         self.departments = Departments(seed, self.div_names, legacy_depts, unknown_depts)
         self.registry = Registry(seed, self.div_names, self.rates)
@@ -85,7 +99,7 @@ class World:
         self.serious_due: dict[int, list] = {}
         self.feedback_due: dict[int, list] = {}
         self.plan_results_due: dict[int, list] = {}
-        self.pending: dict[tuple[str, int], list] = {}   # resends per source and day
+        self.pending: dict[tuple[str, int], list] = {}  # resends per source and day
         self.seq: dict[str, int] = {}
         self._rates_per_day()
         self._plan_plans()
@@ -108,7 +122,9 @@ class World:
         free = base_total - sum(fixed.values())
         wsum = sum(w for s, w in weights.items() if s not in fixed)
         self.records_mean = {s: fixed.get(s, free * w / wsum) for s, w in weights.items()}
-        div_w = {self.source_div[s]: vocab.DISTRICT_WEIGHTS[self.source_div[s]] for s in self.district_sources}
+        div_w = {
+            self.source_div[s]: vocab.DISTRICT_WEIGHTS[self.source_div[s]] for s in self.district_sources
+        }
         push_day = p.pushes_per_year / 260
         pfixed = {}
         if cal:
@@ -132,13 +148,23 @@ class World:
         for k in range(p.plans):
             day = first + (last - first) * k // max(1, p.plans - 1) if p.plans > 1 else first
             city_level = rng.random() < 0.3
-            div = "310000" if city_level else rng.choices(list(vocab.DISTRICT_WEIGHTS),
-                                                           list(vocab.DISTRICT_WEIGHTS.values()))[0]
+            div = (
+                "310000"
+                if city_level
+                else rng.choices(list(vocab.DISTRICT_WEIGHTS), list(vocab.DISTRICT_WEIGHTS.values()))[0]
+            )
             inds = rng.sample(industries, rng.choice((2, 3, 4)))
             kinds = rng.sample(["env", "safety", "health", "culture", "commerce"], rng.choice((1, 2)))
             self.plans_by_day.setdefault(day, []).append(
-                {"n": k + 1, "div": div, "industries": inds, "participants": kinds, "target": targets[k],
-                 "length": rng.randrange(15, 40)})
+                {
+                    "n": k + 1,
+                    "div": div,
+                    "industries": inds,
+                    "participants": kinds,
+                    "target": targets[k],
+                    "length": rng.randrange(15, 40),
+                }
+            )
 
     def _plan_calibration(self) -> None:
         cal = self.preset.calibration
@@ -153,19 +179,19 @@ class World:
         if not win:
             return
         self.cal_window = set(win)
-        for i, c in zip(win, allocate(cal.records, [0.8 + 0.4 * rng.random() for _ in win])):
+        for i, c in zip(win, allocate(cal.records, [0.8 + 0.4 * rng.random() for _ in win]), strict=False):
             self.cal_records[i] = c
         counts = allocate(cal.pushes, [0.7 + 0.6 * rng.random() for _ in win])
         pushes = []
-        for i, c in zip(win, counts):
+        for i, c in zip(win, counts, strict=False):
             for _ in range(c):
                 lag = rng.randrange(2, 25)
                 pushes.append([i, lag, None])
         candidates = [p for p in pushes if p[0] + lag_days(p[1]) <= win[-1]]
         rng.shuffle(candidates)
-        for p in candidates[:cal.issued]:
+        for p in candidates[: cal.issued]:
             p[2] = "ISSUED"
-        for p in candidates[cal.issued:]:
+        for p in candidates[cal.issued :]:
             p[2] = rng.choice(("REFUSED", "NOT_NEEDED", "NONE", "NONE"))
         for p in pushes:
             if p[2] is None:
@@ -184,8 +210,13 @@ class World:
             if rng.random() < 0.02:
                 listed = start - timedelta(days=rng.randrange(30, 4 * 365))
                 reason = rng.choice(("unreachable", "no_report"))
-                entry = {"idx": idx, "listed": listed, "reason": reason,
-                         "updated": at(listed, rng), "dept": self._market(reg.district[idx])}
+                entry = {
+                    "idx": idx,
+                    "listed": listed,
+                    "reason": reason,
+                    "updated": at(listed, rng),
+                    "dept": self._market(reg.district[idx]),
+                }
                 self.history_abnormal.append(entry)
                 self._follow_up(entry, rng)
 
@@ -226,8 +257,14 @@ class World:
                     if dom not in used:
                         used.add(dom)
                         break
-                self.websites.append({"idx": idx, "domain": dom, "icp": f"沪ICP备{rng.randrange(10**7, 10**8)}号",
-                                      "p2p": rng.random() < (0.6 if fin else 0.01)})
+                self.websites.append(
+                    {
+                        "idx": idx,
+                        "domain": dom,
+                        "icp": f"沪ICP备{rng.randrange(10**7, 10**8)}号",
+                        "p2p": rng.random() < (0.6 if fin else 0.01),
+                    }
+                )
 
     # ---------------------------------------------------------------- helpers
     def _market(self, div: str) -> dict:
@@ -244,8 +281,11 @@ class World:
             return
         sent, f1 = identity_fault(rng, self.rates, reg.uscc[idx], reg.reg_no[idx], template, reg)
         name, f2 = name_fault(rng, self.rates, reg.name[idx], reg.former[idx])
-        if f1 in ("uscc_bad_check", "uscc_wrong_length", "x_numeric_uscc") and rng.random() < self.rates.name_short:
-            name, f2 = short_name(reg.name[idx]), "name_short"   # nothing left to match: unresolvable
+        if (
+            f1 in ("uscc_bad_check", "uscc_wrong_length", "x_numeric_uscc")
+            and rng.random() < self.rates.name_short
+        ):
+            name, f2 = short_name(reg.name[idx]), "name_short"  # nothing left to match: unresolvable
         row["uscc_as_sent"], row["entity_name"] = sent, name
         row["_faults"] = [f for f in (f1, f2) if f]
 
@@ -263,8 +303,19 @@ class World:
         rng = random.Random(f"{seed}:city-stream:{i}")
         self.n_before_today = len(reg)
         self.pool_len = {d: len(p) for d, p in reg.pool.items()}
-        out = {f: [] for f in ("entities", "departments", "abnormal_list", "serious_violations",
-                               "dual_notifications", "random_plans", "random_draws", "website_filings")}
+        out = {
+            f: []
+            for f in (
+                "entities",
+                "departments",
+                "abnormal_list",
+                "serious_violations",
+                "dual_notifications",
+                "random_plans",
+                "random_draws",
+                "website_filings",
+            )
+        }
         changed: list[int] = []
         # registry changes
         n = len(reg)
@@ -290,9 +341,17 @@ class World:
                 pushes = list(self.cal_pushes.get(i, []))
             else:
                 k = int(self.push_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random())
-                pushes = [(rng.randrange(2, 30), rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"),
-                                                               (72, 5, 10, 13))[0]) for _ in range(k)]
-            n_new = max(math.ceil(len(pushes) / 1.7), int(self.new_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random()))
+                pushes = [
+                    (
+                        rng.randrange(2, 30),
+                        rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"), (72, 5, 10, 13))[0],
+                    )
+                    for _ in range(k)
+                ]
+            n_new = max(
+                math.ceil(len(pushes) / 1.7),
+                int(self.new_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random()),
+            )
             new = [reg.add(day, div=div) for _ in range(n_new)]
             for idx in new:
                 reg.updated[idx] = at(day, rng, 9, 2)
@@ -301,13 +360,23 @@ class World:
             for j, (lag, outcome) in enumerate(pushes):
                 idx = new[j % len(new)]
                 dept = rng.choice(targets)
-                matter = dept["_types"][0] if dept["_types"] else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
+                matter = (
+                    dept["_types"][0]
+                    if dept["_types"]
+                    else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
+                )
                 pushed = reg.updated[idx] + timedelta(minutes=30 + rng.randrange(300))
-                row = {"notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
-                       "registered_date": day, "licence_matter": matter,
-                       "pushed_department_code": dept["department_code"], "pushed_at": pushed,
-                       "feedback_status": "NO_FEEDBACK", "feedback_at": None, "licence_no": None,
-                       "updated_at": pushed}
+                row = {
+                    "notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
+                    "registered_date": day,
+                    "licence_matter": matter,
+                    "pushed_department_code": dept["department_code"],
+                    "pushed_at": pushed,
+                    "feedback_status": "NO_FEEDBACK",
+                    "feedback_at": None,
+                    "licence_no": None,
+                    "updated_at": pushed,
+                }
                 self._entity_fields(rng, row, idx, "S", protected=div == cal_div)
                 out["dual_notifications"].append(row)
                 if outcome != "NONE":
@@ -341,16 +410,30 @@ class World:
             self._follow_up(e, rng)
         for _ in range(int(n * 0.00003 + rng.random())):
             idx = rng.randrange(n)
-            e = {"idx": idx, "listed": day, "reason": "unreachable", "updated": at(day, rng),
-                 "dept": self._market(reg.district[idx])}
+            e = {
+                "idx": idx,
+                "listed": day,
+                "reason": "unreachable",
+                "updated": at(day, rng),
+                "dept": self._market(reg.district[idx]),
+            }
             out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
             self._follow_up(e, rng)
         if day.month == 7 and (i == 0 or self.days[i - 1].month != 7):  # annual reports were due 30 June
             for idx in range(n):
-                if reg.etype[idx] == "企业" and reg.status[idx] == "存续" and reg.established[idx].year < day.year \
-                        and rng.random() < 0.02:
-                    e = {"idx": idx, "listed": day, "reason": "no_report", "updated": at(day, rng),
-                         "dept": self._market(reg.district[idx])}
+                if (
+                    reg.etype[idx] == "企业"
+                    and reg.status[idx] == "存续"
+                    and reg.established[idx].year < day.year
+                    and rng.random() < 0.02
+                ):
+                    e = {
+                        "idx": idx,
+                        "listed": day,
+                        "reason": "no_report",
+                        "updated": at(day, rng),
+                        "dept": self._market(reg.district[idx]),
+                    }
                     out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
                     self._follow_up(e, rng)
         for e in self.removal_due.pop(i, []):
@@ -359,8 +442,13 @@ class World:
             out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
         for e in self.serious_due.pop(i, []):
             listed = day if i > 0 else min(day, three_years_after(e["listed"]))
-            s = {"idx": e["idx"], "listed": listed, "reason": "serious", "updated": at(day, rng),
-                 "dept": self._market("310000")}
+            s = {
+                "idx": e["idx"],
+                "listed": listed,
+                "reason": "serious",
+                "updated": at(day, rng),
+                "dept": self._market("310000"),
+            }
             out["serious_violations"].append(self._list_row(rng, s, "serious"))
         # websites
         if i == 0:
@@ -387,18 +475,25 @@ class World:
         for feed in ("dual_notifications", "abnormal_list"):
             for row in out[feed]:
                 if "_faults" in row and rng.random() < self.rates.duplicate_resend:
-                    self.pending.setdefault(("city-lists", i + 1 + rng.randrange(5)), []).append((feed, row, "dup"))
+                    self.pending.setdefault(("city-lists", i + 1 + rng.randrange(5)), []).append(
+                        (feed, row, "dup")
+                    )
         for feed, row, tag in self.pending.pop(("city-lists", i), []):
             out[feed].append(resend(row, tag))
         return out
 
     def _list_row(self, rng, e: dict, kind: str) -> dict:
-        row = {"listed_date": e["listed"],
-               "listed_reason": vocab.SERIOUS_REASON if kind == "serious" else vocab.LIST_REASONS_ABNORMAL[e["reason"]],
-               "decided_by_department_code": e["dept"]["department_code"],
-               "removed_date": e.get("removed"),
-               "removed_reason": vocab.REMOVE_REASONS.get(e["reason"]) if e.get("removed") else None,
-               "updated_at": e["updated"], "_kind": kind}
+        row = {
+            "listed_date": e["listed"],
+            "listed_reason": vocab.SERIOUS_REASON
+            if kind == "serious"
+            else vocab.LIST_REASONS_ABNORMAL[e["reason"]],
+            "decided_by_department_code": e["dept"]["department_code"],
+            "removed_date": e.get("removed"),
+            "removed_reason": vocab.REMOVE_REASONS.get(e["reason"]) if e.get("removed") else None,
+            "updated_at": e["updated"],
+            "_kind": kind,
+        }
         if "sent" in e:
             row["uscc_as_sent"], row["entity_name"], faults = e["sent"]
             row["_faults"] = list(faults)
@@ -408,7 +503,12 @@ class World:
         return row
 
     def _site_row(self, rng, site, crawled: datetime) -> dict:
-        row = {"domain": site["domain"], "icp_no": site["icp"], "homepage_text": site["text"], "crawled_at": crawled}
+        row = {
+            "domain": site["domain"],
+            "icp_no": site["icp"],
+            "homepage_text": site["text"],
+            "crawled_at": crawled,
+        }
         if "sent" in site:
             row["uscc_as_sent"], faults = site["sent"]
             row["_faults"] = list(faults)
@@ -434,21 +534,36 @@ class World:
         lead = self._market(div)
         parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
         plan_id = f"SJ{day.year}{div[2:]}{plan['n']:03d}"
-        scope = ("全市" if div == "310000" else self.div_names[div]) + "、".join(
-            reg.ind[x][1] for x in plan["industries"]) + "行业市场主体"
+        scope = (
+            ("全市" if div == "310000" else self.div_names[div])
+            + "、".join(reg.ind[x][1] for x in plan["industries"])
+            + "行业市场主体"
+        )
         end_i = min(len(self.days) - 1, i + plan["length"])
-        row = {"plan_id": plan_id, "plan_name": f"{day.year}年{scope}双随机抽查", "lead_department_code":
-               lead["department_code"], "participant_department_codes": parts, "scope": scope,
-               "sampling_ratio": ratio, "population": pop, "start_date": day, "end_date": self.days[end_i],
-               "results_published_date": None, "updated_at": at(day, rng, 8, 1)}
+        row = {
+            "plan_id": plan_id,
+            "plan_name": f"{day.year}年{scope}双随机抽查",
+            "lead_department_code": lead["department_code"],
+            "participant_department_codes": parts,
+            "scope": scope,
+            "sampling_ratio": ratio,
+            "population": pop,
+            "start_date": day,
+            "end_date": self.days[end_i],
+            "results_published_date": None,
+            "updated_at": at(day, rng, 8, 1),
+        }
         out["random_plans"].append(row)
         pub = end_i + 5
         self.plan_results_due.setdefault(pub, []).append(row)
         holder = "city" if div == "310000" else self.schemas.districts[div]
         for idx in rng.sample(population, draws):
-            drow = {"plan_id": plan_id, "drawn_at": at(day, rng, 9, 1),
-                    "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
-                    "updated_at": None}
+            drow = {
+                "plan_id": plan_id,
+                "drawn_at": at(day, rng, 9, 1),
+                "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
+                "updated_at": None,
+            }
             drow["updated_at"] = drow["drawn_at"]
             self._entity_fields(rng, drow, idx, "S")
             out["random_draws"].append(drow)
@@ -457,8 +572,7 @@ class World:
             result = weighted(rng, INSPECTION_RESULTS)
             if reg.status[idx] != "存续":
                 result = "NOT_OPERATING"
-            self.random_insp.setdefault((holder, deliver_i), []).append(
-                (plan_id, idx, lead, insp_i, result))
+            self.random_insp.setdefault((holder, deliver_i), []).append((plan_id, idx, lead, insp_i, result))
             if result == "UNREACHABLE":
                 e = {"idx": idx, "reason": "unreachable", "dept": lead}
                 self.abnormal_due.setdefault(deliver_i + rng.randrange(5, 15), []).append(e)
@@ -466,14 +580,16 @@ class World:
     # -------------------------------------------------------- district streams
     def district_day(self, source: str, i: int) -> dict[str, list[dict]]:
         """Licences, inspections and penalties `source` delivers on day i (call after city_day(i))."""
-        day, seed, reg = self.days[i], self.seed, self.registry
+        day, seed = self.days[i], self.seed
         rng = random.Random(f"{seed}:{source}:{i}")
         template = self.templates[source]
         div = self.source_div[source]
         out = {"licences": [], "inspections": [], "penalties": []}
         randoms = self.random_insp.pop((source, i), [])
         for plan_id, idx, dept, insp_i, result in randoms:
-            row = self._inspection(rng, source, div, day, idx, dept, self.days[insp_i], "RANDOM", result, template)
+            row = self._inspection(
+                rng, source, div, day, idx, dept, self.days[insp_i], "RANDOM", result, template
+            )
             row["plan_id"] = plan_id
             out["inspections"].append(row)
         joint_rows = self._joints(rng, source, div, i, template)
@@ -496,9 +612,20 @@ class World:
             idx = self._pick(rng, div)
             kind = weighted(rng, (("ROUTINE", 55), ("SPECIAL", 20), ("COMPLAINT", 25)))
             dept = self._dept(rng, div, "inspections")
-            out["inspections"].append(self._inspection(rng, source, div, day, idx, dept,
-                                                       self._event_date(rng, day), kind,
-                                                       weighted(rng, INSPECTION_RESULTS), template))
+            out["inspections"].append(
+                self._inspection(
+                    rng,
+                    source,
+                    div,
+                    day,
+                    idx,
+                    dept,
+                    self._event_date(rng, day),
+                    kind,
+                    weighted(rng, INSPECTION_RESULTS),
+                    template,
+                )
+            )
         for _ in range(counts[2]):
             out["penalties"].append(self._penalty(rng, source, div, day, template))
         # value faults, then schedule resends and corrections
@@ -520,14 +647,26 @@ class World:
         return reg.pool[div][rng.randrange(n)] if n else rng.randrange(self.n_before_today)
 
     def _dept(self, rng, div: str, feed: str) -> dict:
-        kind = weighted(rng, (("market", 65), ("env", 8), ("safety", 8), ("health", 7), ("culture", 4),
-                              ("commerce", 4), ("construction", 4)))
+        kind = weighted(
+            rng,
+            (
+                ("market", 65),
+                ("env", 8),
+                ("safety", 8),
+                ("health", 7),
+                ("culture", 4),
+                ("commerce", 4),
+                ("construction", 4),
+            ),
+        )
         return self.departments.by_div_kind[(div, kind)]
 
     def _event_date(self, rng, day: date) -> date:
         if rng.random() < self.rates.late:
             return day - timedelta(days=rng.randrange(61, 400))
-        return day - timedelta(days=weighted(rng, ((0, 30), (1, 25), (2, 15), (3, 10), (5, 10), (10, 6), (20, 4))))
+        return day - timedelta(
+            days=weighted(rng, ((0, 30), (1, 25), (2, 15), (3, 10), (5, 10), (10, 6), (20, 4)))
+        )
 
     def _address(self, rng, idx: int, div: str) -> str:
         reg = self.registry
@@ -549,23 +688,45 @@ class World:
             no = f"JY3{div[2:6]}{rng.randrange(10**8):08d}"
         else:
             no = f"{dept['_abbr']}许字〔{dd.year}〕第{rng.randrange(10**5):05d}号"
-        row = {"record_id": self._record_id(source, "L", day), "licence_no": no, "licence_type": ltype,
-               "department_code": dept["department_code"], "department_name": dept["department_name"],
-               "decision_date": dd, "valid_from": dd, "valid_to": dd.replace(year=dd.year + 5) - timedelta(days=1)
-               if not (dd.month == 2 and dd.day == 29) else dd + timedelta(days=1825),
-               "status": "VALID", "address": self._address(rng, idx, div), "updated_at": at(day, rng)}
+        row = {
+            "record_id": self._record_id(source, "L", day),
+            "licence_no": no,
+            "licence_type": ltype,
+            "department_code": dept["department_code"],
+            "department_name": dept["department_name"],
+            "decision_date": dd,
+            "valid_from": dd,
+            "valid_to": dd.replace(year=dd.year + 5) - timedelta(days=1)
+            if not (dd.month == 2 and dd.day == 29)
+            else dd + timedelta(days=1825),
+            "status": "VALID",
+            "address": self._address(rng, idx, div),
+            "updated_at": at(day, rng),
+        }
         self._entity_fields(rng, row, idx, template)
         return row
 
-    def _inspection(self, rng, source, div, day, idx, dept, idate, kind, result, template,
-                    protected=False) -> dict:
-        row = {"record_id": self._record_id(source, "I", day),
-               "department_code": dept["department_code"], "department_name": dept["department_name"],
-               "inspection_date": idate, "kind": kind, "plan_id": None, "joint_id": None,
-               "lead_department_code": None, "participant_department_codes": None,
-               "items_checked": rng.randrange(3, 21), "result": result,
-               "rectify_by": idate + timedelta(days=rng.choice((15, 30))) if result == "RECTIFY_ORDERED" else None,
-               "address": self._address(rng, idx, div), "updated_at": at(day, rng)}
+    def _inspection(
+        self, rng, source, div, day, idx, dept, idate, kind, result, template, protected=False
+    ) -> dict:
+        row = {
+            "record_id": self._record_id(source, "I", day),
+            "department_code": dept["department_code"],
+            "department_name": dept["department_name"],
+            "inspection_date": idate,
+            "kind": kind,
+            "plan_id": None,
+            "joint_id": None,
+            "lead_department_code": None,
+            "participant_department_codes": None,
+            "items_checked": rng.randrange(3, 21),
+            "result": result,
+            "rectify_by": idate + timedelta(days=rng.choice((15, 30)))
+            if result == "RECTIFY_ORDERED"
+            else None,
+            "address": self._address(rng, idx, div),
+            "updated_at": at(day, rng),
+        }
         self._entity_fields(rng, row, idx, template, protected)
         if protected:
             row["_protected"] = True
@@ -586,17 +747,27 @@ class World:
         if not kinds:
             kinds = ["警告"]
         facts = "".join(rng.sample(vocab.FACT_PARTS, rng.choice((1, 2, 3)))).format(
-            d=f"{dd.year}年{dd.month}月{dd.day}日", a=rng.randrange(100, 9000), n=rng.randrange(2, 300))
+            d=f"{dd.year}年{dd.month}月{dd.day}日", a=rng.randrange(100, 9000), n=rng.randrange(2, 300)
+        )
         short = vocab.DISTRICT_SHORT[div] if div != "310000" else ""
-        row = {"record_id": self._record_id(source, "P", day),
-               "decision_no": f"沪{dept['_abbr']}{short}处〔{dd.year}〕{div[4:6]}{dd.year}{self._next_seq(source + 'no'):04d}号",
-               "department_code": dept["department_code"], "department_name": dept["department_name"],
-               "decision_date": dd, "violation_type": vtype, "facts": facts, "legal_basis": basis,
-               "penalty_kinds": kinds,
-               "fine_amount": rng.choice((500, 1000, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 200000))
-               if "罚款" in kinds else None,
-               "confiscated_amount": rng.randrange(1, 500) * 100 if "没收违法所得" in kinds else None,
-               "status": "EFFECTIVE", "updated_at": at(day, rng)}
+        row = {
+            "record_id": self._record_id(source, "P", day),
+            "decision_no": f"沪{dept['_abbr']}{short}处〔{dd.year}〕{div[4:6]}{dd.year}"
+            f"{self._next_seq(source + 'no'):04d}号",
+            "department_code": dept["department_code"],
+            "department_name": dept["department_name"],
+            "decision_date": dd,
+            "violation_type": vtype,
+            "facts": facts,
+            "legal_basis": basis,
+            "penalty_kinds": kinds,
+            "fine_amount": rng.choice((500, 1000, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 200000))
+            if "罚款" in kinds
+            else None,
+            "confiscated_amount": rng.randrange(1, 500) * 100 if "没收违法所得" in kinds else None,
+            "status": "EFFECTIVE",
+            "updated_at": at(day, rng),
+        }
         self._entity_fields(rng, row, idx, template)
         return row
 
@@ -611,7 +782,9 @@ class World:
             parts = tuple(rng.sample(["env", "safety", "health", "culture"], rng.choice((1, 2))))
             ind = rng.choice(["H6210", "F5212", "R9011", "O8051", "C2669"])
             m = rng.randrange(3, 15)
-            events.append(("market", parts, ind, m, rng.randrange(5, 20), rng.randrange(0, m // 2 + 1), False))
+            events.append(
+                ("market", parts, ind, m, rng.randrange(5, 20), rng.randrange(0, m // 2 + 1), False)
+            )
         rows = []
         for lead_kind, parts, ind, m, items, rectify, protected in events:
             pool = [x for x in reg.pool_ind.get((div, ind), ()) if x < self.n_before_today]
@@ -624,23 +797,37 @@ class World:
             idate = day - timedelta(days=1)
             results = ["RECTIFY_ORDERED"] * rectify + ["NO_ISSUE"] * (len(chosen) - rectify)
             rng.shuffle(results)
-            for idx, result in zip(chosen, results):
+            for idx, result in zip(chosen, results, strict=False):
                 for dept in [lead] + part_rows:
-                    row = self._inspection(rng, source, div, day, idx, dept, idate, "JOINT", result, template,
-                                           protected)
-                    row.update(joint_id=jid, lead_department_code=lead["department_code"],
-                               participant_department_codes=[p["department_code"] for p in part_rows],
-                               items_checked=items)
+                    row = self._inspection(
+                        rng, source, div, day, idx, dept, idate, "JOINT", result, template, protected
+                    )
+                    row.update(
+                        joint_id=jid,
+                        lead_department_code=lead["department_code"],
+                        participant_department_codes=[p["department_code"] for p in part_rows],
+                        items_checked=items,
+                    )
                     rows.append(row)
         return rows
 
     def _value_fault(self, rng, row, feed, day, template) -> None:
-        event = {"licences": "decision_date", "inspections": "inspection_date", "penalties": "decision_date"}[feed]
-        amounts = tuple(f for f in ("fine_amount", "confiscated_amount") if row.get(f) is not None) \
-            if feed == "penalties" else ()
-        vocab_fields = {"licences": ("status",), "inspections": (rng.choice(("kind", "result")),),
-                        "penalties": ("status",)}[feed]
-        f = value_fault(rng, self.rates, row, feed, event, day, template, amounts, vocab_fields, self.departments)
+        event = {"licences": "decision_date", "inspections": "inspection_date", "penalties": "decision_date"}[
+            feed
+        ]
+        amounts = (
+            tuple(f for f in ("fine_amount", "confiscated_amount") if row.get(f) is not None)
+            if feed == "penalties"
+            else ()
+        )
+        vocab_fields = {
+            "licences": ("status",),
+            "inspections": (rng.choice(("kind", "result")),),
+            "penalties": ("status",),
+        }[feed]
+        f = value_fault(
+            rng, self.rates, row, feed, event, day, template, amounts, vocab_fields, self.departments
+        )
         if f:
             row.setdefault("_faults", []).append(f)
 
@@ -662,7 +849,7 @@ def short_name(name: str) -> str:
     """The short name (简称) a clerk types instead of the registered one."""
     for prefix in ("上海市", "上海"):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     for suffix in ("股份有限公司", "有限公司", "专业合作社", "服务中心", "培训中心"):
         if name.endswith(suffix):

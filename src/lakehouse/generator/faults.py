@@ -7,7 +7,7 @@ trust this bookkeeping but re-derives each row's outcome from the values
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 
 from lakehouse.identifiers import USCC_CHARSET
@@ -35,13 +35,13 @@ class FaultRates:
     uscc_bad_check: float = 0.003
     uscc_wrong_length: float = 0.002
     uscc_not_in_registry: float = 0.002
-    reg_no_instead: float = 0.006          # only entities that have a registration number
-    x_numeric_uscc: float = 0.05           # template X, only all-digit codes
+    reg_no_instead: float = 0.006  # only entities that have a registration number
+    x_numeric_uscc: float = 0.05  # template X, only all-digit codes
     # name faults (per row, at most one)
     name_bracket_variant: float = 0.01
     name_trailing_space: float = 0.01
-    name_former: float = 0.01              # only renamed entities
-    name_short: float = 0.3                # of rows with a broken identifier: a short name too (unresolvable)
+    name_former: float = 0.01  # only renamed entities
+    name_short: float = 0.3  # of rows with a broken identifier: a short name too (unresolvable)
     # value faults (per row, at most one)
     date_future: float = 0.001
     date_before_1949: float = 0.0005
@@ -55,12 +55,12 @@ class FaultRates:
     value_unknown: float = 0.001
     required_missing: float = 0.0005
     # the world's own habits
-    late: float = 0.02                     # event date 61..400 days before delivery
-    duplicate_resend: float = 0.02         # same row again on a later day
-    correction_update: float = 0.03        # later version (revoked, cancelled, executed)
+    late: float = 0.02  # event date 61..400 days before delivery
+    duplicate_resend: float = 0.02  # same row again on a later day
+    correction_update: float = 0.03  # later version (revoked, cancelled, executed)
     # registry
-    uscc_check_exception: float = 0.001    # registrar issued a code failing the check
-    legacy_district: float = 0.3           # of old entities in merged districts
+    uscc_check_exception: float = 0.001  # registrar issued a code failing the check
+    legacy_district: float = 0.3  # of old entities in merged districts
     unknown_district: float = 0.0005
     # file faults (per file; never on entities/departments, never on protected days)
     truncated: float = 0.002
@@ -69,8 +69,8 @@ class FaultRates:
     bad_encoding: float = 0.002
     manifest_rows_mismatch: float = 0.001
     manifest_sha256_mismatch: float = 0.001
-    bom: float = 0.3                       # S files starting with a BOM (not a fault for the pipeline)
-    x_text_dates: float = 0.3              # X rows with dates as text 2017年4月14日 (not a fault)
+    bom: float = 0.3  # S files starting with a BOM (not a fault for the pipeline)
+    x_text_dates: float = 0.3  # X rows with dates as text 2017年4月14日 (not a fault)
     # at least this many of each file fault (spread over sources/days/feeds), for small presets
     min_file_faults: int = 0
     # sources whose last folder is still uploading (no manifest)
@@ -84,15 +84,39 @@ class FaultRates:
         return asdict(self)
 
 
-IDENTITY_FAULTS = ("uscc_fullwidth", "uscc_lowercase", "uscc_spaces", "uscc_ideographic_space",
-                   "uscc_bad_check", "uscc_wrong_length", "uscc_not_in_registry", "reg_no_instead")
+IDENTITY_FAULTS = (
+    "uscc_fullwidth",
+    "uscc_lowercase",
+    "uscc_spaces",
+    "uscc_ideographic_space",
+    "uscc_bad_check",
+    "uscc_wrong_length",
+    "uscc_not_in_registry",
+    "reg_no_instead",
+)
 NAME_FAULTS = ("name_bracket_variant", "name_trailing_space", "name_former")
-VALUE_FAULTS = ("date_future", "date_before_1949", "date_zero", "date_unparseable", "amount_negative",
-                "amount_absurd", "amount_unparseable", "unknown_department", "unknown_licence_type",
-                "value_unknown", "required_missing")
+VALUE_FAULTS = (
+    "date_future",
+    "date_before_1949",
+    "date_zero",
+    "date_unparseable",
+    "amount_negative",
+    "amount_absurd",
+    "amount_unparseable",
+    "unknown_department",
+    "unknown_licence_type",
+    "value_unknown",
+    "required_missing",
+)
 ROW_FAULTS = IDENTITY_FAULTS + NAME_FAULTS + VALUE_FAULTS
-FILE_FAULTS = ("truncated", "empty_file", "header_only", "bad_encoding", "manifest_rows_mismatch",
-               "manifest_sha256_mismatch")
+FILE_FAULTS = (
+    "truncated",
+    "empty_file",
+    "header_only",
+    "bad_encoding",
+    "manifest_rows_mismatch",
+    "manifest_sha256_mismatch",
+)
 # reject reason reported for each file fault (and for a missing required column)
 REJECT_REASON = {f: f for f in FILE_FAULTS}
 REJECT_REASON["missing_required_column"] = "missing_required_column"
@@ -101,11 +125,12 @@ REJECT_REASON["missing_required_column"] = "missing_required_column"
 @dataclass(frozen=True)
 class Drift:
     """Schema drift of one source and feed from a delivery day on (day index)."""
+
     source: str
     feed: str
-    kind: str          # unknown_column | reordered_columns | missing_required_column (that day only)
+    kind: str  # unknown_column | reordered_columns | missing_required_column (that day only)
     day_fraction: float
-    header: str = ""   # the new column's header for unknown_column
+    header: str = ""  # the new column's header for unknown_column
 
 
 DEFAULT_DRIFT = (
@@ -136,10 +161,12 @@ def _pick(rng: random.Random, rates: FaultRates, names: tuple[str, ...]) -> str 
 _FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
-def identity_fault(rng, rates, code: str, reg_no: str | None, template: str, registry) -> tuple[object, str | None]:
+def identity_fault(
+    rng, rates, code: str, reg_no: str | None, template: str, registry
+) -> tuple[object, str | None]:
     """The identifier as sent for an entity whose code is `code`."""
     if template == "X" and code.isdigit() and rng.random() < rates.x_numeric_uscc:
-        shown = f"{int(code):.5E}"          # what the cell shows: 9.13101E+17
+        shown = f"{int(code):.5E}"  # what the cell shows: 9.13101E+17
         num = ExcelNumber(float(shown))
         num.shown = shown
         return num, "x_numeric_uscc"
@@ -169,8 +196,11 @@ def identity_fault(rng, rates, code: str, reg_no: str | None, template: str, reg
 
 def registry_fake_uscc(rng: random.Random, registry) -> str:
     from .world import make_uscc
+
     while True:
-        org8 = "MB" + "".join(rng.choice(USCC_CHARSET) for _ in range(6))  # MB..: never issued by the registry
+        org8 = "MB" + "".join(
+            rng.choice(USCC_CHARSET) for _ in range(6)
+        )  # MB..: never issued by the registry
         code = make_uscc("91", "310000", org8)
         if code not in registry.by_uscc:
             return code
@@ -191,8 +221,18 @@ def name_fault(rng, rates, name: str, former: tuple[str, ...]) -> tuple[str, str
     return name, None
 
 
-def value_fault(rng, rates, row: dict, feed: str, event_field: str, delivery: date, template: str,
-                amount_fields: tuple[str, ...], vocab_fields: tuple[str, ...], departments) -> str | None:
+def value_fault(
+    rng,
+    rates,
+    row: dict,
+    feed: str,
+    event_field: str,
+    delivery: date,
+    template: str,
+    amount_fields: tuple[str, ...],
+    vocab_fields: tuple[str, ...],
+    departments,
+) -> str | None:
     fault = _pick(rng, rates, VALUE_FAULTS)
     if fault is None:
         return None
@@ -247,8 +287,11 @@ def file_fault_slots(rates: FaultRates, seed: int, slots: list[tuple]) -> dict[t
             if placed >= rates.min_file_faults:
                 break
             template = slot[-1]
-            if slot[:-1] in out or (fault == "bad_encoding" and template == "X") \
-                    or (fault == "header_only" and template == "J"):
+            if (
+                slot[:-1] in out
+                or (fault == "bad_encoding" and template == "X")
+                or (fault == "header_only" and template == "J")
+            ):
                 continue
             out[slot[:-1]] = fault
             placed += 1

@@ -12,6 +12,7 @@ from .faults import DEFAULT_DRIFT, Drift, FaultRates
 @dataclass(frozen=True)
 class JointEvent:
     """A joint inspection the calibration must contain exactly."""
+
     source: str
     date: date
     lead: str
@@ -25,12 +26,13 @@ class JointEvent:
 @dataclass(frozen=True)
 class Calibration:
     """Exact figures for one district over a window of delivery days."""
+
     source: str
     window_start: date
     window_end: date
-    records: int            # licences + inspections + penalties (distinct record ids)
-    pushes: int             # dual notifications pushed to the district's departments
-    issued: int             # of those, with 已办证 feedback delivered inside the window
+    records: int  # licences + inspections + penalties (distinct record ids)
+    pushes: int  # dual notifications pushed to the district's departments
+    issued: int  # of those, with 已办证 feedback delivered inside the window
     joint: JointEvent | None = None
 
 
@@ -39,45 +41,98 @@ class Preset:
     name: str
     days: int
     start: date
-    entities: int                   # registry size on the first day
-    records_per_year: int           # licences + inspections + penalties, all 17 sources (260 days)
+    entities: int  # registry size on the first day
+    records_per_year: int  # licences + inspections + penalties, all 17 sources (260 days)
     new_entities_per_day: int
     pushes_per_year: int
     plans: int
-    draws: int                      # entities drawn over all plans
+    draws: int  # entities drawn over all plans
     websites_share: float = 0.04
-    joint_rate: float = 0.05        # chance a district runs a joint inspection on a day
-    feed_split: tuple[float, float, float] = (0.38, 0.44, 0.18)   # licences, inspections, penalties
+    joint_rate: float = 0.05  # chance a district runs a joint inspection on a day
+    feed_split: tuple[float, float, float] = (0.38, 0.44, 0.18)  # licences, inspections, penalties
     rates: FaultRates = field(default_factory=FaultRates)
     drift: tuple[Drift, ...] = DEFAULT_DRIFT
     calibration: Calibration | None = None
-    truth_rows: bool = True         # rows.jsonl and silver/ (the bench preset only writes files.jsonl)
-    protect: tuple[tuple[str, date], ...] = ()   # (source, day) without file faults
+    truth_rows: bool = True  # rows.jsonl and silver/ (the bench preset only writes files.jsonl)
+    protect: tuple[tuple[str, date], ...] = ()  # (source, day) without file faults
 
 
 YEAR_DAYS = 260
 
 _JINGAN_2017 = Calibration(
-    source="jingan", window_start=date(2017, 1, 2), window_end=date(2017, 4, 14),
-    records=13_299, pushes=1_877, issued=1_316,
-    joint=JointEvent(source="jingan", date=date(2017, 3, 22), lead="market", participants=("env", "safety"),
-                     industry="H6210", entities=66, items=17, rectify=8))
+    source="jingan",
+    window_start=date(2017, 1, 2),
+    window_end=date(2017, 4, 14),
+    records=13_299,
+    pushes=1_877,
+    issued=1_316,
+    joint=JointEvent(
+        source="jingan",
+        date=date(2017, 3, 22),
+        lead="market",
+        participants=("env", "safety"),
+        industry="H6210",
+        entities=66,
+        items=17,
+        rectify=8,
+    ),
+)
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset(name="tiny", days=2, start=date(2017, 2, 27), entities=150, records_per_year=20_000,
-                   new_entities_per_day=6, pushes_per_year=2_000, plans=1, draws=20,
-                   rates=FaultRates(min_file_faults=0, not_ready_sources=0).scaled(3.0)),
-    "small": Preset(name="small", days=5, start=date(2017, 2, 27), entities=1_500, records_per_year=120_000,
-                    new_entities_per_day=20, pushes_per_year=8_000, plans=2, draws=120,
-                    rates=replace(FaultRates(min_file_faults=2, not_ready_sources=1).scaled(6.0),
-                                  amount_negative=0.02, amount_absurd=0.02, amount_unparseable=0.02)),
-    "city": Preset(name="city", days=YEAR_DAYS, start=date(2017, 1, 2), entities=200_000,
-                   records_per_year=1_070_000, new_entities_per_day=120, pushes_per_year=50_000, plans=42,
-                   draws=55_000, calibration=_JINGAN_2017,
-                   protect=(("jingan", date(2017, 4, 14)), ("city", date(2017, 4, 14)))),
-    "bench": Preset(name="bench", days=YEAR_DAYS, start=date(2017, 1, 2), entities=3_000_000,
-                    records_per_year=10_000_000, new_entities_per_day=1_500, pushes_per_year=400_000,
-                    plans=120, draws=500_000, truth_rows=False),
+    "tiny": Preset(
+        name="tiny",
+        days=2,
+        start=date(2017, 2, 27),
+        entities=150,
+        records_per_year=20_000,
+        new_entities_per_day=6,
+        pushes_per_year=2_000,
+        plans=1,
+        draws=20,
+        rates=FaultRates(min_file_faults=0, not_ready_sources=0).scaled(3.0),
+    ),
+    "small": Preset(
+        name="small",
+        days=5,
+        start=date(2017, 2, 27),
+        entities=1_500,
+        records_per_year=120_000,
+        new_entities_per_day=20,
+        pushes_per_year=8_000,
+        plans=2,
+        draws=120,
+        rates=replace(
+            FaultRates(min_file_faults=2, not_ready_sources=1).scaled(6.0),
+            amount_negative=0.02,
+            amount_absurd=0.02,
+            amount_unparseable=0.02,
+        ),
+    ),
+    "city": Preset(
+        name="city",
+        days=YEAR_DAYS,
+        start=date(2017, 1, 2),
+        entities=200_000,
+        records_per_year=1_070_000,
+        new_entities_per_day=120,
+        pushes_per_year=50_000,
+        plans=42,
+        draws=55_000,
+        calibration=_JINGAN_2017,
+        protect=(("jingan", date(2017, 4, 14)), ("city", date(2017, 4, 14))),
+    ),
+    "bench": Preset(
+        name="bench",
+        days=YEAR_DAYS,
+        start=date(2017, 1, 2),
+        entities=3_000_000,
+        records_per_year=10_000_000,
+        new_entities_per_day=1_500,
+        pushes_per_year=400_000,
+        plans=120,
+        draws=500_000,
+        truth_rows=False,
+    ),
 }
 
 

@@ -37,7 +37,7 @@ class RegistryView:
 
     def __init__(self, districts: dict, legacy: dict):
         self.districts, self.legacy = districts, legacy
-        self.by_uscc: dict[str, tuple[str, str]] = {}   # code -> (current name normalised, district mapped)
+        self.by_uscc: dict[str, tuple[str, str]] = {}  # code -> (current name normalised, district mapped)
         self.by_regno: dict[str, str] = {}
         self.by_name: dict[str, list[str]] = {}
 
@@ -130,8 +130,9 @@ class Truth:
             flags.append("unknown_district")
         return code
 
-    def evaluate(self, source: str, feed: str, day: date, file: str, row_number: int, row: dict,
-                 template: str) -> dict:
+    def evaluate(
+        self, source: str, feed: str, day: date, file: str, row_number: int, row: dict, template: str
+    ) -> dict:
         sch = self.schemas
         table = sch.tables[feed]
         holding = sch.sources[source].division_code
@@ -145,8 +146,9 @@ class Truth:
         uscc = resolved_by = reg_district = None
         silver: dict = {}
         if table.entity_ref:
-            uscc, resolved_by, reg_district, rflags = self.registry.resolve(row.get("uscc_as_sent"),
-                                                                            row.get("entity_name"), holding)
+            uscc, resolved_by, reg_district, rflags = self.registry.resolve(
+                row.get("uscc_as_sent"), row.get("entity_name"), holding
+            )
             flags += rflags
             if resolved_by == "unresolved":
                 rules.append("uscc_unresolved")
@@ -178,9 +180,17 @@ class Truth:
                 rules.append("value_unknown")
                 break
         dept = row.get("department_code")
-        if dept is not None and feed in ("licences", "inspections", "penalties") and dept not in self.departments:
+        if (
+            dept is not None
+            and feed in ("licences", "inspections", "penalties")
+            and dept not in self.departments
+        ):
             flags.append("unknown_department")
-        if feed == "licences" and row.get("licence_type") is not None and row["licence_type"] not in self.known_types:
+        if (
+            feed == "licences"
+            and row.get("licence_type") is not None
+            and row["licence_type"] not in self.known_types
+        ):
             flags.append("unknown_licence_type")
         rules = sorted(set(rules))
         flags = sorted(set(flags))
@@ -218,11 +228,33 @@ class Truth:
                 st[k] = (version, sig)
                 if self.rows_enabled:
                     self.silver.setdefault(feed, {})[k] = self._silver_row(
-                        feed, table, source, holding, row, key_vals, uscc, resolved_by, reg_district, flags,
-                        silver, template)
-        rec = {"source": source, "feed": feed, "date": day.isoformat(), "file": file, "row_number": row_number,
-               "key": key_vals, "expected": expected, "rules": rules, "flags": flags,
-               "resolved_by": resolved_by, "uscc": uscc, "faults": sorted(set(row.get("_faults") or []))}
+                        feed,
+                        table,
+                        source,
+                        holding,
+                        row,
+                        key_vals,
+                        uscc,
+                        resolved_by,
+                        reg_district,
+                        flags,
+                        silver,
+                        template,
+                    )
+        rec = {
+            "source": source,
+            "feed": feed,
+            "date": day.isoformat(),
+            "file": file,
+            "row_number": row_number,
+            "key": key_vals,
+            "expected": expected,
+            "rules": rules,
+            "flags": flags,
+            "resolved_by": resolved_by,
+            "uscc": uscc,
+            "faults": sorted(set(row.get("_faults") or [])),
+        }
         if self.rows_fh:
             self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return rec
@@ -254,15 +286,32 @@ class Truth:
             return int(v)
         return self._text(v, template)
 
-    def _silver_row(self, feed, table, source, holding, row, key_vals, uscc, resolved_by, reg_district, flags,
-                    extra, template) -> str:
+    def _silver_row(
+        self,
+        feed,
+        table,
+        source,
+        holding,
+        row,
+        key_vals,
+        uscc,
+        resolved_by,
+        reg_district,
+        flags,
+        extra,
+        template,
+    ) -> str:
         out: dict = {}
         if table.district_held:
             out.update(source=source, holding_district=holding)
         out.update(key_vals)
         if table.entity_ref:
-            out.update(uscc=uscc, uscc_as_sent=self._text(row.get("uscc_as_sent"), template),
-                       resolved_by=resolved_by, registered_district=reg_district)
+            out.update(
+                uscc=uscc,
+                uscc_as_sent=self._text(row.get("uscc_as_sent"), template),
+                resolved_by=resolved_by,
+                registered_district=reg_district,
+            )
         for f in table.types:
             if f not in out:
                 out[f] = self._canon(f, row.get(f), table, template)

@@ -23,7 +23,7 @@ OLD_CUTOFF = date(2015, 10, 1)  # before this, entities were registered with a 1
 
 def id_number(rng: random.Random, district: str, birth: date) -> str:
     body = f"{district}{birth:%Y%m%d}{rng.randrange(1000):03d}"
-    return body + _ID_CHECK[sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS)) % 11]
+    return body + _ID_CHECK[sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=False)) % 11]
 
 
 def make_uscc(prefix: str, authority: str, org8: str) -> str:
@@ -41,7 +41,9 @@ def wrong_check(code: str, rng: random.Random) -> str:
 class Departments:
     """Departments of the city (level 市级) and of each district (区级)."""
 
-    def __init__(self, seed: int, district_names: dict[str, str], legacy_rate_codes: dict, unknown_codes: dict):
+    def __init__(
+        self, seed: int, district_names: dict[str, str], legacy_rate_codes: dict, unknown_codes: dict
+    ):
         rng = random.Random(f"{seed}:departments")
         self.rows: list[dict] = []
         self.by_code: dict[str, dict] = {}
@@ -62,10 +64,18 @@ class Departments:
                     sent_div = legacy_rate_codes[(div, kind)]
                 if (div, kind) in unknown_codes:
                     sent_div = unknown_codes[(div, kind)]
-                row = {"department_code": code, "department_name": name,
-                       "level": "CITY" if div == "310000" else "DISTRICT", "district_code": sent_div,
-                       "updated_at": datetime(2016, 12, 1, 9, 0, 0) + timedelta(minutes=len(self.rows)),
-                       "_div": div, "_kind": kind, "_abbr": abbr, "_types": types, "_push": push}
+                row = {
+                    "department_code": code,
+                    "department_name": name,
+                    "level": "CITY" if div == "310000" else "DISTRICT",
+                    "district_code": sent_div,
+                    "updated_at": datetime(2016, 12, 1, 9, 0, 0) + timedelta(minutes=len(self.rows)),
+                    "_div": div,
+                    "_kind": kind,
+                    "_abbr": abbr,
+                    "_types": types,
+                    "_push": push,
+                }
                 self.rows.append(row)
                 self.by_code[code] = row
                 self.by_div_kind[(div, kind)] = row
@@ -178,8 +188,14 @@ class Registry:
                 return name
         raise RuntimeError("cannot find a unique name")
 
-    def add(self, when: date, established: date | None = None, dup_of: int | None = None,
-            etype: str | None = None, div: str | None = None) -> int:
+    def add(
+        self,
+        when: date,
+        established: date | None = None,
+        dup_of: int | None = None,
+        etype: str | None = None,
+        div: str | None = None,
+    ) -> int:
         """Register one entity (new on `when`, or historic if `established` is given)."""
         rng, rates = self.rng, self.rates
         idx = len(self.uscc)
@@ -189,7 +205,9 @@ class Registry:
         else:
             etype = etype or rng.choices(self.type_names, self.type_weights)[0]
             div = div or rng.choices(self.divisions, self.div_weights)[0]
-            industry = rng.choices(self.ind_codes, self.ind_w_ind if etype == "个体工商户" else self.ind_w_ent)[0]
+            industry = rng.choices(
+                self.ind_codes, self.ind_w_ind if etype == "个体工商户" else self.ind_w_ent
+            )[0]
         est = established or when
         old = est < OLD_CUTOFF
         r = rng.random()
@@ -223,14 +241,25 @@ class Registry:
         self.district.append(div)
         self.district_sent.append(sent_div)
         self.address.append(self.random_address(div))
-        self.legal_rep.append(rng.choice(vocab.SURNAMES) + "".join(rng.choice(vocab.GIVEN) for _ in range(rng.choice((1, 2)))))
+        self.legal_rep.append(
+            rng.choice(vocab.SURNAMES) + "".join(rng.choice(vocab.GIVEN) for _ in range(rng.choice((1, 2))))
+        )
         self.legal_id.append(id_number(rng, rng.choice(self.divisions), birth))
-        self.capital.append("" if etype in ("个体工商户",) and rng.random() < 0.5 else str(rng.choice((3, 10, 50, 100, 200, 500, 1000, 5000))))
+        self.capital.append(
+            ""
+            if etype in ("个体工商户",) and rng.random() < 0.5
+            else str(rng.choice((3, 10, 50, 100, 200, 500, 1000, 5000)))
+        )
         self.established.append(est)
         self.status.append("存续")
         self.industry.append(industry)
-        self.updated.append(datetime.combine(est if est > date(2016, 1, 1) else date(2016, 1, 1) + timedelta(days=rng.randrange(300)),
-                                             datetime.min.time()) + timedelta(seconds=32400 + rng.randrange(30000)))
+        self.updated.append(
+            datetime.combine(
+                est if est > date(2016, 1, 1) else date(2016, 1, 1) + timedelta(days=rng.randrange(300)),
+                datetime.min.time(),
+            )
+            + timedelta(seconds=32400 + rng.randrange(30000))
+        )
         self.check_exception.append(exception)
         self.by_uscc[code] = idx
         self.names_used[name] = idx
@@ -280,11 +309,20 @@ class Registry:
     def row(self, idx: int) -> dict:
         """The registry row in canonical fields (values as the registry sends them)."""
         ind = self.ind[self.industry[idx]]
-        return {"uscc": self.uscc[idx], "reg_no": self.reg_no[idx], "name": self.name[idx],
-                "former_names": list(self.former[idx]), "entity_type": self.etype[idx],
-                "registered_district": self.district_sent[idx], "address": self.address[idx],
-                "legal_representative": self.legal_rep[idx],
-                "legal_representative_id_number": self.legal_id[idx],
-                "registered_capital_10k_yuan": self.capital[idx] or None,
-                "established_date": self.established[idx], "registration_status": self.status[idx],
-                "industry_code": ind[0], "business_scope": ind[3], "updated_at": self.updated[idx]}
+        return {
+            "uscc": self.uscc[idx],
+            "reg_no": self.reg_no[idx],
+            "name": self.name[idx],
+            "former_names": list(self.former[idx]),
+            "entity_type": self.etype[idx],
+            "registered_district": self.district_sent[idx],
+            "address": self.address[idx],
+            "legal_representative": self.legal_rep[idx],
+            "legal_representative_id_number": self.legal_id[idx],
+            "registered_capital_10k_yuan": self.capital[idx] or None,
+            "established_date": self.established[idx],
+            "registration_status": self.status[idx],
+            "industry_code": ind[0],
+            "business_scope": ind[3],
+            "updated_at": self.updated[idx],
+        }

@@ -24,7 +24,7 @@ FEED_TITLES = {"licences": "行政许可", "inspections": "监督检查", "penal
 @dataclass
 class Rendered:
     data: bytes
-    rows: int            # data rows written (the manifest's row count, unless a fault says otherwise)
+    rows: int  # data rows written (the manifest's row count, unless a fault says otherwise)
     sha_override: bytes | None = None
 
 
@@ -118,8 +118,14 @@ def fmt_x(field, v, table, values_out, rng, text_dates):
 
 
 # ------------------------------------------------------------------ writers
-def render_text(template: str, table: str, headers: list[tuple[str, str]], rows: list[dict],
-                values_out: dict, rng: random.Random) -> tuple[str, list[str]]:
+def render_text(
+    template: str,
+    table: str,
+    headers: list[tuple[str, str]],
+    rows: list[dict],
+    values_out: dict,
+    rng: random.Random,
+) -> tuple[str, list[str]]:
     """Header line and one string per data row, for templates S, P and J."""
     if template == "S":
         buf = _Line()
@@ -133,8 +139,10 @@ def render_text(template: str, table: str, headers: list[tuple[str, str]], rows:
         return head, out
     if template == "P":
         head = "|".join(h for h, _ in headers) + "\r\n"
-        return head, ["|".join(fmt_p(f, row.get(f), table, values_out, rng) for _, f in headers) + "\r\n"
-                      for row in rows]
+        return head, [
+            "|".join(fmt_p(f, row.get(f), table, values_out, rng) for _, f in headers) + "\r\n"
+            for row in rows
+        ]
     if template == "J":
         out = []
         for row in rows:
@@ -156,8 +164,16 @@ def render_text(template: str, table: str, headers: list[tuple[str, str]], rows:
     raise ValueError(template)
 
 
-def render_xlsx(title: str, sheet: str, table: str, headers: list[tuple[str, str]], rows: list[dict],
-                values_out: dict, rng: random.Random, text_dates: float) -> bytes:
+def render_xlsx(
+    title: str,
+    sheet: str,
+    table: str,
+    headers: list[tuple[str, str]],
+    rows: list[dict],
+    values_out: dict,
+    rng: random.Random,
+    text_dates: float,
+) -> bytes:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -197,10 +213,16 @@ def deterministic_zip(data: bytes) -> bytes:
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                body = re.sub(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>",
-                              rb"<dcterms:modified\1>2017-01-01T00:00:00Z</dcterms:modified>", body)
-                body = re.sub(rb"<dcterms:created([^>]*)>[^<]*</dcterms:created>",
-                              rb"<dcterms:created\1>2017-01-01T00:00:00Z</dcterms:created>", body)
+                body = re.sub(
+                    rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>",
+                    rb"<dcterms:modified\1>2017-01-01T00:00:00Z</dcterms:modified>",
+                    body,
+                )
+                body = re.sub(
+                    rb"<dcterms:created([^>]*)>[^<]*</dcterms:created>",
+                    rb"<dcterms:created\1>2017-01-01T00:00:00Z</dcterms:created>",
+                    body,
+                )
             zi = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
@@ -212,8 +234,9 @@ def deterministic_zip(data: bytes) -> bytes:
 INVALID_BYTES = {"utf-8": b"\xff\xfe\xc3(", "gb18030": b"\xff\x80"}
 
 
-def assemble(template: str, encoding: str, head: str, rows: list[str], fault: str | None, bom: bool,
-             rng: random.Random) -> Rendered:
+def assemble(
+    template: str, encoding: str, head: str, rows: list[str], fault: str | None, bom: bool, rng: random.Random
+) -> Rendered:
     """Bytes of a text file, broken as `fault` says."""
     n = len(rows)
     prefix = "\ufeff" if bom else ""
@@ -231,10 +254,10 @@ def assemble(template: str, encoding: str, head: str, rows: list[str], fault: st
         before = (prefix + head + "".join(rows[:k])).encode(encoding)
         line = rows[k].encode(encoding)
         cut = len(line) // 2
-        while cut > 0 and line[cut - 1:cut] in (b",", b"|", b'"', b"{", b":"):
+        while cut > 0 and line[cut - 1 : cut] in (b",", b"|", b'"', b"{", b":"):
             cut -= 1
         bad = line[:cut] + INVALID_BYTES["gb18030" if encoding == "gb18030" else "utf-8"] + line[cut:]
-        return Rendered(before + bad + "".join(rows[k + 1:]).encode(encoding), n)
+        return Rendered(before + bad + "".join(rows[k + 1 :]).encode(encoding), n)
     if fault == "manifest_rows_mismatch":
         return Rendered(data, n + rng.choice((1, 2, -1)) if n > 1 else n + 1)
     if fault == "manifest_sha256_mismatch":
@@ -242,7 +265,9 @@ def assemble(template: str, encoding: str, head: str, rows: list[str], fault: st
     return Rendered(data, n)
 
 
-def break_xlsx(data: bytes, n: int, fault: str | None, rng: random.Random, header_only_bytes: bytes | None) -> Rendered:
+def break_xlsx(
+    data: bytes, n: int, fault: str | None, rng: random.Random, header_only_bytes: bytes | None
+) -> Rendered:
     if fault == "empty_file":
         return Rendered(b"", n)
     if fault == "header_only" and header_only_bytes is not None:
