@@ -137,6 +137,7 @@ class World:
     def _plan_plans(self) -> None:
         p, rng, n = self.preset, random.Random(f"{self.seed}:plans"), len(self.days)
         self.plans_by_day: dict[int, list] = {}
+        self.plan_shortfall = 0
         if p.plans <= 0:
             return
         first, last = max(0, int(n * 0.15)), max(0, int(n * 0.8))
@@ -523,14 +524,27 @@ class World:
         reg, day = self.registry, self.days[i]
         div = plan["div"]
         divs = reg.divisions if div == "310000" else [div]
-        population = []
-        for d in divs:
-            for ind in plan["industries"]:
-                population.extend(reg.pool_ind.get((d, ind), ()))
-        population = [x for x in population if x < self.n_before_today]
+        inds = list(plan["industries"])
+        others = [x[0] for x in vocab.INDUSTRIES if x[0] not in inds]
+        rng.shuffle(others)
+        target = plan["target"] + self.plan_shortfall
+
+        def population_of(industries):
+            found = []
+            for d in divs:
+                for ind in industries:
+                    found.extend(x for x in reg.pool_ind.get((d, ind), ()) if x < self.n_before_today)
+            return found
+
+        population = population_of(inds)
+        while len(population) * 0.3 < target and others:  # widen the scope until the target fits
+            inds.append(others.pop())
+            population = population_of(inds)
+        plan["industries"] = inds
         pop = len(population)
-        ratio = round(min(0.3, plan["target"] / pop), 4) if pop else 0.0
+        ratio = round(min(0.5, target / pop), 4) if pop else 0.0
         draws = round(pop * ratio)
+        self.plan_shortfall = max(0, target - draws)
         lead = self._market(div)
         parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
         plan_id = f"SJ{day.year}{div[2:]}{plan['n']:03d}"
