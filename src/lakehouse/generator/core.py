@@ -83,6 +83,7 @@ class Generator:
             "cal_issued": set(),
         }
         self.bytes_written = 0
+        self.entity_truth: dict[int, list[str]] = {}
 
     # ----------------------------------------------------------------- main
     def run(self) -> dict:
@@ -315,31 +316,43 @@ class Generator:
             first = True
             idx_list = list(indices)
             for c in range(0, len(idx_list), ENTITY_CHUNK):
-                rows = [reg.row(x) for x in idx_list[c : c + ENTITY_CHUNK]]
-                head, lines = render_text("S", "entities", headers, rows, tpl.values_out, rng)
-                text = (("\ufeff" if bom else "") + head if first else "") + "".join(lines)
+                chunk = idx_list[c : c + ENTITY_CHUNK]
+                need = [x for x in chunk if x not in reg.lines]
+                fresh = set(need)
+                rows = {x: reg.row(x) for x in need}
+                head, lines = render_text("S", "entities", headers, list(rows.values()), tpl.values_out, rng)
+                for x, line in zip(need, lines):
+                    reg.lines[x] = line
+                text = (("\ufeff" if bom else "") + head if first else "") + "".join(reg.lines[x] for x in chunk)
                 first = False
                 data = text.encode("utf-8")
                 fh.write(data)
                 h.update(data)
                 self.bytes_written += len(data)
-                for k, row in enumerate(rows):
-                    x = idx_list[c + k]
+                for k, x in enumerate(chunk):
                     if reg.check_exception[x]:
                         faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
-                    if row["registered_district"] != reg.district[x]:
+                    if reg.district_sent[x] != reg.district[x]:
                         key = (
                             "legacy_district"
-                            if row["registered_district"] in self.schemas.legacy
+                            if reg.district_sent[x] in self.schemas.legacy
                             else "unknown_district"
                         )
                         faults[key] = faults.get(key, 0) + 1
                     if self.truth_rows and ready:
-                        rec = self.truth.evaluate(source, "entities", day, rel, n + k + 1, row, "S")
+                        known = self.entity_truth.get(x)
+                        if x in fresh or known is None:
+                            rec = self.truth.evaluate(
+                                source, "entities", day, rel, n + k + 1, rows.get(x) or reg.row(x), "S"
+                            )
+                            self.entity_truth[x] = rec["flags"]
+                        else:   # unchanged since its last delivery: a duplicate
+                            rec = self.truth.duplicate(source, "entities", day, rel, n + k + 1,
+                                                       {"uscc": reg.uscc[x]}, known, reg.uscc[x])
                         self._count(source, "entities", "expected", rec["expected"])
                         for f in rec["flags"]:
                             self._count(source, "entities", "flags", f)
-                n += len(rows)
+                n += len(chunk)
         if bom:
             faults["bom"] = 1
         self.truth.file(

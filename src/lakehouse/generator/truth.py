@@ -259,6 +259,15 @@ class Truth:
             self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return rec
 
+    def duplicate(self, source, feed, day, file, row_number, key, flags, uscc) -> dict:
+        """A row known to repeat its last accepted version unchanged (fast path for registry snapshots)."""
+        rec = {"source": source, "feed": feed, "date": day.isoformat(), "file": file, "row_number": row_number,
+               "key": key, "expected": "duplicate", "rules": [], "flags": flags, "resolved_by": None,
+               "uscc": uscc, "faults": []}
+        if self.rows_fh:
+            self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return rec
+
     def _text(self, v, template):
         if v is None:
             return None

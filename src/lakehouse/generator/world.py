@@ -140,6 +140,7 @@ class Registry:
         self.org_used: set[str] = set()
         self.regno_seq = 0
         self.dup_name_pairs: list[tuple[int, int]] = []
+        self.lines: dict[int, str] = {}   # rendered registry rows of unchanged entities (see core)
 
     def __len__(self) -> int:
         return len(self.uscc)
@@ -297,14 +298,17 @@ class Registry:
         self.name[idx] = new
         self.names_used[new] = idx
         self.updated[idx] = when
+        self.lines.pop(idx, None)
 
     def end(self, idx: int, when: datetime, status: str) -> None:
         self.status[idx] = status
         self.updated[idx] = when
+        self.lines.pop(idx, None)
 
     def move(self, idx: int, when: datetime) -> None:
         self.address[idx] = self.random_address(self.district[idx])
         self.updated[idx] = when
+        self.lines.pop(idx, None)
 
     def row(self, idx: int) -> dict:
         """The registry row in canonical fields (values as the registry sends them)."""
