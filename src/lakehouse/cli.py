@@ -102,7 +102,7 @@ def cmd_suites(args) -> None:
     from lakehouse.quality.suites import write_suites
 
     for path in write_suites(load_catalog(settings().schemas_dir)):
-        print("wrote", path.relative_to(REPO_ROOT))
+        print("wrote", path)
 
 
 def cmd_demo(args) -> None:

@@ -26,6 +26,7 @@ class Settings:
     spark_master: str          # local[*], spark://host:7077, ...
     spark_remote: str | None   # sc://host:15002 -> Spark Connect instead of a local JVM
     schemas_dir: Path
+    expectations_dir: Path     # GX suites (derived from schemas/, see `lakehouse suites`)
     pg_host: str
     pg_port: int
     pg_user: str
@@ -56,6 +57,7 @@ def settings() -> Settings:
         spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
         spark_remote=os.environ.get("SPARK_REMOTE") or None,
         schemas_dir=Path(_env("LAKEHOUSE_SCHEMAS", str(REPO_ROOT / "schemas"))),
+        expectations_dir=Path(_env("LAKEHOUSE_EXPECTATIONS", str(REPO_ROOT / "expectations"))),
         pg_host=_env("PGHOST", "127.0.0.1"),
         pg_port=int(_env("PGPORT", "55432")),
         pg_user=_env("PGUSER", "lakehouse"),

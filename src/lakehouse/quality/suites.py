@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 
 from lakehouse.catalog import Catalog, Table
-from lakehouse.config import REPO_ROOT
-
-SUITES_DIR = REPO_ROOT / "expectations"
+from lakehouse.config import settings
 
 
 def _exp(kind: str, critical: bool, **kwargs) -> dict:
@@ -51,7 +49,8 @@ def derive_suite(table: Table, catalog: Catalog) -> dict:
             "meta": {"derived_from": f"schemas/tables/{table.name}.yaml"}}
 
 
-def write_suites(catalog: Catalog, target: Path = SUITES_DIR) -> list[Path]:
+def write_suites(catalog: Catalog, target: Path | None = None) -> list[Path]:
+    target = target or settings().expectations_dir
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in sorted(catalog.tables.items()):
@@ -62,8 +61,8 @@ def write_suites(catalog: Catalog, target: Path = SUITES_DIR) -> list[Path]:
     return written
 
 
-def load_suite(table: str, source_dir: Path = SUITES_DIR) -> dict:
-    path = source_dir / f"{table}.json"
+def load_suite(table: str, source_dir: Path | None = None) -> dict:
+    path = (source_dir or settings().expectations_dir) / f"{table}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
