@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from lakehouse.config import REPO_ROOT, apply_airflow_env, settings
+from lakehouse.config import apply_airflow_env, settings
 
 
 class UserError(RuntimeError):

@@ -11,6 +11,8 @@ Layout under the lake root (local folder or s3a://):
 
 from __future__ import annotations
 
+import hashlib
+
 from lakehouse.config import settings
 
 
@@ -49,17 +51,18 @@ def file_id_col():
     return F.concat(F.col("_file"), F.lit("@"), F.col("_file_sha256"))
 
 
-def replace_files(df, path: str, file_ids: list[str], change_feed: bool = False, extra_where: str = "") -> None:
-    """Atomically replace the rows of the given files with df: re-running the
-    same batch leaves one copy, never two."""
-    if not exists(df.sparkSession, path):   # first write creates the table: nothing to replace
-        writer = df.write.format("delta").mode("append")
-        if change_feed:
-            writer = writer.option("delta.enableChangeDataFeed", "true")
-        writer.save(path)
+def append_once(df, path: str, batch_key: list[str], change_feed: bool = False) -> None:
+    """Append df as one Delta commit that happens at most once for this batch.
+
+    Delta's idempotent writes (txnAppId/txnVersion) skip an append whose
+    application id was already committed, so a retried task never writes the
+    same delivered files twice, without scanning the table (a replaceWhere
+    on file ids would read the whole table, growing with history)."""
+    if not batch_key:
         return
-    where = f"{FILE_ID_SQL} IN {sql_in(file_ids)}" + (f" AND {extra_where}" if extra_where else "")
-    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", where)
+    app_id = "lakehouse-" + hashlib.sha1("\n".join([path, *sorted(set(batch_key))]).encode()).hexdigest()
+    writer = (df.write.format("delta").mode("append")
+              .option("txnAppId", app_id).option("txnVersion", 1))
     if change_feed:
         writer = writer.option("delta.enableChangeDataFeed", "true")
     writer.save(path)

@@ -74,7 +74,9 @@ def dagbag(e2e_env):
 def spark(e2e_env):
     from lakehouse.spark import get_spark
 
-    return get_spark()
+    session = get_spark()
+    yield session
+    session.stop()     # before pytest closes its streams: no py4j noise at exit
 
 
 @pytest.fixture(scope="session")

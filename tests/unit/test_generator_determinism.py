@@ -24,7 +24,7 @@ def test_same_seed_same_bytes(tmp_path):
     a = generate(
         out=tmp_path / "a" / "landing", truth=tmp_path / "a" / "truth", preset="tiny", seed=3, progress=False
     )
-    assert time.time() - t0 < 5
+    assert time.time() - t0 < 10  # about 0.5 s on an idle core
     generate(
         out=tmp_path / "b" / "landing", truth=tmp_path / "b" / "truth", preset="tiny", seed=3, progress=False
     )

@@ -20,6 +20,59 @@ from .writers import FEED_TITLES, assemble, break_xlsx, render_text, render_xlsx
 
 ENTITY_CHUNK = 50_000
 
+# Decisions where feeds.md is silent; repeated in truth/summary.json.
+CONVENTIONS = {
+    "empty_delivery": (
+        "a feed with no rows on a day is not delivered (no file); a header-only file whose manifest"
+        " says rows=0 would be a valid empty delivery, so the header_only and empty_file faults "
+        "always carry manifest rows > 0 and are rejected"
+    ),
+    "header_only_J": (
+        "JSON Lines has no header: header_only is never applied to template J"
+    ),
+    "bad_encoding_X": (
+        "xlsx has no declared text encoding: bad_encoding is never applied to template X"
+    ),
+    "rejected_files": (
+        "the rows of a rejected file are sent again, unchanged, at the head of the same source's "
+        "next file of that feed (the source noticed the rejection)"
+    ),
+    "not_ready": (
+        "only the last generated day of some district sources is left without a manifest"
+    ),
+    "required_missing": (
+        "an empty required field is required_missing only (an empty event date is not also "
+        "date_impossible)"
+    ),
+    "name_differs": (
+        "compared after NFKC and removing all whitespace, so bracket and space variants do not "
+        "flag; a former or short name does"
+    ),
+    "registry_as_of": (
+        "a row is resolved against the registry delivered up to and including its delivery day; "
+        "records refer only to entities delivered on an earlier day (dual notifications: the same "
+        "day)"
+    ),
+    "duplicates": (
+        "a later row with the same natural key and the same values is a duplicate; with a later "
+        "version column (updated_at, crawled_at for websites) it is updated"
+    ),
+    "timestamps": (
+        "silver timestamps are ISO 8601 with +08:00; amounts are yuan with 2 decimals; sampling "
+        "ratio is sent as a percentage (23.7%) and given in silver as a fraction"
+    ),
+    "excel_numbers": (
+        "a USCC typed as a number is reported as_sent as it shows (9.13101E+17)"
+    ),
+    "departments": (
+        "departments are sent as full snapshots only (no changes between snapshots)"
+    ),
+    "never_faulted": (
+        "entities and departments files never carry file faults; the calibration source's dual "
+        "notifications and its joint inspection carry no row faults"
+    ),
+}
+
 
 class Generator:
     def __init__(
@@ -321,9 +374,11 @@ class Generator:
                 fresh = set(need)
                 rows = {x: reg.row(x) for x in need}
                 head, lines = render_text("S", "entities", headers, list(rows.values()), tpl.values_out, rng)
-                for x, line in zip(need, lines):
+                for x, line in zip(need, lines, strict=False):
                     reg.lines[x] = line
-                text = (("\ufeff" if bom else "") + head if first else "") + "".join(reg.lines[x] for x in chunk)
+                text = (("\ufeff" if bom else "") + head if first else "") + "".join(
+                    reg.lines[x] for x in chunk
+                )
                 first = False
                 data = text.encode("utf-8")
                 fh.write(data)
@@ -346,9 +401,17 @@ class Generator:
                                 source, "entities", day, rel, n + k + 1, rows.get(x) or reg.row(x), "S"
                             )
                             self.entity_truth[x] = rec["flags"]
-                        else:   # unchanged since its last delivery: a duplicate
-                            rec = self.truth.duplicate(source, "entities", day, rel, n + k + 1,
-                                                       {"uscc": reg.uscc[x]}, known, reg.uscc[x])
+                        else:  # unchanged since its last delivery: a duplicate
+                            rec = self.truth.duplicate(
+                                source,
+                                "entities",
+                                day,
+                                rel,
+                                n + k + 1,
+                                {"uscc": reg.uscc[x]},
+                                known,
+                                reg.uscc[x],
+                            )
                         self._count(source, "entities", "expected", rec["expected"])
                         for f in rec["flags"]:
                             self._count(source, "entities", "flags", f)
@@ -418,6 +481,7 @@ class Generator:
             "truth_rows": self.truth_rows,
             "truth_order": "folders are evaluated day by day; on a day the city first (entities, "
             "departments, then its other feeds), then the districts in division-code order",
+            "conventions": CONVENTIONS,
             "fault_rates": self.rates.as_dict(),
             "drift": [vars(d) for d in self.preset.drift],
             "rows_written": rows_total,

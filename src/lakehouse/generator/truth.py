@@ -74,7 +74,7 @@ class RegistryView:
         if len(code) == 15 and code.isdigit() and code in self.by_regno:
             u = self.by_regno[code]
             held = self.by_uscc[u]
-            if norm_name(name) != held[0]:
+            if name is not None and norm_name(name) != held[0]:
                 flags.append("name_differs")
             return u, "reg_no", held[1], flags
         cands = self.by_name.get(norm_name(name), []) if norm_name(name) else []
@@ -261,9 +261,20 @@ class Truth:
 
     def duplicate(self, source, feed, day, file, row_number, key, flags, uscc) -> dict:
         """A row known to repeat its last accepted version unchanged (fast path for registry snapshots)."""
-        rec = {"source": source, "feed": feed, "date": day.isoformat(), "file": file, "row_number": row_number,
-               "key": key, "expected": "duplicate", "rules": [], "flags": flags, "resolved_by": None,
-               "uscc": uscc, "faults": []}
+        rec = {
+            "source": source,
+            "feed": feed,
+            "date": day.isoformat(),
+            "file": file,
+            "row_number": row_number,
+            "key": key,
+            "expected": "duplicate",
+            "rules": [],
+            "flags": flags,
+            "resolved_by": None,
+            "uscc": uscc,
+            "faults": [],
+        }
         if self.rows_fh:
             self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return rec

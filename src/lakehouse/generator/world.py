@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 
 from lakehouse.identifiers import USCC_CHARSET, org_code_check_char, regno_check_digit, uscc_check_char
 
@@ -114,6 +115,10 @@ class Registry:
         self.ind = {i[0]: i for i in vocab.INDUSTRIES}
         self.ind_w_ent = [i[5] for i in vocab.INDUSTRIES]
         self.ind_w_ind = [i[6] for i in vocab.INDUSTRIES]
+        self.type_cum = list(accumulate(self.type_weights))
+        self.div_cum = list(accumulate(self.div_weights))
+        self.ind_cum_ent = list(accumulate(self.ind_w_ent))
+        self.ind_cum_ind = list(accumulate(self.ind_w_ind))
         # columns
         self.uscc: list[str] = []
         self.reg_no: list[str | None] = []
@@ -140,7 +145,7 @@ class Registry:
         self.org_used: set[str] = set()
         self.regno_seq = 0
         self.dup_name_pairs: list[tuple[int, int]] = []
-        self.lines: dict[int, str] = {}   # rendered registry rows of unchanged entities (see core)
+        self.lines: dict[int, str] = {}  # rendered registry rows of unchanged entities (see core)
 
     def __len__(self) -> int:
         return len(self.uscc)
@@ -172,7 +177,8 @@ class Registry:
                 form = "股份有限公司" if r < 0.05 else "有限公司"
                 name = f"{brand}（上海）{term}{form}" if r > 0.9 else f"上海{brand}{term}{form}"
             elif etype == "个体工商户":
-                name = f"上海市{self.district_names[div]}{brand}{term}店"
+                shop = "" if term.endswith(("店", "房", "馆")) else "店"
+                name = f"上海市{self.district_names[div]}{brand}{term}{shop}"
             elif etype == "农民专业合作社":
                 name = f"上海{brand}{term}专业合作社"
             elif etype == "事业单位":
@@ -204,10 +210,10 @@ class Registry:
             etype, industry = "个体工商户", self.industry[dup_of]
             div = rng.choice([d for d in self.divisions if d != self.district[dup_of]])
         else:
-            etype = etype or rng.choices(self.type_names, self.type_weights)[0]
-            div = div or rng.choices(self.divisions, self.div_weights)[0]
+            etype = etype or rng.choices(self.type_names, cum_weights=self.type_cum)[0]
+            div = div or rng.choices(self.divisions, cum_weights=self.div_cum)[0]
             industry = rng.choices(
-                self.ind_codes, self.ind_w_ind if etype == "个体工商户" else self.ind_w_ent
+                self.ind_codes, cum_weights=self.ind_cum_ind if etype == "个体工商户" else self.ind_cum_ent
             )[0]
         est = established or when
         old = est < OLD_CUTOFF

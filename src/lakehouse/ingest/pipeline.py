@@ -23,8 +23,15 @@ from lakehouse.catalog import Catalog, Table, load_catalog
 from lakehouse.config import settings
 from lakehouse.ingest import resolve, runlog, silver
 from lakehouse.ingest.landing import find_deliveries
-from lakehouse.ingest.staging import BRONZE_SCHEMA, HELPER_COLUMNS, StagedBatch, arrow_schema, \
-    stage_deliveries, to_arrow, utc_now
+from lakehouse.ingest.staging import (
+    BRONZE_SCHEMA,
+    HELPER_COLUMNS,
+    StagedBatch,
+    arrow_schema,
+    stage_deliveries,
+    to_arrow,
+    utc_now,
+)
 from lakehouse.quality.gate import validate_batch
 
 log = logging.getLogger(__name__)
@@ -89,17 +96,32 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
         _write_bronze(spark, batch)
     counts: dict[str, dict] = {}
     failures: dict[str, list[str]] = {}
+    quarantined = []
+    refs = _References(spark)
     order = [t for t in REFERENCE_FIRST if t in batch.silver] + \
             sorted(t for t in batch.silver if t not in REFERENCE_FIRST)
     for table_name in order:
         table = catalog.tables[table_name]
-        result = _write_table(spark, catalog, table, batch, run_id, report)
+        result = _write_table(spark, table, batch, run_id, report, refs)
         counts.update(result["counts"])
+        quarantined.append(result["quarantine"])
         for src in result["blocked"]:
             report.blocked_sources.add(src)
             failures.setdefault(src, []).extend(result["failures"])
-        if result["written"]:
-            report.tables_written.add(table_name)
+        report.tables_written.add(table_name)
+        if table_name in REFERENCE_FIRST:
+            refs.invalidate()       # later tables resolve against what this batch just merged
+    with report.timed("quarantine_write"):
+        rows = quarantined[0]
+        for more in quarantined[1:]:
+            rows = rows.unionByName(more)
+        written = [f.file_id for f in batch.files
+                   if f.status == "accepted" and f.source not in report.blocked_sources]
+        if report.blocked_sources:
+            rows = rows.where(~F.col("_source").isin(sorted(report.blocked_sources)))
+        silver.write_quarantine(spark, rows, written)
+    refs.invalidate()
+    spark.catalog.clearCache()
 
     finished = utc_now()
     entries = []
@@ -140,7 +162,7 @@ def _write_bronze(spark, batch: StagedBatch) -> None:
         df = spark.createDataFrame(to_arrow(rows, BRONZE_SCHEMA))
         path = lake.table_path("bronze", feed)
         file_ids = sorted({lake.file_id(r["_file"], r["_file_sha256"]) for r in rows} & ids)
-        lake.replace_files(df, path, file_ids)
+        lake.append_once(df, path, file_ids)
 
 
 def _read_current(spark, name: str):
@@ -148,18 +170,47 @@ def _read_current(spark, name: str):
     return spark.read.format("delta").load(path) if lake.exists(spark, path) else None
 
 
-def _write_table(spark, catalog: Catalog, table: Table, batch: StagedBatch, run_id: str,
-                 report: IngestReport) -> dict:
+class _References:
+    """The registry index and the department list, read once and reused by
+    every table of the batch until a reference table is merged again."""
+
+    def __init__(self, spark):
+        self.spark = spark
+        self._registry: resolve.RegistryIndex | None = None
+        self._departments = None
+
+    def registry(self) -> resolve.RegistryIndex:
+        if self._registry is None:
+            self._registry = resolve.RegistryIndex(self.spark, _read_current(self.spark, "entities"))
+        return self._registry
+
+    def departments(self):
+        if self._departments is None:
+            current = _read_current(self.spark, "departments")
+            if current is not None:
+                self._departments = current.select("department_code").distinct().cache()
+        return self._departments
+
+    def invalidate(self) -> None:
+        if self._registry is not None:
+            self._registry.unpersist()
+        if self._departments is not None:
+            self._departments.unpersist()
+        self._registry = self._departments = None
+
+
+def _write_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
+                 refs: _References) -> dict:
     rows = batch.silver[table.name]
     with report.timed("to_spark"):
         df = spark.createDataFrame(to_arrow(rows, arrow_schema(table)))
     file_ids = sorted({lake.file_id(r["_file"], r["_file_sha256"]) for r in rows})
 
     if table.entity_ref:
-        df = resolve.resolve_entities(df, _read_current(spark, "entities"))
+        df = resolve.resolve_entities(df, refs.registry())
     dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
     if dept_cols:
-        df = resolve.flag_unknown_departments(df, _read_current(spark, "departments"), dept_cols)
+        df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
     df = df.withColumn("flags", F.array_sort(F.array_distinct("flags")))
     df = df.withColumn("_row_hash", silver.content_hash(_content_columns(table))).cache()
 
@@ -176,28 +227,30 @@ def _write_table(spark, catalog: Catalog, table: Table, batch: StagedBatch, run_
     silver_cols = table.column_names + ["_row_hash"]
     with report.timed("resolve_classify"):
         winners = winners.cache()
-        winners.count()
+        n_winners = winners.count()
     with report.timed("expectations"):
-        gate = validate_batch(table.name, winners.select(*silver_cols), run_id)
+        gate = validate_batch(table.name, winners.select(*silver_cols), run_id, n_winners)
     blocked = gate.blocked_sources
     if blocked:
         log.warning("%s: expectations failed for %s: %s", table.name, sorted(blocked), gate.failures)
         keep = ~F.col("_source").isin(sorted(blocked))
-        accepted, winners, bad = accepted.where(keep), winners.where(keep), bad.where(keep)
+        accepted, winners = accepted.where(keep), winners.where(keep)
 
     schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
         .add("_row_hash", "string")
+    written_ids = [f for f in file_ids if f.split("/", 1)[0] not in blocked]
     with report.timed("silver_write"):
         lake.ensure_table(spark, current_path, schema, change_feed=True)
-        silver.write_quarantine(spark, bad, table.name, table.key, file_ids)
-        lake.replace_files(accepted.select(*silver_cols), history_path, file_ids)
-        silver.merge_current(spark, current_path, winners, table.key, silver_cols)
+        if n_winners and written_ids:
+            lake.append_once(accepted.select(*silver_cols), history_path, written_ids)
+            silver.merge_current(spark, current_path, winners, table.key, silver_cols)
     with report.timed("counts"):
         counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
-                                        df.where(F.size("_rules") > 0).withColumn("_file", lake.file_id_col()))
-    for cached in (df, classified, winners):
+                                        bad.withColumn("_file", lake.file_id_col()))
+    quarantine = silver.quarantine_rows(bad, table.name, table.key)
+    for cached in (classified, winners):
         cached.unpersist()
-    return {"counts": counts, "blocked": blocked, "failures": gate.failures, "written": True}
+    return {"counts": counts, "blocked": blocked, "failures": gate.failures, "quarantine": quarantine}
 
 
 def _content_columns(table: Table) -> list[str]:

@@ -24,37 +24,46 @@ def add_rule(df: DataFrame, condition, rule: str, reason) -> DataFrame:
                           .otherwise(F.col("_reasons"))))
 
 
-def resolve_entities(df: DataFrame, registry: DataFrame | None) -> DataFrame:
+class RegistryIndex:
+    """The registry's lookup tables (by USCC, by registration number, by
+    normalised name), built once per run and cached: every table of the
+    batch is resolved against the same registry."""
+
+    def __init__(self, spark, registry: DataFrame | None):
+        if registry is None:
+            registry = spark.createDataFrame(
+                [], "uscc string, reg_no string, registered_district string, name_keys array<string>")
+        reg = registry.select("uscc", "reg_no", "registered_district", "name_keys")
+        self.by_uscc = reg.select(F.col("uscc").alias("_m_uscc"),
+                                  F.col("registered_district").alias("_m_uscc_district"),
+                                  F.element_at("name_keys", 1).alias("_m_uscc_name")).cache()
+        self.by_regno = (reg.where(F.col("reg_no").isNotNull())
+                         .groupBy(F.col("reg_no").alias("_m_regno"))
+                         .agg(F.count("*").alias("_n"), F.first("uscc").alias("_m_regno_uscc"),
+                              F.first("registered_district").alias("_m_regno_district"),
+                              F.first(F.element_at("name_keys", 1)).alias("_m_regno_name"))
+                         .where("_n = 1").drop("_n").cache())
+        self.names = (reg.select("uscc", "registered_district", F.element_at("name_keys", 1).alias("_current"),
+                                 F.explode("name_keys").alias("_key")).distinct().cache())
+
+    def unpersist(self) -> None:
+        for df in (self.by_uscc, self.by_regno, self.names):
+            df.unpersist()
+
+
+def resolve_entities(df: DataFrame, index: RegistryIndex) -> DataFrame:
     """Fill uscc, resolved_by, registered_district; flag uscc_check_exception,
     entity_not_in_registry, name_differs; rule uscc_unresolved."""
-    if registry is None:
-        registry = df.sparkSession.createDataFrame(
-            [], "uscc string, reg_no string, registered_district string, name_keys array<string>")
-    reg = registry.select("uscc", "reg_no", "registered_district", "name_keys")
-
-    by_uscc = reg.select(F.col("uscc").alias("_m_uscc"),
-                         F.col("registered_district").alias("_m_uscc_district"),
-                         F.element_at("name_keys", 1).alias("_m_uscc_name"))
-    by_regno = (reg.where(F.col("reg_no").isNotNull())
-                .groupBy(F.col("reg_no").alias("_m_regno"))
-                .agg(F.count("*").alias("_n"), F.first("uscc").alias("_m_regno_uscc"),
-                     F.first("registered_district").alias("_m_regno_district"),
-                     F.first(F.element_at("name_keys", 1)).alias("_m_regno_name"))
-                .where("_n = 1").drop("_n"))
-    names = (reg.select("uscc", "registered_district", F.element_at("name_keys", 1).alias("_current"),
-                        F.explode("name_keys").alias("_key")).distinct())
-    name_counts = names.groupBy("_key").agg(F.count("*").alias("_all"))
-
+    by_uscc, by_regno, names = index.by_uscc, index.by_regno, index.names
     out = (df.join(by_uscc, df["_uscc_norm"] == by_uscc["_m_uscc"], "left")
              .join(by_regno, df["_reg_no"] == by_regno["_m_regno"], "left"))
 
     # name candidates: unique name, or unique within the holding district
     need_name = out.where(F.col("_m_uscc").isNull() & ~F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
                           & F.col("_m_regno").isNull() & F.col("_name_key").isNotNull())
-    cand = (need_name.select("_row_id", "_name_key", "holding_district").distinct()
-            .join(names, F.col("_name_key") == names["_key"])
-            .join(name_counts, "_key"))
-    picked = (cand.withColumn("_in_district", F.col("registered_district") == F.col("holding_district"))
+    cand = (need_name.select("_row_id", "_name_key", "_holding_district").distinct()
+            .join(names, F.col("_name_key") == names["_key"]))
+    picked = (cand.withColumn("_in_district", F.col("registered_district") == F.col("_holding_district"))
               .groupBy("_row_id")
               .agg(F.count("*").alias("_n"),
                    F.sum(F.col("_in_district").cast("int")).alias("_n_district"),

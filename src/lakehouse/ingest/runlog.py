@@ -34,9 +34,11 @@ def record(spark, entries: list[dict]) -> None:
     any rows a failed attempt at the same files left)."""
     if not entries:
         return
-    files = [lake.file_id(e["_file"], e["file_sha256"]) for e in entries]
+    # one run-log append per (file, outcome) set: a retried task is a no-op, a
+    # blocked file retried later is a new outcome and is logged again
+    keys = [f'{lake.file_id(e["_file"], e["file_sha256"])}:{e["status"]}' for e in entries]
     log = spark.createDataFrame([{**e, "_file_sha256": e["file_sha256"]} for e in entries], RUNLOG_SCHEMA)
-    lake.replace_files(log, lake.table_path("ops", "ingest_runs"), files, change_feed=True)
+    lake.append_once(log, lake.table_path("ops", "ingest_runs"), keys, change_feed=True)
     ledger = log.select("_file", "source", "delivery_date", "feed", "file_sha256", "status", "reason",
                         "ingest_run_id", F.col("finished_at").alias("recorded_at"))
     lpath = lake.table_path("ops", "file_ledger")

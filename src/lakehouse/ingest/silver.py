@@ -2,7 +2,7 @@
 new versions, MERGE the latest version per natural key into silver, append
 every accepted version to the history table.
 
-Re-runnable: quarantine and history are replaced per delivered file, and the
+Re-runnable: quarantine and history are appended once per set of files, and the
 "previous version" a row is compared with never comes from the batch's own
 files, so a retried batch classifies its rows exactly as the first attempt.
 """
@@ -84,32 +84,38 @@ def merge_current(spark, path: str, winners: DataFrame, key: list[str], columns:
 
 
 def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
-    """rows accepted / duplicate / quarantined (by rule) / flagged (by flag) per file."""
+    """rows accepted / duplicate / quarantined (by rule) / flagged (by flag)
+    per file, in one Spark job."""
+    outcomes = good.groupBy("_file", F.col("_outcome").alias("kind"), F.lit("").alias("name")).count()
+    flags = (good.where("_outcome = 'accepted'").select("_file", F.explode("flags").alias("name"))
+             .groupBy("_file", F.lit("flag").alias("kind"), "name").count())
+    quarantined = bad.groupBy("_file", F.lit("quarantined").alias("kind"), F.lit("").alias("name")).count()
+    rules = (bad.select("_file", F.explode("_rules").alias("name"))
+             .groupBy("_file", F.lit("rule").alias("kind"), "name").count())
     counts: dict[str, dict] = {}
-
-    def slot(f):
-        return counts.setdefault(f, {"accepted": 0, "duplicate": 0, "quarantined": 0,
-                                     "quarantined_by_rule": {}, "flags": {}, "late": 0})
-
-    for r in good.groupBy("_file", "_outcome").count().collect():
-        slot(r["_file"])[r["_outcome"]] += r["count"]
-    for r in (good.where("_outcome = 'accepted'").select("_file", F.explode("flags").alias("f"))
-              .groupBy("_file", "f").count().collect()):
-        slot(r["_file"])["flags"][r["f"]] = r["count"]
-        if r["f"] == "late":
-            slot(r["_file"])["late"] = r["count"]
-    for r in bad.groupBy("_file").count().collect():
-        slot(r["_file"])["quarantined"] += r["count"]
-    for r in bad.select("_file", F.explode("_rules").alias("rule")).groupBy("_file", "rule").count().collect():
-        slot(r["_file"])["quarantined_by_rule"][r["rule"]] = r["count"]
+    for r in outcomes.unionByName(flags).unionByName(quarantined).unionByName(rules).collect():
+        slot = counts.setdefault(r["_file"], {"accepted": 0, "duplicate": 0, "quarantined": 0,
+                                              "quarantined_by_rule": {}, "flags": {}, "late": 0})
+        if r["kind"] == "flag":
+            slot["flags"][r["name"]] = r["count"]
+            if r["name"] == "late":
+                slot["late"] = r["count"]
+        elif r["kind"] == "rule":
+            slot["quarantined_by_rule"][r["name"]] = r["count"]
+        else:
+            slot[r["kind"]] += r["count"]
     return counts
 
 
-def write_quarantine(spark, bad: DataFrame, table: str, key: list[str], files: list[str]) -> None:
-    path = lake.table_path("quarantine", "rows")
-    out = bad.select(F.lit(table).alias("_table"), "_source", "_delivery_date", "_file", "_file_sha256",
-                     "_row_number", "_ingest_run_id", "_ingested_at",
-                     F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
-                     F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
-                     F.col("_raw").alias("raw"))
-    lake.replace_files(out, path, files, change_feed=True, extra_where=f"_table = '{table}'")
+def quarantine_rows(bad: DataFrame, table: str, key: list[str]) -> DataFrame:
+    """The quarantine table's shape: the row's rules, reasons, raw values, lineage."""
+    return bad.select(F.lit(table).alias("_table"), "_source", "_delivery_date", "_file", "_file_sha256",
+                      "_row_number", "_ingest_run_id", "_ingested_at",
+                      F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
+                      F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
+                      F.col("_raw").alias("raw"))
+
+
+def write_quarantine(spark, rows: DataFrame, files: list[str]) -> None:
+    """One write for the whole batch's quarantined rows (all tables)."""
+    lake.append_once(rows, lake.table_path("quarantine", "rows"), files, change_feed=True)

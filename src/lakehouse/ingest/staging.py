@@ -25,7 +25,7 @@ from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.
 HELPER_COLUMNS = {
-    "_row_id": "int", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
+    "_row_id": "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
     "_name_key": "string", "_rules": "array<string>", "_reasons": "array<string>", "_raw": "map<string,string>",
 }
 _EXTRA_ARROW = {"int": pa.int64(), "string": pa.string(), "bool": pa.bool_(),
@@ -87,7 +87,9 @@ def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, 
                 row_id += 1
                 raw_text = {k: v for k, v in raw.values.items() if v is not None}
                 batch.bronze[entry.feed].append({**lineage, "_row_number": raw.row_number, "raw": raw_text})
-                batch.silver[table.name].append(_silver_row(normalise(raw), table, lineage, raw_text, row_id))
+                row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
+                row["_holding_district"] = source.division_code
+                batch.silver[table.name].append(row)
     return batch
 
 

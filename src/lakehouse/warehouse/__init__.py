@@ -14,7 +14,7 @@ BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
 # Ops tables published beside the silver tables, with their natural keys.
 OPS_TABLES = {
     "quarantine_rows": ("quarantine", "rows", ["_table", "_file", "_file_sha256", "_row_number"]),
-    "ingest_runs": ("ops", "ingest_runs", ["_file", "_file_sha256"]),
+    "ingest_runs": ("ops", "ingest_runs", ["ingest_run_id", "_file", "_file_sha256"]),
 }
 
 
@@ -29,7 +29,7 @@ create table if not exists lake.ingest_runs (
   rows_quarantined bigint, rows_late bigint, quarantined_by_rule jsonb, flagged_by_rule jsonb,
   unknown_columns text[], expectations_passed boolean, expectation_failures text[],
   started_at timestamptz, finished_at timestamptz, _file_sha256 text,
-  primary key (_file, _file_sha256));
+  primary key (ingest_run_id, _file, _file_sha256));
 create table if not exists lake._publish_state (
   table_name text primary key, delta_version bigint not null, published_at timestamptz not null default now());
 -- raw rows of the quarantine can hold personal data: loader only
