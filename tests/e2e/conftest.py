@@ -85,3 +85,32 @@ def read_delta(spark):
     from lakehouse import lake
 
     return lambda layer, name: spark.read.format("delta").load(lake.table_path(layer, name))
+
+
+@pytest.fixture
+def isolated_lakehouse(e2e_env, tmp_path):
+    """A private lake, landing and PostgreSQL database for one test."""
+    import psycopg2
+
+    from lakehouse import warehouse
+    from lakehouse.config import settings
+
+    base = settings()
+    db = f"lakehouse_e2e_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host=base.pg_host, port=base.pg_port, user=base.pg_user, dbname="postgres",
+                             password=base.pg_password or None)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{db}"')
+    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING", "PGDATABASE")}
+    os.environ.update({"LAKEHOUSE_LAKE": str(tmp_path / "lake"), "LAKEHOUSE_LANDING": str(tmp_path / "landing"),
+                       "PGDATABASE": db})
+    _reset_settings()
+    warehouse.bootstrap()
+    yield tmp_path
+    for k, v in saved.items():
+        os.environ[k] = v
+    _reset_settings()
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{db}" with (force)')
+    admin.close()

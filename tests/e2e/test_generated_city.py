@@ -126,3 +126,71 @@ def test_silver_matches_the_answer_file_row_for_row(city, table):
             if not _same(value, actual):
                 diffs.append((k, field, value, actual))
     assert not diffs, f"{len(diffs)} differences, first: {diffs[:8]}"
+
+
+# ---------------------------------------------------------------- the marts on the same city
+
+@pytest.fixture(scope="module")
+def marts(city, dagbag):
+    from lakehouse import warehouse
+
+    run = dagbag.get_dag("build_marts").test()
+    assert "success" in str(run.state).lower()
+
+    def query(sql: str) -> list[tuple]:
+        with warehouse.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    return query
+
+
+def test_cross_district_mart_counts_what_the_answer_file_implies(city, marts):
+    expected = 0
+    for feed in ("licences", "inspections", "penalties"):
+        for r in _jsonl(city["truth"] / "silver" / f"{feed}.jsonl"):
+            if r["registered_district"] and r["holding_district"] != "310000" \
+                    and r["holding_district"] != r["registered_district"]:
+                expected += 1
+    [(got,)] = marts("select coalesce(sum(records), 0) from marts.fct_cross_district_supervision")
+    assert expected > 0 and got == expected
+
+
+def test_funnel_counts_match_the_pushes_delivered(city, marts):
+    pushes = _jsonl(city["truth"] / "silver" / "dual_notifications.jsonl")
+    [(pushed, issued, unanswered)] = marts(
+        "select sum(pushed), sum(issued), sum(unanswered) from marts.fct_dual_notification_funnel")
+    assert pushed == len(pushes)
+    assert issued == sum(p["feedback_status"] == "ISSUED" for p in pushes)
+    assert unanswered == sum(p["feedback_status"] == "NO_FEEDBACK" for p in pushes)
+
+
+def test_random_plan_coverage_matches_draws_and_inspections(city, marts):
+    draws = _jsonl(city["truth"] / "silver" / "random_draws.jsonl")
+    inspections = _jsonl(city["truth"] / "silver" / "inspections.jsonl")
+    got = {plan: (drawn, inspected) for plan, drawn, inspected in marts(
+        "select plan_id, drawn, inspected_entities from marts.fct_random_inspection_coverage")}
+    plans = {p["plan_id"] for p in _jsonl(city["truth"] / "silver" / "random_plans.jsonl")}
+    assert plans and set(got) == plans
+    for plan in plans:
+        drawn = sum(d["plan_id"] == plan for d in draws)
+        inspected = len({i["uscc"] for i in inspections if i["kind"] == "RANDOM" and i["plan_id"] == plan})
+        assert got[plan] == (drawn, inspected), plan
+
+
+def test_collection_quality_mart_reconciles_with_the_run_log(city, marts):
+    files = [f for f in _jsonl(city["truth"] / "files.jsonl") if f["expected_status"] != "not_ready"]
+    [(received, rejected, rows_accepted)] = marts(
+        "select sum(files_received), sum(files_rejected), sum(rows_accepted) from marts.fct_collection_quality")
+    assert received == len(files)
+    assert rejected == sum(f["expected_status"] == "rejected" for f in files)
+    truth_rows = _jsonl(city["truth"] / "rows.jsonl")
+    assert rows_accepted == sum(r["expected"] in ("accepted", "updated") for r in truth_rows)
+
+
+def test_entity_profile_has_every_registry_entity_and_no_personal_data(city, marts):
+    entities = _jsonl(city["truth"] / "silver" / "entities.jsonl")
+    [(n,)] = marts("select count(*) from marts.dim_entity_profile")
+    assert n == len(entities)
+    columns = {c for (c,) in marts("select column_name from information_schema.columns "
+                                   "where table_schema = 'marts' and table_name = 'dim_entity_profile'")}
+    assert not columns & {"legal_representative", "legal_representative_id_number"}

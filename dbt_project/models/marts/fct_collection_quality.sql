@@ -6,7 +6,11 @@ with
 
 runs as (
 
-    select * from {{ ref('stg_lake__ingest_runs') }}
+    -- a file blocked by an expectation and ingested by a later run has two
+    -- run-log rows: the latest one is the file's outcome
+    select distinct on (delivered_file, file_sha256) *
+    from {{ ref('stg_lake__ingest_runs') }}
+    order by delivered_file, file_sha256, finished_at desc
 
 ),
 
