@@ -61,12 +61,8 @@ renamed as (
         cast(updated_at as timestamptz) as updated_at,
         cast(flags as text[]) as flags,
         cast(extra_columns as jsonb) as extra_columns,
-        cast(_source as text) as delivered_by_source,
-        cast(_delivery_date as date) as delivery_date,
-        cast(_file as text) as delivered_file,
-        cast(_row_number as bigint) as delivered_row_number,
-        cast(_ingest_run_id as text) as ingest_run_id,
-        cast(_ingested_at as timestamptz) as ingested_at
+        -- lineage
+        {{ lake_lineage() }}
 
     from source
 
