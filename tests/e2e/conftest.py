@@ -1,17 +1,19 @@
 """End-to-end fixtures: a private lake, landing and PostgreSQL database per
-test session, on the real services `make test` set up (embedded PostgreSQL,
-migrated Airflow metadata, Delta jars)."""
+test session (or module, or test), on the real services `make test` set up
+(embedded PostgreSQL, migrated Airflow metadata, Delta jars)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ISOLATED_VARS = ("LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING", "PGDATABASE")
 
 
 def _reset_settings() -> None:
@@ -20,38 +22,56 @@ def _reset_settings() -> None:
     settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
-def e2e_env(tmp_path_factory):
-    """LAKEHOUSE_LAKE / LAKEHOUSE_LANDING in a temp dir and a fresh database."""
+@contextmanager
+def private_lakehouse(root: Path):
+    """Point the project at root/lake, root/landing and a fresh database, then restore."""
     import psycopg2
 
     from lakehouse import warehouse
-    from lakehouse.config import apply_airflow_env, settings
+    from lakehouse.config import settings
 
-    root = tmp_path_factory.mktemp("lakehouse")
-    db = f"lakehouse_e2e_{uuid.uuid4().hex[:8]}"
-    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING", "PGDATABASE")}
     base = settings()
+    db = f"lakehouse_e2e_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(host=base.pg_host, port=base.pg_port, user=base.pg_user, dbname="postgres",
                              password=base.pg_password or None)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'create database "{db}"')
+    saved = {k: os.environ.get(k) for k in ISOLATED_VARS}
     os.environ.update({"LAKEHOUSE_LAKE": str(root / "lake"), "LAKEHOUSE_LANDING": str(root / "landing"),
                        "PGDATABASE": db})
     _reset_settings()
-    apply_airflow_env()
     warehouse.bootstrap()
-    yield root
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    _reset_settings()
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{db}" with (force)')
-    admin.close()
+    try:
+        yield root
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        _reset_settings()
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{db}" with (force)')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_env(tmp_path_factory):
+    from lakehouse.config import apply_airflow_env
+
+    apply_airflow_env()
+    with private_lakehouse(tmp_path_factory.mktemp("lakehouse")) as root:
+        yield root
+
+
+@pytest.fixture(scope="module")
+def isolated_lakehouse_module(e2e_env, tmp_path_factory):
+    with private_lakehouse(tmp_path_factory.mktemp("isolated")) as root:
+        yield root
+
+
+@pytest.fixture
+def isolated_lakehouse(e2e_env, tmp_path):
+    with private_lakehouse(tmp_path) as root:
+        yield root
 
 
 @pytest.fixture(scope="session")
@@ -85,32 +105,3 @@ def read_delta(spark):
     from lakehouse import lake
 
     return lambda layer, name: spark.read.format("delta").load(lake.table_path(layer, name))
-
-
-@pytest.fixture
-def isolated_lakehouse(e2e_env, tmp_path):
-    """A private lake, landing and PostgreSQL database for one test."""
-    import psycopg2
-
-    from lakehouse import warehouse
-    from lakehouse.config import settings
-
-    base = settings()
-    db = f"lakehouse_e2e_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(host=base.pg_host, port=base.pg_port, user=base.pg_user, dbname="postgres",
-                             password=base.pg_password or None)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{db}"')
-    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING", "PGDATABASE")}
-    os.environ.update({"LAKEHOUSE_LAKE": str(tmp_path / "lake"), "LAKEHOUSE_LANDING": str(tmp_path / "landing"),
-                       "PGDATABASE": db})
-    _reset_settings()
-    warehouse.bootstrap()
-    yield tmp_path
-    for k, v in saved.items():
-        os.environ[k] = v
-    _reset_settings()
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{db}" with (force)')
-    admin.close()

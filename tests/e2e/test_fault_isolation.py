@@ -5,7 +5,6 @@ ingested on the next run once the problem is fixed."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from datetime import datetime, timezone
@@ -20,45 +19,40 @@ pytestmark = pytest.mark.e2e
 DAY = datetime(2017, 4, 3, tzinfo=timezone.utc)
 
 
-def test_blocked_source_does_not_stop_the_other(e2e_env, dagbag, read_delta, tmp_path):
+def test_blocked_source_does_not_stop_the_other(isolated_lakehouse, dagbag, read_delta, monkeypatch):
     from lakehouse.config import REPO_ROOT, settings
 
-    landing, lake, suites = tmp_path / "landing", tmp_path / "lake", tmp_path / "expectations"
+    landing, suites = isolated_lakehouse / "landing", isolated_lakehouse / "expectations"
     shutil.copytree(REPO_ROOT / "expectations", suites)
     strict = json.loads((suites / "penalties.json").read_text(encoding="utf-8"))
     strict["expectations"].append({"type": "expect_column_values_to_be_between", "meta": {"critical": True},
                                    "kwargs": {"column": "fine_amount", "min_value": 0, "max_value": 1000}})
     (suites / "penalties.json").write_text(json.dumps(strict, ensure_ascii=False), encoding="utf-8")
-    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_LANDING", "LAKEHOUSE_LAKE", "LAKEHOUSE_EXPECTATIONS")}
-    os.environ.update({"LAKEHOUSE_LANDING": str(landing), "LAKEHOUSE_LAKE": str(lake),
-                       "LAKEHOUSE_EXPECTATIONS": str(suites)})
+    monkeypatch.setenv("LAKEHOUSE_EXPECTATIONS", str(suites))
     settings.cache_clear()
-    try:
-        fx.write_folder(landing, "huangpu", fx.DAY1, "S", {"penalties.csv": ("penalties", fx.csv_bytes(
-            fx.PEN_S, [fx.pen("HP-BIG", fx.E_A, "甲", fx.D_HP, "2017-04-01", fine="9000")]), 1)})
-        fx.write_folder(landing, "xuhui", fx.DAY1, "S", {"penalties.csv": ("penalties", fx.csv_bytes(
-            fx.PEN_S, [fx.pen("XH-SMALL", fx.E_A, "甲", fx.D_XH, "2017-04-01", fine="500")]), 1)})
+    fx.write_folder(landing, "huangpu", fx.DAY1, "S", {"penalties.csv": ("penalties", fx.csv_bytes(
+        fx.PEN_S, [fx.pen("HP-BIG", fx.E_A, "甲", fx.D_HP, "2017-04-01", fine="9000")]), 1)})
+    fx.write_folder(landing, "xuhui", fx.DAY1, "S", {"penalties.csv": ("penalties", fx.csv_bytes(
+        fx.PEN_S, [fx.pen("XH-SMALL", fx.E_A, "甲", fx.D_XH, "2017-04-01", fine="500")]), 1)})
 
-        blocked = dagbag.get_dag("ingest_huangpu").test(logical_date=DAY)
-        assert "failed" in str(blocked.state).lower()
-        published = dagbag.get_dag("ingest_xuhui").test(logical_date=DAY)
-        assert "success" in str(published.state).lower()
+    blocked = dagbag.get_dag("ingest_huangpu").test(logical_date=DAY)
+    assert "failed" in str(blocked.state).lower()
+    published = dagbag.get_dag("ingest_xuhui").test(logical_date=DAY)
+    assert "success" in str(published.state).lower()
 
-        ids = {r["record_id"] for r in read_delta("silver", "penalties").collect()}
-        assert ids == {"XH-SMALL"}
-        runs = {r["_file"]: r for r in read_delta("ops", "ingest_runs").collect()}
-        hp = runs[f"huangpu/{fx.DAY1}/penalties.csv"]
-        assert hp["status"] == "blocked" and not hp["expectations_passed"]
-        assert any("fine_amount" in f for f in hp["expectation_failures"])
+    ids = {r["record_id"] for r in read_delta("silver", "penalties").collect()}
+    assert ids == {"XH-SMALL"}
+    runs = {r["_file"]: r for r in read_delta("ops", "ingest_runs").collect()}
+    hp = runs[f"huangpu/{fx.DAY1}/penalties.csv"]
+    assert hp["status"] == "blocked" and not hp["expectations_passed"]
+    assert any("fine_amount" in f for f in hp["expectation_failures"])
 
-        # the suite is fixed: the blocked file is retried, not skipped as already seen
-        os.environ["LAKEHOUSE_EXPECTATIONS"] = str(REPO_ROOT / "expectations")
-        settings.cache_clear()
-        retried = dagbag.get_dag("ingest_huangpu").test(logical_date=DAY)
-        assert "success" in str(retried.state).lower()
-        ids = {r["record_id"] for r in read_delta("silver", "penalties").collect()}
-        assert ids == {"XH-SMALL", "HP-BIG"}
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        settings.cache_clear()
+    # the suite is fixed: the blocked file is retried, not skipped as already seen
+    monkeypatch.setenv("LAKEHOUSE_EXPECTATIONS", str(REPO_ROOT / "expectations"))
+    settings.cache_clear()
+    retried = dagbag.get_dag("ingest_huangpu").test(logical_date=DAY)
+    assert "success" in str(retried.state).lower()
+    ids = {r["record_id"] for r in read_delta("silver", "penalties").collect()}
+    assert ids == {"XH-SMALL", "HP-BIG"}
+    monkeypatch.delenv("LAKEHOUSE_EXPECTATIONS")
+    settings.cache_clear()

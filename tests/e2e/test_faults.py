@@ -18,16 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def lakehouse(e2e_env, dagbag, read_delta, tmp_path_factory):
-    import os
-
-    from lakehouse.config import settings
-
-    landing = tmp_path_factory.mktemp("faults_landing")
-    lake = tmp_path_factory.mktemp("faults_lake")
-    os.environ.update({"LAKEHOUSE_LANDING": str(landing), "LAKEHOUSE_LAKE": str(lake)})
-    settings.cache_clear()
-    fx.build(landing)
+def lakehouse(isolated_lakehouse_module, dagbag, read_delta):
+    fx.build(isolated_lakehouse_module / "landing")
     run = dagbag.get_dag("ingest_backfill").test(run_conf={"start": fx.DAY1, "end": fx.DAY2})
     assert "success" in str(run.state).lower()
 
@@ -39,10 +31,8 @@ def lakehouse(e2e_env, dagbag, read_delta, tmp_path_factory):
     for r in read_delta("quarantine", "rows").collect():
         quarantine[(r["_source"], r["_row_number"], r["_file"])] = r
     runs = {r["_file"]: r.asDict(recursive=True) for r in read_delta("ops", "ingest_runs").collect()}
-    yield {"penalties": silver("penalties"), "licences": silver("licences"), "quarantine": quarantine,
-           "runs": runs, "read_delta": read_delta}
-    os.environ.update({"LAKEHOUSE_LANDING": str(e2e_env / "landing"), "LAKEHOUSE_LAKE": str(e2e_env / "lake")})
-    settings.cache_clear()
+    return {"penalties": silver("penalties"), "licences": silver("licences"), "quarantine": quarantine,
+            "runs": runs, "read_delta": read_delta}
 
 
 def _quarantined(lh, record_id):

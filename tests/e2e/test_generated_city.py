@@ -5,7 +5,6 @@ every silver row agree with the generator's answer file."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -47,20 +46,15 @@ def _key(values) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def city(e2e_env, dagbag, read_delta, tmp_path_factory):
-    from lakehouse.config import settings
+def city(isolated_lakehouse_module, dagbag, read_delta):
     from lakehouse.generator import generate
 
-    root = tmp_path_factory.mktemp("small_city")
-    os.environ.update({"LAKEHOUSE_LANDING": str(root / "landing"), "LAKEHOUSE_LAKE": str(root / "lake")})
-    settings.cache_clear()
+    root = isolated_lakehouse_module
     generate(out=root / "landing", truth=root / "truth", start=START, days=DAYS, preset="small", seed=SEED,
              progress=False)
     run = dagbag.get_dag("ingest_backfill").test(run_conf={"start": START.isoformat(), "end": "2017-04-30"})
     assert "success" in str(run.state).lower()
-    yield {"truth": root / "truth", "read_delta": read_delta}
-    os.environ.update({"LAKEHOUSE_LANDING": str(e2e_env / "landing"), "LAKEHOUSE_LAKE": str(e2e_env / "lake")})
-    settings.cache_clear()
+    return {"truth": root / "truth", "read_delta": read_delta}
 
 
 def test_every_file_has_the_expected_outcome(city):

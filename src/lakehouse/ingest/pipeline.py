@@ -9,6 +9,7 @@ per table is what makes a backfill fast.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from contextlib import contextmanager
@@ -16,22 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 from pyspark.sql import functions as F
 
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table, load_catalog
 from lakehouse.config import settings
 from lakehouse.ingest import resolve, runlog, silver
-from lakehouse.ingest.landing import find_deliveries
-from lakehouse.ingest.staging import (
-    BRONZE_SCHEMA,
-    HELPER_COLUMNS,
-    StagedBatch,
-    arrow_schema,
-    stage_deliveries,
-    to_arrow,
-    utc_now,
-)
+from lakehouse.ingest.landing import Delivery, find_deliveries
+from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import validate_batch
 
 log = logging.getLogger(__name__)
@@ -83,14 +77,44 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
     report = IngestReport(run_id)
 
     deliveries, report.notes = find_deliveries(landing, sources, start, end)
-    started = utc_now()
     with report.timed("ledger"):
         processed = runlog.processed_files(spark)
+    chunks = list(_chunks(deliveries, batch_rows()))
+    for chunk in chunks:
+        _ingest_chunk(spark, catalog, chunk, run_id, report, processed)
+    if not report.files:
+        report.notes.append("nothing new to ingest")
+    return report
+
+
+def batch_rows() -> int:
+    """Rows staged at most per batch (bounded memory); LAKEHOUSE_BATCH_ROWS."""
+    return int(os.environ.get("LAKEHOUSE_BATCH_ROWS", "1500000"))
+
+
+def _chunks(deliveries: list[Delivery], budget: int):
+    """Consecutive deliveries (oldest first) whose manifests announce at most
+    `budget` rows together: days stay in order across batches."""
+    chunk, rows = [], 0
+    for d in deliveries:
+        size = sum(f.rows for f in d.files)
+        if chunk and rows + size > budget:
+            yield chunk
+            chunk, rows = [], 0
+        chunk.append(d)
+        rows += size
+    if chunk:
+        yield chunk
+
+
+def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: str, report: IngestReport,
+                  processed: set[tuple[str, str]]) -> None:
+    started = utc_now()
     with report.timed("read_normalise"):
         batch = stage_deliveries(deliveries, catalog, run_id, started, processed)
     if not batch.files:
-        report.notes.append("nothing new to ingest")
-        return report
+        return
+    blocked: set[str] = set()     # sources whose batch failed a critical expectation
 
     with report.timed("bronze"):
         _write_bronze(spark, batch)
@@ -102,11 +126,11 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
             sorted(t for t in batch.silver if t not in REFERENCE_FIRST)
     for table_name in order:
         table = catalog.tables[table_name]
-        result = _write_table(spark, table, batch, run_id, report, refs)
+        result = _write_table(spark, table, batch, run_id, report, refs, blocked)
         counts.update(result["counts"])
         quarantined.append(result["quarantine"])
         for src in result["blocked"]:
-            report.blocked_sources.add(src)
+            blocked.add(src)
             failures.setdefault(src, []).extend(result["failures"])
         report.tables_written.add(table_name)
         if table_name in REFERENCE_FIRST:
@@ -116,9 +140,9 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
         for more in quarantined[1:]:
             rows = rows.unionByName(more)
         written = [f.file_id for f in batch.files
-                   if f.status == "accepted" and f.source not in report.blocked_sources]
-        if report.blocked_sources:
-            rows = rows.where(~F.col("_source").isin(sorted(report.blocked_sources)))
+                   if f.status == "accepted" and f.source not in blocked]
+        if blocked:
+            rows = rows.where(~F.col("_source").isin(sorted(blocked)))
         silver.write_quarantine(spark, rows, written)
     refs.invalidate()
     spark.catalog.clearCache()
@@ -128,7 +152,7 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
     for f in batch.files:
         c = counts.get(f.file_id, {})
         status = f.status
-        if status == "accepted" and f.source in report.blocked_sources:
+        if status == "accepted" and f.source in blocked:
             status = "blocked"
         entries.append({
             "ingest_run_id": run_id, "source": f.source, "delivery_date": f.day, "feed": f.feed,
@@ -152,17 +176,14 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
         e.pop("reject_code")
     with report.timed("run_log"):
         runlog.record(spark, entries)
-    report.files = entries
-    return report
+    report.files.extend(entries)
+    report.blocked_sources |= blocked
 
 
 def _write_bronze(spark, batch: StagedBatch) -> None:
-    ids = {f.file_id for f in batch.files}
-    for feed, rows in batch.bronze.items():
-        df = spark.createDataFrame(to_arrow(rows, BRONZE_SCHEMA))
-        path = lake.table_path("bronze", feed)
-        file_ids = sorted({lake.file_id(r["_file"], r["_file_sha256"]) for r in rows} & ids)
-        lake.append_once(df, path, file_ids)
+    for feed, tables in batch.bronze.items():
+        df = spark.createDataFrame(pa.concat_tables(tables))
+        lake.append_once(df, lake.table_path("bronze", feed), batch.file_ids(feed))
 
 
 def _read_current(spark, name: str):
@@ -200,11 +221,12 @@ class _References:
 
 
 def _write_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
-                 refs: _References) -> dict:
-    rows = batch.silver[table.name]
+                 refs: _References, already_blocked: set[str]) -> dict:
+    """Resolve, classify, gate and write one table's part of the batch. Sources
+    blocked by an earlier table of the batch are held back here too."""
     with report.timed("to_spark"):
-        df = spark.createDataFrame(to_arrow(rows, arrow_schema(table)))
-    file_ids = sorted({lake.file_id(r["_file"], r["_file_sha256"]) for r in rows})
+        df = spark.createDataFrame(pa.concat_tables(batch.silver[table.name]))
+    file_ids = batch.file_ids(table.feed)
 
     if table.entity_ref:
         df = resolve.resolve_entities(df, refs.registry())
@@ -230,7 +252,7 @@ def _write_table(spark, table: Table, batch: StagedBatch, run_id: str, report: I
         n_winners = winners.count()
     with report.timed("expectations"):
         gate = validate_batch(table.name, winners.select(*silver_cols), run_id, n_winners)
-    blocked = gate.blocked_sources
+    blocked = gate.blocked_sources | already_blocked
     if blocked:
         log.warning("%s: expectations failed for %s: %s", table.name, sorted(blocked), gate.failures)
         keep = ~F.col("_source").isin(sorted(blocked))

@@ -8,6 +8,7 @@ and a message that says what, where and what to do.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -53,15 +54,28 @@ class StagedFile:
 
 @dataclass
 class StagedBatch:
+    """Each accepted file becomes an Arrow table right after it is read, so a
+    batch holds compact columns, not millions of Python dicts."""
     files: list[StagedFile] = field(default_factory=list)
-    bronze: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))   # feed -> rows
-    silver: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))   # table -> rows
+    bronze: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))   # feed -> per file
+    silver: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))   # table -> per file
+
+    def file_ids(self, feed: str) -> list[str]:
+        return sorted(f.file_id for f in self.files if f.feed == feed and f.status == "accepted")
 
 
 def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, ingested_at: datetime,
-                     already_processed: set[tuple[str, str]]) -> StagedBatch:
+                     already_processed: set[tuple[str, str]], first_row_id: int = 0) -> StagedBatch:
+    gc.disable()   # millions of short-lived dicts and no cycles: the collector only costs time here
+    try:
+        return _stage(deliveries, catalog, run_id, ingested_at, already_processed, first_row_id)
+    finally:
+        gc.enable()
+
+
+def _stage(deliveries, catalog, run_id, ingested_at, already_processed, row_id) -> StagedBatch:
     batch = StagedBatch()
-    row_id = 0
+    schemas: dict[str, pa.Schema] = {}
     for delivery in deliveries:
         source = catalog.sources.get(delivery.source)
         for entry in delivery.files:
@@ -83,13 +97,18 @@ def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, 
             lineage = {"_source": delivery.source, "_delivery_date": delivery.day, "_file": rel,
                        "_file_sha256": sha, "_ingest_run_id": run_id, "_ingested_at": ingested_at}
             normalise = make_row_normaliser(table, source, catalog, delivery.day, delivered.header)
+            bronze_rows, silver_rows = [], []
             for raw in delivered.rows:
                 row_id += 1
                 raw_text = {k: v for k, v in raw.values.items() if v is not None}
-                batch.bronze[entry.feed].append({**lineage, "_row_number": raw.row_number, "raw": raw_text})
+                bronze_rows.append({**lineage, "_row_number": raw.row_number, "raw": raw_text})
                 row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
                 row["_holding_district"] = source.division_code
-                batch.silver[table.name].append(row)
+                silver_rows.append(row)
+            if table.name not in schemas:
+                schemas[table.name] = arrow_schema(table)
+            batch.bronze[entry.feed].append(to_arrow(bronze_rows, BRONZE_SCHEMA))
+            batch.silver[table.name].append(to_arrow(silver_rows, schemas[table.name]))
     return batch
 
 
