@@ -1,7 +1,7 @@
 """One Spark session per process, with Delta, configured from settings.
 
 Local by default (local[2], Delta jars from $LAKEHOUSE_JARS_DIR, fetched once
-by `lakehouse setup`); a cluster via LAKEHOUSE_SPARK_MASTER, or a Spark Connect
+by `make setup`); a cluster via LAKEHOUSE_SPARK_MASTER, or a Spark Connect
 server via SPARK_REMOTE, without code changes.
 """
 
@@ -19,14 +19,14 @@ DELTA_CONF = {
 # Small-data defaults for a 2-core machine: Delta's 50-way snapshot shuffle and
 # Spark's 200 shuffle partitions dominate small batches otherwise.
 LOCAL_TUNING = {
-    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.shuffle.partitions": "8",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
-    "spark.driver.memory": "4g",
+    "spark.driver.memory": "8g",
     "spark.sql.adaptive.enabled": "true",
 }
 

@@ -80,7 +80,8 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
     with report.timed("ledger"):
         processed = runlog.processed_files(spark)
     chunks = list(_chunks(deliveries, batch_rows()))
-    for chunk in chunks:
+    for i, chunk in enumerate(chunks, 1):
+        log.info("batch %d/%d: %d deliveries, %s..%s", i, len(chunks), len(chunk), chunk[0].day, chunk[-1].day)
         _ingest_chunk(spark, catalog, chunk, run_id, report, processed)
     if not report.files:
         report.notes.append("nothing new to ingest")
@@ -126,6 +127,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
             sorted(t for t in batch.silver if t not in REFERENCE_FIRST)
     for table_name in order:
         table = catalog.tables[table_name]
+        log.info("  %s: %d files", table_name, len(batch.file_ids(table.feed)))
         result = _write_table(spark, table, batch, run_id, report, refs, blocked)
         counts.update(result["counts"])
         quarantined.append(result["quarantine"])
