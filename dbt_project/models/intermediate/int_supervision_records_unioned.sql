@@ -2,70 +2,9 @@
     holds on an entity, with the entity's registered district from the registry. -#}
 with
 
-licences as (
-
-    select
-        'licences' as feed,
-        source,
-        record_id,
-        uscc,
-        holding_district,
-        registered_district as record_registered_district,
-        department_code,
-        decision_date as event_date,
-        status as record_status,
-        cast(null as text) as inspection_result,
-        cast(null as numeric(18,2)) as fine_amount,
-        cast(null as numeric(18,2)) as confiscated_amount
-    from {{ ref('stg_lake__licences') }}
-
-),
-
-inspections as (
-
-    select
-        'inspections' as feed,
-        source,
-        record_id,
-        uscc,
-        holding_district,
-        registered_district,
-        department_code,
-        inspection_date,
-        cast(null as text),
-        result,
-        cast(null as numeric(18,2)),
-        cast(null as numeric(18,2))
-    from {{ ref('stg_lake__inspections') }}
-
-),
-
-penalties as (
-
-    select
-        'penalties' as feed,
-        source,
-        record_id,
-        uscc,
-        holding_district,
-        registered_district,
-        department_code,
-        decision_date,
-        status,
-        cast(null as text),
-        fine_amount,
-        confiscated_amount
-    from {{ ref('stg_lake__penalties') }}
-
-),
-
 unioned as (
 
-    select * from licences
-    union all
-    select * from inspections
-    union all
-    select * from penalties
+    select * from {{ ref('int_supervision_records_appended') }}
 
 ),
 
