@@ -96,7 +96,7 @@ def start() -> str:
         return f"PostgreSQL already running on 127.0.0.1:{cfg.pg_port} (data {data})"
     if not _port_free(cfg.pg_port):
         raise SetupError(f"port {cfg.pg_port} on 127.0.0.1 is taken by another program; "
-                         f"set PGPORT to a free port (e.g. PGPORT=55433) and run again.")
+                         f"set PGPORT to a free port (e.g. PGPORT={cfg.pg_port + 1}) and run again.")
     _ensure_os_user()
     for d in (data.parent, sock):
         d.mkdir(parents=True, exist_ok=True)
