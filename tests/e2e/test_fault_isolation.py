@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
+import contract_fixture as fx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-import contract_fixture as fx  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 DAY = datetime(2017, 4, 3, tzinfo=timezone.utc)

@@ -5,14 +5,11 @@ rule, broken files are rejected with their reason, counts reconcile."""
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
+import contract_fixture as fx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-import contract_fixture as fx  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from feed_reader import load_yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from feed_reader import load_yaml  # noqa: E402
-
-from lakehouse.generator import generate  # noqa: E402
-from lakehouse.identifiers import normalise_identifier  # noqa: E402
+from lakehouse.generator import generate
+from lakehouse.identifiers import normalise_identifier
 
 pytestmark = pytest.mark.slow
 

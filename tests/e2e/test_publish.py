@@ -4,14 +4,10 @@ publishing twice changes nothing."""
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
+import contract_fixture as fx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-import contract_fixture as fx  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

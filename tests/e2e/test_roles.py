@@ -13,13 +13,12 @@ import json
 import os
 from decimal import Decimal
 
+import psycopg2
 import pytest
 
-psycopg2 = pytest.importorskip("psycopg2")
-
-from lakehouse import warehouse  # noqa: E402
-from lakehouse.catalog import load_catalog  # noqa: E402
-from lakehouse.config import settings  # noqa: E402
+from lakehouse import warehouse
+from lakehouse.catalog import load_catalog
+from lakehouse.config import settings
 
 pytestmark = pytest.mark.e2e
 
