@@ -80,8 +80,12 @@ Converter = Callable[[str, list[str]], Any]  # (raw text, flags to append to) ->
 
 # Strings are most fields: the row loop handles them inline (no call) when
 # the plan's converter is one of these two markers.
-_STRIP: Converter = lambda t, flags: t.strip() or None  # noqa: E731
-_VERBATIM_STR: Converter = lambda t, flags: t if t.strip() else None  # noqa: E731
+def _STRIP(t: str, flags: list[str]) -> str | None:
+    return t.strip() or None
+
+
+def _VERBATIM_STR(t: str, flags: list[str]) -> str | None:   # names and identifiers: kept as sent
+    return t if t.strip() else None
 
 
 def _string(verbatim: bool) -> Converter:
