@@ -92,6 +92,11 @@ def main() -> int:
     get_spark()
     print(f"spark start-up: {time.perf_counter() - t0:.1f}s")
 
+    from lakehouse.ingest.pipeline import batch_rows, table_workers
+    from lakehouse.ingest.staging import stage_workers
+
+    print(f"batch rows {batch_rows():,}, staging processes {stage_workers()}, tables at once {table_workers()}"
+          " (stage times below are summed over tables that overlap)")
     t0 = time.perf_counter()
     backfill = ingest(start=days[0], end=last - timedelta(days=1))
     wall = time.perf_counter() - t0

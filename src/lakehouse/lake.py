@@ -26,13 +26,19 @@ def exists(spark, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
-def ensure_table(spark, path: str, schema, change_feed: bool = False) -> None:
-    """Create an empty Delta table with `schema` (a StructType) if absent."""
+def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_vectors: bool = False) -> None:
+    """Create an empty Delta table with `schema` (a StructType) if absent.
+
+    Deletion vectors let a MERGE mark replaced rows instead of rewriting every
+    file that holds one, so a day's updates cost what they touch, not what
+    the table holds."""
     if exists(spark, path):
         return
     writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
     if change_feed:
         writer = writer.option("delta.enableChangeDataFeed", "true")
+    if deletion_vectors:
+        writer = writer.option("delta.enableDeletionVectors", "true")
     writer.save(path)
 
 

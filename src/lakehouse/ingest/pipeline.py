@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial, reduce
 from pathlib import Path
 
 import pyarrow as pa
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse import lake
@@ -26,7 +30,7 @@ from lakehouse.config import settings
 from lakehouse.ingest import resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
-from lakehouse.quality.gate import validate_batch
+from lakehouse.quality.gate import GateResult, validate_batch
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +47,17 @@ class IngestReport:
     tables_written: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)   # stage -> seconds (for the benchmark)
 
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
     @contextmanager
     def timed(self, stage: str):
+        """Add the block's time to `stage` (summed over tables, which overlap)."""
         t0 = time.perf_counter()
         try:
             yield
         finally:
-            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
+            with self._lock:
+                self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in", "rows_accepted", "rows_duplicate", "rows_quarantined")
@@ -115,77 +123,108 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         batch = stage_deliveries(deliveries, catalog, run_id, started, processed)
     if not batch.files:
         return
-    blocked: set[str] = set()     # sources whose batch failed a critical expectation
 
     with report.timed("bronze"):
-        _write_bronze(spark, batch)
-    counts: dict[str, dict] = {}
-    failures: dict[str, list[str]] = {}
-    quarantined = []
+        _in_parallel([partial(_write_bronze, spark, feed, tables, batch.file_ids(feed))
+                      for feed, tables in batch.bronze.items()])
     refs = _References(spark)
-    order = [t for t in REFERENCE_FIRST if t in batch.silver] + \
-            sorted(t for t in batch.silver if t not in REFERENCE_FIRST)
-    for table_name in order:
-        table = catalog.tables[table_name]
-        log.info("  %s: %d files", table_name, len(batch.file_ids(table.feed)))
-        result = _write_table(spark, table, batch, run_id, report, refs, blocked)
-        counts.update(result["counts"])
-        quarantined.append(result["quarantine"])
-        for src in result["blocked"]:
-            blocked.add(src)
-            failures.setdefault(src, []).extend(result["failures"])
-        report.tables_written.add(table_name)
-        if table_name in REFERENCE_FIRST:
-            refs.invalidate()       # later tables resolve against what this batch just merged
+    blocked: dict[str, list[str]] = {}      # source -> critical expectation failures
+    plans: list[_TablePlan] = []
+    # Reference tables first, one at a time: every later table is resolved
+    # against what they merged, so a source they block is held back everywhere.
+    for name in [t for t in REFERENCE_FIRST if t in batch.silver]:
+        plan = _prepare_table(spark, catalog.tables[name], batch, run_id, report, refs)
+        _block(blocked, plan)
+        _commit_table(plan, blocked, report)
+        plans.append(plan)
+        refs.invalidate()
+    # The other tables are independent: validate them all, then write them all,
+    # so that a source failing any table's expectations is held back from every
+    # one of them. Both steps overlap tables: most of a small table's time is
+    # Spark and Delta latency, not work.
+    refs.prepare()
+    others = [catalog.tables[t] for t in sorted(batch.silver) if t not in REFERENCE_FIRST]
+    prepared = _in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs) for t in others])
+    for plan in prepared:
+        _block(blocked, plan)
+    _in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared])
+    plans += prepared
+
     with report.timed("quarantine_write"):
-        rows = quarantined[0]
-        for more in quarantined[1:]:
-            rows = rows.unionByName(more)
-        written = [f.file_id for f in batch.files
-                   if f.status == "accepted" and f.source not in blocked]
+        written = [f.file_id for f in batch.files if f.status == "accepted" and f.source not in blocked]
+        rows = reduce(lambda a, b: a.unionByName(b), [p.quarantine for p in plans])
         if blocked:
             rows = rows.where(~F.col("_source").isin(sorted(blocked)))
         silver.write_quarantine(spark, rows, written)
+    for plan in plans:
+        plan.release()
     refs.invalidate()
     spark.catalog.clearCache()
 
-    finished = utc_now()
+    counts: dict[str, dict] = {}
+    for plan in plans:
+        counts.update(plan.counts)
+    for file_id, n in batch.resent_duplicates.items():     # dropped before Spark, see staging._drop_resent
+        silver.empty_counts(counts, file_id)["duplicate"] += n
+    entries = _run_log_entries(batch, counts, blocked, run_id, started, utc_now(), report)
+    with report.timed("run_log"):
+        runlog.record(spark, entries)
+    report.files.extend(entries)
+    report.blocked_sources |= set(blocked)
+
+
+def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:
+    for src in plan.gate.blocked_sources:
+        log.warning("%s: expectations failed for %s: %s", plan.table.name, src, plan.gate.failures)
+        blocked.setdefault(src, []).extend(plan.gate.failures)
+
+
+def _in_parallel(tasks: list) -> list:
+    """Run independent Spark/Delta steps on a few threads (one Spark session
+    serves them all); results in task order; the first error is raised."""
+    if len(tasks) <= 1 or table_workers() <= 1:
+        return [t() for t in tasks]
+    with ThreadPoolExecutor(table_workers(), thread_name_prefix="lakehouse-table") as pool:
+        futures = [pool.submit(t) for t in tasks]
+        return [f.result() for f in futures]
+
+
+def table_workers() -> int:
+    """Tables written at once (LAKEHOUSE_TABLE_WORKERS, default 3)."""
+    return int(os.environ.get("LAKEHOUSE_TABLE_WORKERS", "3"))
+
+
+def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[str]], run_id: str,
+                     started, finished, report: IngestReport) -> list[dict]:
     entries = []
     for f in batch.files:
         c = counts.get(f.file_id, {})
-        status = f.status
-        if status == "accepted" and f.source in blocked:
-            status = "blocked"
+        status = "blocked" if f.status == "accepted" and f.source in blocked else f.status
+        if f.status == "rejected":
+            reason = f"{f.reason}: {f.message}"
+        elif status == "blocked":
+            reason = "; ".join(blocked[f.source]) or None
+        else:
+            reason = None
         entries.append({
             "ingest_run_id": run_id, "source": f.source, "delivery_date": f.day, "feed": f.feed,
-            "_file": f.file, "file_sha256": f.sha256, "status": status,
-            "reason": f.message if f.status == "rejected" else
-            ("; ".join(failures.get(f.source, [])) or None if status == "blocked" else None),
+            "_file": f.file, "file_sha256": f.sha256, "status": status, "reason": reason,
             "manifest_rows": f.manifest_rows, "rows_in": f.rows_in,
             "rows_accepted": c.get("accepted", 0), "rows_duplicate": c.get("duplicate", 0),
             "rows_quarantined": c.get("quarantined", 0), "rows_late": c.get("late", 0),
             "quarantined_by_rule": c.get("quarantined_by_rule", {}), "flagged_by_rule": c.get("flags", {}),
             "unknown_columns": f.unknown_columns, "expectations_passed": status != "blocked",
-            "expectation_failures": failures.get(f.source, []) if status == "blocked" else [],
-            "started_at": started, "finished_at": finished, "reject_code": f.reason,
+            "expectation_failures": blocked.get(f.source, []) if status == "blocked" else [],
+            "started_at": started, "finished_at": finished,
         })
-        if f.status == "rejected":
-            entries[-1]["reason"] = f"{f.reason}: {f.message}"
         if f.unknown_columns:
             report.notes.append(f"{f.file}: unknown column(s) {f.unknown_columns} kept in extra_columns; "
                                 f"map them in schemas/sources/{f.source}.yaml if they are renames")
-    for e in entries:
-        e.pop("reject_code")
-    with report.timed("run_log"):
-        runlog.record(spark, entries)
-    report.files.extend(entries)
-    report.blocked_sources |= blocked
+    return entries
 
 
-def _write_bronze(spark, batch: StagedBatch) -> None:
-    for feed, tables in batch.bronze.items():
-        df = spark.createDataFrame(pa.concat_tables(tables))
-        lake.append_once(df, lake.table_path("bronze", feed), batch.file_ids(feed))
+def _write_bronze(spark, feed: str, tables: list[pa.Table], file_ids: list[str]) -> None:
+    lake.append_once(spark.createDataFrame(pa.concat_tables(tables)), lake.table_path("bronze", feed), file_ids)
 
 
 def _read_current(spark, name: str):
@@ -214,6 +253,11 @@ class _References:
                 self._departments = current.select("department_code").distinct().cache()
         return self._departments
 
+    def prepare(self) -> None:
+        """Build both before tables share them across threads."""
+        self.registry()
+        self.departments()
+
     def invalidate(self) -> None:
         if self._registry is not None:
             self._registry.unpersist()
@@ -222,59 +266,82 @@ class _References:
         self._registry = self._departments = None
 
 
-def _write_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
-                 refs: _References, already_blocked: set[str]) -> dict:
-    """Resolve, classify, gate and write one table's part of the batch. Sources
-    blocked by an earlier table of the batch are held back here too."""
-    with report.timed("to_spark"):
-        df = spark.createDataFrame(pa.concat_tables(batch.silver[table.name]))
-    file_ids = batch.file_ids(table.feed)
+@dataclass
+class _TablePlan:
+    """One table's part of the batch, resolved, classified and validated,
+    waiting to be written."""
+    table: Table
+    file_ids: list[str]
+    accepted: DataFrame
+    winners: DataFrame
+    quarantine: DataFrame
+    counts: dict[str, dict]
+    gate: GateResult
+    cached: list[DataFrame]
 
-    if table.entity_ref:
-        df = resolve.resolve_entities(df, refs.registry())
-    dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
-    if dept_cols:
-        df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
-    df = df.withColumn("flags", F.array_sort(F.array_distinct("flags")))
-    df = df.withColumn("_row_hash", silver.content_hash(_content_columns(table))).cache()
+    def release(self) -> None:
+        for df in self.cached:
+            df.unpersist()
 
-    bad = df.where(F.size("_rules") > 0)
-    good = df.where(F.size("_rules") == 0)
-    current_path = lake.table_path("silver", table.name)
-    history_path = lake.table_path("silver", f"{table.name}_history")
-    current = _read_current(spark, table.name)
-    history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
-    classified = silver.classify(good, current, history, table.key, table.version_column, file_ids).cache()
-    accepted = classified.where("_outcome = 'accepted'")
-    winners = silver.latest_per_key(accepted, table.key)
 
-    silver_cols = table.column_names + ["_row_hash"]
+def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
+                   refs: _References) -> _TablePlan:
+    """Resolve, classify (new version / duplicate / quarantined), count per
+    file and validate one table's rows; nothing is written yet."""
+    log.info("  %s: %d files", table.name, len(batch.file_ids(table.feed)))
     with report.timed("resolve_classify"):
-        winners = winners.cache()
-        n_winners = winners.count()
-    with report.timed("expectations"):
-        gate = validate_batch(table.name, winners.select(*silver_cols), run_id, n_winners)
-    blocked = gate.blocked_sources | already_blocked
-    if blocked:
-        log.warning("%s: expectations failed for %s: %s", table.name, sorted(blocked), gate.failures)
-        keep = ~F.col("_source").isin(sorted(blocked))
-        accepted, winners = accepted.where(keep), winners.where(keep)
-
-    schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
-        .add("_row_hash", "string")
-    written_ids = [f for f in file_ids if f.split("/", 1)[0] not in blocked]
-    with report.timed("silver_write"):
-        lake.ensure_table(spark, current_path, schema, change_feed=True)
-        if n_winners and written_ids:
-            lake.append_once(accepted.select(*silver_cols), history_path, written_ids)
-            silver.merge_current(spark, current_path, winners, table.key, silver_cols)
-    with report.timed("counts"):
+        arrow = pa.concat_tables(batch.silver[table.name])
+        df = spark.createDataFrame(arrow)
+        if table.entity_ref:
+            df = resolve.resolve_entities(df, refs.registry(), small_batch=arrow.num_rows <= BROADCAST_ROWS)
+        dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
+        if dept_cols:
+            df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
+        df = df.withColumns({"flags": F.array_sort(F.array_distinct("flags")),
+                             "_row_hash": silver.content_hash(_content_columns(table))}).cache()
+        bad = df.where(F.size("_rules") > 0)
+        good = df.where(F.size("_rules") == 0)
+        file_ids = batch.file_ids(table.feed)
+        history_path = lake.table_path("silver", f"{table.name}_history")
+        history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
+        classified = silver.classify(good, _read_current(spark, table.name), history, table.key,
+                                     table.version_column, file_ids).cache()
         counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
                                         bad.withColumn("_file", lake.file_id_col()))
-    quarantine = silver.quarantine_rows(bad, table.name, table.key)
-    for cached in (classified, winners):
-        cached.unpersist()
-    return {"counts": counts, "blocked": blocked, "failures": gate.failures, "quarantine": quarantine}
+    accepted = classified.where("_outcome = 'accepted'")
+    winners = silver.latest_per_key(accepted, table.key).select(*_silver_columns(table)).cache()
+    n_accepted = sum(c["accepted"] for c in counts.values())
+    with report.timed("expectations"):
+        gate = validate_batch(table.name, winners, run_id, n_accepted) if n_accepted else GateResult(True)
+    return _TablePlan(table, file_ids, accepted.select(*_silver_columns(table)), winners,
+                      silver.quarantine_rows(bad, table.name, table.key), counts, gate, [df, classified, winners])
+
+
+BROADCAST_ROWS = 200_000   # a batch this small is joined to the registry by broadcast, not by shuffle
+
+
+def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: IngestReport) -> None:
+    """Append the new versions to history and MERGE the latest per key into
+    silver, leaving out blocked sources."""
+    spark = plan.accepted.sparkSession
+    table = plan.table
+    accepted, winners = plan.accepted, plan.winners
+    if blocked:
+        keep = ~F.col("_source").isin(sorted(blocked))
+        accepted, winners = accepted.where(keep), winners.where(keep)
+    written_ids = [f for f in plan.file_ids if f.split("/", 1)[0] not in blocked]
+    current_path = lake.table_path("silver", table.name)
+    with report.timed("silver_write"):
+        schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
+            .add("_row_hash", "string")
+        lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
+        if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
+            lake.append_once(accepted, lake.table_path("silver", f"{table.name}_history"), written_ids)
+            silver.merge_current(spark, current_path, winners, table.key, _silver_columns(table))
+
+
+def _silver_columns(table: Table) -> list[str]:
+    return table.column_names + ["_row_hash"]
 
 
 def _content_columns(table: Table) -> list[str]:

@@ -51,10 +51,19 @@ class RegistryIndex:
             df.unpersist()
 
 
-def resolve_entities(df: DataFrame, index: RegistryIndex) -> DataFrame:
+def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = False) -> DataFrame:
     """Fill uscc, resolved_by, registered_district; flag uscc_check_exception,
-    entity_not_in_registry, name_differs; rule uscc_unresolved."""
+    entity_not_in_registry, name_differs; rule uscc_unresolved.
+
+    `small_batch`: a day's rows against a registry of millions. The registry
+    side is first cut down to the batch's own identifiers (a broadcast
+    semi-join over the cached index) and then broadcast back, so that no join
+    shuffles the whole registry."""
     by_uscc, by_regno, names = index.by_uscc, index.by_regno, index.names
+    if small_batch:
+        by_uscc = F.broadcast(_only(by_uscc, "_m_uscc", df, "_uscc_norm"))
+        by_regno = F.broadcast(_only(by_regno, "_m_regno", df, "_reg_no"))
+        names = F.broadcast(_only(names, "_key", df, "_name_key"))
     out = (df.join(by_uscc, df["_uscc_norm"] == by_uscc["_m_uscc"], "left")
              .join(by_regno, df["_reg_no"] == by_regno["_m_regno"], "left"))
 
@@ -111,6 +120,11 @@ def resolve_entities(df: DataFrame, index: RegistryIndex) -> DataFrame:
                    F.lit("neither an entity identifier nor a name was sent; the record cannot be attributed"))
     helper_cols = [c for c in out.columns if c.startswith("_m_")]
     return out.drop(*helper_cols)
+
+
+def _only(index: DataFrame, index_key: str, batch: DataFrame, batch_key: str) -> DataFrame:
+    keys = F.broadcast(batch.select(F.col(batch_key).alias("_k")).where("_k IS NOT NULL").distinct())
+    return index.join(keys, index[index_key] == keys["_k"], "left_semi")
 
 
 def flag_unknown_departments(df: DataFrame, departments: DataFrame | None, columns: list[str]) -> DataFrame:

@@ -94,8 +94,7 @@ def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
              .groupBy("_file", F.lit("rule").alias("kind"), "name").count())
     counts: dict[str, dict] = {}
     for r in outcomes.unionByName(flags).unionByName(quarantined).unionByName(rules).collect():
-        slot = counts.setdefault(r["_file"], {"accepted": 0, "duplicate": 0, "quarantined": 0,
-                                              "quarantined_by_rule": {}, "flags": {}, "late": 0})
+        slot = empty_counts(counts, r["_file"])
         if r["kind"] == "flag":
             slot["flags"][r["name"]] = r["count"]
             if r["name"] == "late":
@@ -105,6 +104,12 @@ def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
         else:
             slot[r["kind"]] += r["count"]
     return counts
+
+
+def empty_counts(counts: dict[str, dict], file_id: str) -> dict:
+    """The file's slot in `counts`, created with zeros."""
+    return counts.setdefault(file_id, {"accepted": 0, "duplicate": 0, "quarantined": 0,
+                                       "quarantined_by_rule": {}, "flags": {}, "late": 0})
 
 
 def quarantine_rows(bad: DataFrame, table: str, key: list[str]) -> DataFrame:

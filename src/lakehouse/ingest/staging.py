@@ -9,7 +9,11 @@ and a message that says what, where and what to do.
 from __future__ import annotations
 
 import gc
+import hashlib
+import multiprocessing
+import os
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -59,57 +63,168 @@ class StagedBatch:
     files: list[StagedFile] = field(default_factory=list)
     bronze: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))   # feed -> per file
     silver: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))   # table -> per file
+    resent_duplicates: dict[str, int] = field(default_factory=dict)   # file id -> rows dropped as re-sends
 
     def file_ids(self, feed: str) -> list[str]:
         return sorted(f.file_id for f in self.files if f.feed == feed and f.status == "accepted")
 
 
 def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, ingested_at: datetime,
-                     already_processed: set[tuple[str, str]], first_row_id: int = 0) -> StagedBatch:
-    gc.disable()   # millions of short-lived dicts and no cycles: the collector only costs time here
-    try:
-        return _stage(deliveries, catalog, run_id, ingested_at, already_processed, first_row_id)
-    finally:
-        gc.enable()
+                     already_processed: set[tuple[str, str]], first_row_id: int = 0,
+                     workers: int | None = None) -> StagedBatch:
+    """Read and normalise every new file of `deliveries`, in delivery order.
 
-
-def _stage(deliveries, catalog, run_id, ingested_at, already_processed, row_id) -> StagedBatch:
-    batch = StagedBatch()
-    schemas: dict[str, pa.Schema] = {}
+    Files are independent, so a large batch is read by a pool of processes
+    (LAKEHOUSE_STAGE_WORKERS, default one per core); a small one (under
+    PARALLEL_FROM_ROWS announced rows) in this process, as a pool costs
+    about a second to start."""
+    jobs: list[_FileJob] = []
     for delivery in deliveries:
-        source = catalog.sources.get(delivery.source)
         for entry in delivery.files:
             rel = delivery.relative(entry.name)
             path = delivery.folder / entry.name
             sha = sha256_of(path) if path.exists() else ""
-            if (rel, sha) in already_processed:
-                continue
-            staged = StagedFile(delivery.source, delivery.day, entry.feed, rel, sha, entry.rows)
-            batch.files.append(staged)
-            try:
-                rows = _read_checked(delivery, entry, path, sha, catalog)
-            except FileRejected as rejected:
-                staged.status, staged.reason, staged.message = "rejected", rejected.reason_code, rejected.message
-                continue
-            delivered, table = rows
-            staged.rows_in = len(delivered.rows)
-            staged.unknown_columns = unknown_columns(delivered.header, table, source, delivery.day)
-            lineage = {"_source": delivery.source, "_delivery_date": delivery.day, "_file": rel,
-                       "_file_sha256": sha, "_ingest_run_id": run_id, "_ingested_at": ingested_at}
-            normalise = make_row_normaliser(table, source, catalog, delivery.day, delivered.header)
-            bronze_rows, silver_rows = [], []
-            for raw in delivered.rows:
-                row_id += 1
-                raw_text = {k: v for k, v in raw.values.items() if v is not None}
-                bronze_rows.append({**lineage, "_row_number": raw.row_number, "raw": raw_text})
-                row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
-                row["_holding_district"] = source.division_code
-                silver_rows.append(row)
-            if table.name not in schemas:
-                schemas[table.name] = arrow_schema(table)
-            batch.bronze[entry.feed].append(to_arrow(bronze_rows, BRONZE_SCHEMA))
-            batch.silver[table.name].append(to_arrow(silver_rows, schemas[table.name]))
+            if (rel, sha) not in already_processed:
+                jobs.append(_FileJob(delivery, entry, rel, sha, run_id, ingested_at))
+    workers = stage_workers() if workers is None else workers
+    if workers > 1 and len(jobs) > 1 and sum(j.entry.rows for j in jobs) >= PARALLEL_FROM_ROWS:
+        # fork: workers start in milliseconds and never import the caller's
+        # __main__ (spawn would re-run an unguarded script). They only read
+        # files and build Arrow tables; nothing in them touches Spark.
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(catalog,)) as pool:
+            # biggest files first, so that no worker is left alone with a snapshot at the end
+            futures = {i: pool.submit(_stage_file, jobs[i])
+                       for i in sorted(range(len(jobs)), key=lambda i: -jobs[i].entry.rows)}
+            results = [futures[i].result() for i in range(len(jobs))]
+    else:
+        _init_worker(catalog)
+        results = [_stage_file(job) for job in jobs]
+    return _assemble(results, catalog, first_row_id)
+
+
+PARALLEL_FROM_ROWS = 100_000
+
+
+def stage_workers() -> int:
+    return int(os.environ.get("LAKEHOUSE_STAGE_WORKERS", str(os.cpu_count() or 1)))
+
+
+@dataclass
+class _FileJob:
+    delivery: Delivery
+    entry: ManifestEntry
+    rel: str
+    sha: str
+    run_id: str
+    ingested_at: datetime
+
+
+@dataclass
+class _FileResult:
+    staged: StagedFile
+    table: str | None = None
+    bronze: pa.Table | None = None
+    silver: pa.Table | None = None
+    digests: list[bytes | None] | None = None   # content digest per silver row, for pre-deduplication
+
+
+_WORKER_CATALOG: Catalog | None = None
+
+
+def _init_worker(catalog: Catalog) -> None:
+    global _WORKER_CATALOG
+    _WORKER_CATALOG = catalog
+
+
+def _stage_file(job: _FileJob) -> _FileResult:
+    gc.disable()   # millions of short-lived dicts and no cycles: the collector only costs time here
+    try:
+        return _stage_one(job, _WORKER_CATALOG)
+    finally:
+        gc.enable()
+
+
+def _stage_one(job: _FileJob, catalog: Catalog) -> _FileResult:
+    delivery, entry = job.delivery, job.entry
+    staged = StagedFile(delivery.source, delivery.day, entry.feed, job.rel, job.sha, entry.rows)
+    try:
+        delivered, table = _read_checked(delivery, entry, delivery.folder / entry.name, job.sha, catalog)
+    except FileRejected as rejected:
+        staged.status, staged.reason, staged.message = "rejected", rejected.reason_code, rejected.message
+        return _FileResult(staged)
+    source = catalog.sources[delivery.source]
+    staged.rows_in = len(delivered.rows)
+    staged.unknown_columns = unknown_columns(delivered.header, table, source, delivery.day)
+    lineage = {"_source": delivery.source, "_delivery_date": delivery.day, "_file": job.rel,
+               "_file_sha256": job.sha, "_ingest_run_id": job.run_id, "_ingested_at": job.ingested_at}
+    normalise = make_row_normaliser(table, source, catalog, delivery.day, delivered.header)
+    digest = None if table.entity_ref else _content_digest(table)
+    bronze_rows, silver_rows, digests = [], [], []
+    for row_id, raw in enumerate(delivered.rows):
+        raw_text = {k: v for k, v in raw.values.items() if v is not None}
+        bronze_rows.append({**lineage, "_row_number": raw.row_number, "raw": raw_text or None})
+        row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
+        row["_holding_district"] = source.division_code
+        silver_rows.append(row)
+        digests.append(digest(row) if digest and not row["_rules"] else None)
+    return _FileResult(staged, table.name, to_arrow(bronze_rows, BRONZE_SCHEMA),
+                       to_arrow(silver_rows, arrow_schema(table)), digests)
+
+
+def _content_digest(table: Table):
+    """A row's canonical content (what Spark's _row_hash covers, before any
+    lineage) as 16 bytes, identical in every process."""
+    lineage = {c.name for c in table.common.get("lineage", [])}
+    columns = [c for c in table.column_names if c not in lineage]
+
+    def digest(row: dict) -> bytes:
+        return hashlib.blake2b(repr([row.get(c) for c in columns]).encode(), digest_size=16).digest()
+
+    return digest
+
+
+def _assemble(results: list[_FileResult], catalog: Catalog, first_row_id: int) -> StagedBatch:
+    """Results in delivery order -> one batch: unique row ids, and exact
+    re-sends within the batch dropped before Spark (see _drop_resent)."""
+    batch = StagedBatch()
+    row_id = first_row_id
+    seen: dict[str, set[bytes]] = defaultdict(set)
+    order = sorted(range(len(results)), key=lambda i: (results[i].staged.day, results[i].staged.file))
+    for i in order:
+        r = results[i]
+        batch.files.append(r.staged)
+        if r.silver is None:
+            continue
+        silver = r.silver.set_column(r.silver.schema.get_field_index("_row_id"), "_row_id",
+                                     pa.array(range(row_id, row_id + r.silver.num_rows), pa.int64()))
+        row_id += r.silver.num_rows
+        silver, dropped = _drop_resent(silver, r.digests, seen[r.table])
+        if dropped:
+            batch.resent_duplicates[r.staged.file_id] = dropped
+        batch.bronze[r.staged.feed].append(r.bronze)
+        batch.silver[r.table].append(silver)
     return batch
+
+
+def _drop_resent(silver: pa.Table, digests: list[bytes | None], seen: set[bytes]) -> tuple[pa.Table, int]:
+    """Registry and department snapshots re-send hundreds of thousands of
+    unchanged rows. A row whose exact content came earlier in the batch is a
+    duplicate whatever silver holds (the earlier copy decides), so it is
+    counted here and never reaches Spark. Only tables whose rows Spark does not
+    resolve against the registry have digests: their outcome cannot depend on
+    anything but their content."""
+    keep = []
+    for d in digests:
+        if d is None:
+            keep.append(True)
+        elif d in seen:
+            keep.append(False)
+        else:
+            seen.add(d)
+            keep.append(True)
+    dropped = len(keep) - sum(keep)
+    return (silver.filter(pa.array(keep)) if dropped else silver), dropped
 
 
 def _read_checked(delivery: Delivery, entry: ManifestEntry, path: Path, sha: str, catalog: Catalog):
@@ -149,7 +264,7 @@ def _silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> 
     row["_name_key"] = n.name_key
     row["_rules"] = sorted({b.rule_id for b in n.broken})
     row["_reasons"] = [f"{b.rule_id}: {b.field}: {b.detail}" for b in n.broken]
-    row["_raw"] = raw_text
+    row["_raw"] = raw_text or None
     if table.name == "entities":
         row["uscc"] = n.uscc_normalised or None
         if n.uscc_normalised and not n.uscc_check_ok:
@@ -175,11 +290,9 @@ BRONZE_SCHEMA = pa.schema([
 
 
 def to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    columns = {f.name: [r.get(f.name) for r in rows] for f in schema}
-    for f in schema:
-        if pa.types.is_map(f.type):
-            columns[f.name] = [list(v.items()) if v else None for v in columns[f.name]]
-    return pa.table(columns, schema=schema)
+    """Row dicts -> a table, converted in Arrow's C++ (keys not in the schema
+    are ignored; an empty map must be sent as None to stay null)."""
+    return pa.Table.from_struct_array(pa.array(rows, type=pa.struct(list(schema))))
 
 
 def utc_now() -> datetime:

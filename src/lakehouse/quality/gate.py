@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -34,11 +35,14 @@ class GateResult:
     blocked_sources: set[str] = field(default_factory=set)
 
 
-@lru_cache(maxsize=1)
-def _context():
+_GX_LOCK = threading.RLock()   # tables are validated from several threads; GX's context is not thread-safe
+
+
+@lru_cache(maxsize=4)
+def _context(home: str):
     import great_expectations as gx
 
-    ctx = gx.get_context(mode="file", project_root_dir=str(settings().home))
+    ctx = gx.get_context(mode="file", project_root_dir=home)
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -48,11 +52,13 @@ def _context():
     return ctx
 
 
-def _checkpoint(table: str, engine: str):
+def _checkpoint(home: str, table: str, engine: str):
+    """The table's checkpoint, registered again on every run: a cached one goes
+    stale when its lake's GX folder is recreated."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    ctx = _context()
+    ctx = _context(home)
     spec = load_suite(table)
     if engine == "spark":
         source = ctx.data_sources.add_or_update_spark(name="silver_batches")
@@ -93,8 +99,9 @@ def _run(table: str, df, run_name: str, rows: int) -> tuple[list[str], list[str]
     engine = "spark" if rows > int(os.environ.get("LAKEHOUSE_GX_PANDAS_MAX_ROWS", "2000000")) else "pandas"
     if engine == "pandas":
         df = df.select(*[c for c in _suite_columns(table) if c in df.columns]).toPandas()
-    result = _checkpoint(table, engine).run(batch_parameters={"dataframe": df},
-                                           run_id=gx.RunIdentifier(run_name=run_name))
+    with _GX_LOCK:
+        result = _checkpoint(str(settings().home), table, engine).run(
+            batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name))
     failures, warnings = [], []
     for validation in result.run_results.values():
         for r in validation.results:
@@ -108,7 +115,7 @@ def _run(table: str, df, run_name: str, rows: int) -> tuple[list[str], list[str]
 
 
 def validate_batch(table: str, df, run_id: str, rows: int) -> GateResult:
-    """Validate the batch of new versions of `table` (`rows` of them) about to be merged."""
+    """Validate the batch of new versions of `table` (about `rows` of them) about to be merged."""
     failures, warnings = _run(table, df, f"{run_id}-{table}", rows)
     if not failures:
         return GateResult(True, [], warnings)
