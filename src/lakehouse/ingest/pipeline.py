@@ -125,8 +125,9 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         return
 
     with report.timed("bronze"):
+        small = sum(t.num_rows for tables in batch.bronze.values() for t in tables) <= PARALLEL_TABLES_MAX_ROWS
         _in_parallel([partial(_write_bronze, spark, feed, tables, batch.file_ids(feed))
-                      for feed, tables in batch.bronze.items()])
+                      for feed, tables in batch.bronze.items()], table_workers() if small else 1)
     refs = _References(spark)
     blocked: dict[str, list[str]] = {}      # source -> critical expectation failures
     plans: list[_TablePlan] = []
@@ -144,10 +145,12 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     # Spark and Delta latency, not work.
     refs.prepare()
     others = [catalog.tables[t] for t in sorted(batch.silver) if t not in REFERENCE_FIRST]
-    prepared = _in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs) for t in others])
+    rows = sum(t.num_rows for name in batch.silver if name not in REFERENCE_FIRST for t in batch.silver[name])
+    workers = table_workers() if rows <= PARALLEL_TABLES_MAX_ROWS else 1
+    prepared = _in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs) for t in others], workers)
     for plan in prepared:
         _block(blocked, plan)
-    _in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared])
+    _in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared], workers)
     plans += prepared
 
     with report.timed("quarantine_write"):
@@ -179,18 +182,23 @@ def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:
         blocked.setdefault(src, []).extend(plan.gate.failures)
 
 
-def _in_parallel(tasks: list) -> list:
+def _in_parallel(tasks: list, workers: int) -> list:
     """Run independent Spark/Delta steps on a few threads (one Spark session
     serves them all); results in task order; the first error is raised."""
-    if len(tasks) <= 1 or table_workers() <= 1:
+    if len(tasks) <= 1 or workers <= 1:
         return [t() for t in tasks]
-    with ThreadPoolExecutor(table_workers(), thread_name_prefix="lakehouse-table") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix="lakehouse-table") as pool:
         futures = [pool.submit(t) for t in tasks]
         return [f.result() for f in futures]
 
 
+# Overlapping tables hides Spark's and Delta's fixed latency in small batches;
+# in large ones the two cores are busy anyway and threads only contend.
+PARALLEL_TABLES_MAX_ROWS = 200_000
+
+
 def table_workers() -> int:
-    """Tables written at once (LAKEHOUSE_TABLE_WORKERS, default 3)."""
+    """Tables written at once in a small batch (LAKEHOUSE_TABLE_WORKERS, default 3)."""
     return int(os.environ.get("LAKEHOUSE_TABLE_WORKERS", "3"))
 
 
@@ -317,7 +325,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
                       silver.quarantine_rows(bad, table.name, table.key), counts, gate, [df, classified, winners])
 
 
-BROADCAST_ROWS = 200_000   # a batch this small is joined to the registry by broadcast, not by shuffle
+BROADCAST_ROWS = 50_000   # a batch this small is joined to the registry by broadcast, not by shuffle
 
 
 def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: IngestReport) -> None:

@@ -91,12 +91,19 @@ def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, 
         # fork: workers start in milliseconds and never import the caller's
         # __main__ (spawn would re-run an unguarded script). They only read
         # files and build Arrow tables; nothing in them touches Spark.
+        # gc.freeze(): a child's collector must never finalise the parent's
+        # objects, such as the Py4J connection to the JVM it shares a socket with.
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(catalog,)) as pool:
-            # biggest files first, so that no worker is left alone with a snapshot at the end
-            futures = {i: pool.submit(_stage_file, jobs[i])
-                       for i in sorted(range(len(jobs)), key=lambda i: -jobs[i].entry.rows)}
-            results = [futures[i].result() for i in range(len(jobs))]
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(catalog,)) as pool:
+                # biggest files first, so that no worker is left alone with a snapshot at the end
+                futures = {i: pool.submit(_stage_file, jobs[i])
+                           for i in sorted(range(len(jobs)), key=lambda i: -jobs[i].entry.rows)}
+                results = [futures[i].result() for i in range(len(jobs))]
+        finally:
+            gc.unfreeze()
     else:
         _init_worker(catalog)
         results = [_stage_file(job) for job in jobs]
