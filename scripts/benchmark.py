@@ -31,7 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class PeakMemory(threading.Thread):
-    """Samples the RSS of this process and all its children (the Spark JVM)."""
+    """Samples the proportional set size (PSS) of this process and all its
+    children (the Spark JVM, staging workers): RSS would count the pages a
+    forked worker shares with its parent twice."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -44,11 +46,11 @@ class PeakMemory(threading.Thread):
         me = psutil.Process()
         while not self.stop:
             try:
-                total = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+                total = sum(p.memory_full_info().pss for p in [me, *me.children(recursive=True)])
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 pass
-            time.sleep(0.5)
+            time.sleep(1)
 
 
 def main() -> int:
@@ -60,6 +62,10 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="delete the benchmark's lake first")
     args = ap.parse_args()
 
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("lakehouse").setLevel(logging.INFO)      # progress: one line per batch and table
     home = Path(os.environ.get("LAKEHOUSE_HOME", REPO / ".lakehouse" / f"bench-{args.preset}"))
     os.environ["LAKEHOUSE_HOME"] = str(home)
     os.environ.setdefault("LAKEHOUSE_JARS_DIR", str(REPO / ".lakehouse" / "jars"))

@@ -9,18 +9,10 @@ files, so a retried batch classifies its rows exactly as the first attempt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse import lake
-
-
-@dataclass
-class TableWrite:
-    """Per-file counts of one table's batch: {file: {...}}."""
-    per_file: dict[str, dict]
 
 
 def content_hash(columns: list[str]):

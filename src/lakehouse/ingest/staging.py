@@ -70,8 +70,7 @@ class StagedBatch:
 
 
 def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, ingested_at: datetime,
-                     already_processed: set[tuple[str, str]], first_row_id: int = 0,
-                     workers: int | None = None) -> StagedBatch:
+                     already_processed: set[tuple[str, str]], workers: int | None = None) -> StagedBatch:
     """Read and normalise every new file of `deliveries`, in delivery order.
 
     Files are independent, so a large batch is read by a pool of processes
@@ -107,7 +106,7 @@ def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, 
     else:
         _init_worker(catalog)
         results = [_stage_file(job) for job in jobs]
-    return _assemble(results, catalog, first_row_id)
+    return _assemble(results)
 
 
 PARALLEL_FROM_ROWS = 100_000
@@ -191,11 +190,11 @@ def _content_digest(table: Table):
     return digest
 
 
-def _assemble(results: list[_FileResult], catalog: Catalog, first_row_id: int) -> StagedBatch:
+def _assemble(results: list[_FileResult]) -> StagedBatch:
     """Results in delivery order -> one batch: unique row ids, and exact
     re-sends within the batch dropped before Spark (see _drop_resent)."""
     batch = StagedBatch()
-    row_id = first_row_id
+    row_id = 0
     seen: dict[str, set[bytes]] = defaultdict(set)
     order = sorted(range(len(results)), key=lambda i: (results[i].staged.day, results[i].staged.file))
     for i in order:
