@@ -42,7 +42,11 @@ grant select on lake.ingest_runs to lakehouse_transformer;
 
 
 @contextmanager
-def connect(**overrides):
+def connect(role: str | None = None, **overrides):
+    """A connection to the warehouse. `role` names the project role the caller
+    acts as ("loader" writes lake.*, "transformer" is dbt, "analyst" and
+    "dashboard" read marts, "admin" bootstraps); every caller says which, so
+    credentials are chosen in this one place."""
     import psycopg2
 
     cfg = settings()
