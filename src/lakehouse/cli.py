@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from lakehouse.config import apply_airflow_env, settings
+from lakehouse.config import apply_airflow_env, apply_file_mode, settings
 
 
 class UserError(RuntimeError):
@@ -39,7 +39,12 @@ def cmd_db(args) -> None:
     if args.action == "start":
         print(embedded_pg.start())
         warehouse.bootstrap()
-        print(f"connect with: {warehouse.psql_line()}")
+        print(f"analysts connect with: {warehouse.psql_line('analyst')}")
+    elif args.action == "credentials":
+        from lakehouse import credentials
+
+        # for a person at a terminal: the role's psql-ready connection string, password included
+        print(credentials.connection_url(args.role))
     elif args.action == "stop":
         print(embedded_pg.stop())
     else:
@@ -128,8 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the embedded PostgreSQL cluster (ignored when PGHOST is set)")
-    db.add_argument("action", choices=["start", "stop", "status"])
+    db = sub.add_parser("db", help="the embedded PostgreSQL cluster (ignored when PGHOST is set)",
+                        description="start/stop/status of the embedded PostgreSQL; `credentials ROLE` prints "
+                                    "ROLE's connection string (psql \"$(lakehouse db credentials analyst)\").")
+    db.add_argument("action", choices=["start", "stop", "status", "credentials"])
+    db.add_argument("role", nargs="?", default="analyst",
+                    help="with `credentials`: analyst (default), dashboard, loader, transformer, "
+                         "privacy_officer or admin")
     db.set_defaults(func=cmd_db)
     sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
 
@@ -171,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # our own progress lines at INFO; other libraries stay at WARNING
     logging.getLogger("lakehouse").setLevel(os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
+    apply_file_mode()
     args = build_parser().parse_args(argv)
     from lakehouse.embedded_pg import SetupError
     from lakehouse.spark import SparkSetupError
