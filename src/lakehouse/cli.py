@@ -67,6 +67,19 @@ def cmd_airflow_init(_args) -> None:
     print("[setup] Airflow ready: AIRFLOW_HOME =", home)
 
 
+def cmd_airflow(args) -> None:
+    """The Airflow UI: start (prints URL and login), stop (the whole process group), status."""
+    from lakehouse import airflow_ui
+
+    if args.action == "start":
+        cmd_airflow_init(args)
+        print(airflow_ui.start())
+    elif args.action == "stop":
+        print(airflow_ui.stop())
+    else:
+        print(airflow_ui.status())
+
+
 # --------------------------------------------------------------------------- pipeline
 
 def cmd_ingest(args) -> None:
@@ -142,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "privacy_officer or admin")
     db.set_defaults(func=cmd_db)
     sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
+    af = sub.add_parser("airflow", help="the Airflow UI: start | stop | status",
+                        description="start: runs airflow standalone in the background (log under "
+                                    "LAKEHOUSE_HOME/logs), prints the URL and how to log in as admin; "
+                                    "stop: ends all its processes; status: running or not.")
+    af.add_argument("action", choices=["start", "stop", "status"])
+    af.set_defaults(func=cmd_airflow)
 
     try:
         from lakehouse.generator import cli as generator_cli
@@ -183,16 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lakehouse").setLevel(os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
     apply_file_mode()
     args = build_parser().parse_args(argv)
+    from lakehouse.airflow_ui import AirflowUIError
     from lakehouse.embedded_pg import SetupError
     from lakehouse.spark import SparkSetupError
 
     t0 = time.monotonic()
     try:
         args.func(args)
-    except (UserError, SetupError, SparkSetupError, ValueError, FileNotFoundError) as exc:
+    except (UserError, SetupError, SparkSetupError, AirflowUIError, ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command not in ("db", "airflow-init"):
+    if args.command not in ("db", "airflow-init", "airflow"):
         print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 
