@@ -40,6 +40,7 @@ def url() -> str:
 def _env() -> dict[str, str]:
     env = {**os.environ, **airflow_env()}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", credentials.airflow_jwt_secret())
     src = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     return env

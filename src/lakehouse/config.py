@@ -140,6 +140,8 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(cfg.airflow_home / "passwords.json"),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": _env("LAKEHOUSE_AIRFLOW_PORT", "8080"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+            f"http://127.0.0.1:{_env('LAKEHOUSE_AIRFLOW_PORT', '8080')}/execution/",
     }
     return {k: os.environ.get(k) or v for k, v in defaults.items()}
 

@@ -56,6 +56,7 @@ def ensure() -> dict:
         roles.setdefault(role, secrets.token_urlsafe(24))
     data.setdefault("pseudonym_key", secrets.token_hex(32))
     data.setdefault("airflow_admin", secrets.token_urlsafe(18))
+    data.setdefault("airflow_jwt_secret", secrets.token_urlsafe(32))  # signs the UI's and tasks' tokens
     if json.dumps(data, sort_keys=True) != before:
         _write(data)
     return data
@@ -83,6 +84,10 @@ def pseudonym_key() -> str:
 
 def airflow_admin_password() -> str:
     return ensure()["airflow_admin"]
+
+
+def airflow_jwt_secret() -> str:
+    return ensure()["airflow_jwt_secret"]
 
 
 def connection_url(role: str) -> str:
