@@ -171,13 +171,23 @@ def personal_ddl(table: Table) -> str:
     cols_def = ", ".join(f'"{c}" {types[c]}' for c in [*keys, *(c.name for c in pii)])
     fn = lambda c: "array" if types[c.name] == "text[]" else "text"  # noqa: E731
     new_key_vals = ", ".join(f'new."{k}"' for k in keys)
-    per_column = "\n".join(f"""
-    if tg_op = 'INSERT' or new."{c.name}" is distinct from old."{c.name}" or not processed then
+    pii_cols = ", ".join(f'"{c.name}"' for c in pii)
+    # an insert (how publish writes) keeps all clear values in one statement; an update only the changed ones
+    on_insert = f"""
+  if tg_op = 'INSERT' then
+    insert into private.{t} ({key_cols}, {pii_cols})
+      values ({new_key_vals}, {", ".join(f'new."{c.name}"' for c in pii)})
+      on conflict ({key_cols}) do update set {", ".join(f'"{c.name}" = excluded."{c.name}"' for c in pii)};
+  end if;"""
+    per_column = on_insert + "\n".join(f"""
+  if tg_op = 'INSERT' or new."{c.name}" is distinct from old."{c.name}" or not processed then
+    if tg_op = 'UPDATE' then
       insert into private.{t} ({key_cols}, "{c.name}") values ({new_key_vals}, new."{c.name}")
         on conflict ({key_cols}) do update set "{c.name}" = excluded."{c.name}";
-      new."{c.name}_hmac" := private.pseudonym_{fn(c)}(new."{c.name}");
-      new."{c.name}" := private.mask_{fn(c)}(new."{c.name}");
-    end if;""" for c in pii)
+    end if;
+    new."{c.name}_hmac" := private.pseudonym_{fn(c)}(new."{c.name}");
+    new."{c.name}" := private.mask_{fn(c)}(new."{c.name}");
+  end if;""" for c in pii)
     add_cols = "\n".join(f'alter table lake.{t} add column if not exists "{c.name}_hmac" {types[c.name]};\n'
                           f'comment on column lake.{t}."{c.name}_hmac" is '
                           f"'keyed hash (HMAC-SHA256) of {c.name}, for joins; clear value in private.{t}';"
