@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup demo test unit e2e lint stop clean benchmark
+.PHONY: setup demo test unit e2e lint stop clean benchmark airflow airflow-stop
 
 setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow metadata (idempotent)
 	@bash scripts/setup.sh
@@ -24,7 +24,14 @@ lint:
 benchmark: setup  ## prints throughput and wall times (see scripts/benchmark.py)
 	$(PY) scripts/benchmark.py
 
-stop:             ## stop the embedded PostgreSQL
+airflow: setup    ## start the Airflow UI (prints the URL and how to log in); stop: make airflow-stop
+	@$(VENV)/bin/lakehouse airflow start
+
+airflow-stop:     ## stop the Airflow UI and every process it started
+	@$(VENV)/bin/lakehouse airflow stop
+
+stop:             ## stop the Airflow UI and the embedded PostgreSQL
+	@$(VENV)/bin/lakehouse airflow stop
 	@$(VENV)/bin/lakehouse db stop
 
 clean:            ## stop and delete everything under LAKEHOUSE_HOME (.lakehouse/)

@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from lakehouse.config import apply_airflow_env, settings
+from lakehouse.config import apply_airflow_env, apply_file_mode, settings
 
 
 class UserError(RuntimeError):
@@ -39,7 +39,12 @@ def cmd_db(args) -> None:
     if args.action == "start":
         print(embedded_pg.start())
         warehouse.bootstrap()
-        print(f"connect with: {warehouse.psql_line()}")
+        print(f"analysts connect with: {warehouse.psql_line('analyst')}")
+    elif args.action == "credentials":
+        from lakehouse import credentials
+
+        # for a person at a terminal: the role's psql-ready connection string, password included
+        print(credentials.connection_url(args.role))
     elif args.action == "stop":
         print(embedded_pg.stop())
     else:
@@ -60,6 +65,19 @@ def cmd_airflow_init(_args) -> None:
     subprocess.run([airflow, "pools", "set", "lake_writers", "1", "one writer at a time per lake"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print("[setup] Airflow ready: AIRFLOW_HOME =", home)
+
+
+def cmd_airflow(args) -> None:
+    """The Airflow UI: start (prints URL and login), stop (the whole process group), status."""
+    from lakehouse import airflow_ui
+
+    if args.action == "start":
+        cmd_airflow_init(args)
+        print(airflow_ui.start())
+    elif args.action == "stop":
+        print(airflow_ui.stop())
+    else:
+        print(airflow_ui.status())
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -128,10 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="the embedded PostgreSQL cluster (ignored when PGHOST is set)")
-    db.add_argument("action", choices=["start", "stop", "status"])
+    db = sub.add_parser("db", help="the embedded PostgreSQL cluster (ignored when PGHOST is set)",
+                        description="start/stop/status of the embedded PostgreSQL; `credentials ROLE` prints "
+                                    "ROLE's connection string (psql \"$(lakehouse db credentials analyst)\").")
+    db.add_argument("action", choices=["start", "stop", "status", "credentials"])
+    db.add_argument("role", nargs="?", default="analyst",
+                    help="with `credentials`: analyst (default), dashboard, loader, transformer, "
+                         "privacy_officer or admin")
     db.set_defaults(func=cmd_db)
     sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
+    af = sub.add_parser("airflow", help="the Airflow UI: start | stop | status",
+                        description="start: runs airflow standalone in the background (log under "
+                                    "LAKEHOUSE_HOME/logs), prints the URL and how to log in as admin; "
+                                    "stop: ends all its processes; status: running or not.")
+    af.add_argument("action", choices=["start", "stop", "status"])
+    af.set_defaults(func=cmd_airflow)
 
     try:
         from lakehouse.generator import cli as generator_cli
@@ -171,17 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # our own progress lines at INFO; other libraries stay at WARNING
     logging.getLogger("lakehouse").setLevel(os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
+    apply_file_mode()
     args = build_parser().parse_args(argv)
+    from lakehouse.airflow_ui import AirflowUIError
     from lakehouse.embedded_pg import SetupError
     from lakehouse.spark import SparkSetupError
 
     t0 = time.monotonic()
     try:
         args.func(args)
-    except (UserError, SetupError, SparkSetupError, ValueError, FileNotFoundError) as exc:
+    except (UserError, SetupError, SparkSetupError, AirflowUIError, ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command not in ("db", "airflow-init"):
+    if args.command not in ("db", "airflow-init", "airflow"):
         print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 

@@ -29,17 +29,15 @@ class Settings:
     expectations_dir: Path     # GX suites (derived from schemas/, see `lakehouse suites`)
     pg_host: str
     pg_port: int
-    pg_user: str
+    pg_user: str               # the bootstrap (admin) role; the other roles: pg_role_credentials()
     pg_password: str
     pg_database: str
     pg_embedded: bool          # True: the project runs its own cluster under home/postgres
     airflow_home: Path
     overdue_after_days: int    # dual notification without feedback after this many days is overdue
 
-    @property
-    def pg_dsn(self) -> str:
-        return (f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
-                f"dbname={self.pg_database}" + (f" password={self.pg_password}" if self.pg_password else ""))
+    secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
+    file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)
 
     def lake_path(self, *parts: str) -> str:
         return "/".join([self.lake.rstrip("/"), *parts])
@@ -66,13 +64,60 @@ def settings() -> Settings:
         pg_embedded=not external_pg,
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))),
         overdue_after_days=int(_env("LAKEHOUSE_OVERDUE_AFTER_DAYS", "30")),
+        secrets_file=Path(_env("LAKEHOUSE_SECRETS_FILE", str(home / "secrets.json"))),
+        file_mode=_file_mode(),
     )
+
+
+# --------------------------------------------------------------------------- warehouse roles
+# The project's roles, by the job they do (see warehouse/bootstrap.sql).
+PG_ROLES = ("admin", "loader", "transformer", "analyst", "dashboard", "privacy_officer")
+
+
+def pg_role_credentials(role: str) -> tuple[str, str | None]:
+    """(user, password or None) for a role when PGHOST points at an external server.
+
+    Per role: LAKEHOUSE_PG_<ROLE>_USER / LAKEHOUSE_PG_<ROLE>_PASSWORD (e.g.
+    LAKEHOUSE_PG_LOADER_PASSWORD). A role without its own variables uses the
+    one account of PGUSER/PGPASSWORD. A password of None lets libpq look in
+    PGPASSFILE (~/.pgpass). The embedded cluster's roles come from the secrets
+    file instead (lakehouse.credentials)."""
+    cfg = settings()
+    prefix = f"LAKEHOUSE_PG_{role.upper()}_"
+    user = _env(prefix + "USER", cfg.pg_user)
+    password = os.environ.get(prefix + "PASSWORD") or (cfg.pg_password if user == cfg.pg_user else "") or None
+    return user, password
+
+
+def pseudonym_key_from_env() -> str | None:
+    """LAKEHOUSE_PSEUDONYM_KEY: the HMAC key of personal data (external PostgreSQL;
+    the embedded default generates one into the secrets file)."""
+    return os.environ.get("LAKEHOUSE_PSEUDONYM_KEY") or None
+
+
+# --------------------------------------------------------------------------- file permissions
+
+def _file_mode() -> str:
+    """LAKEHOUSE_FILE_MODE: "owner" (default: files only the owner reads) or
+    "group" (the owner's group reads too, for a team sharing one lake)."""
+    mode = _env("LAKEHOUSE_FILE_MODE", "owner")
+    if mode not in ("owner", "group"):
+        raise ValueError(f"LAKEHOUSE_FILE_MODE={mode!r}: use 'owner' (default) or 'group'")
+    return mode
+
+
+def apply_file_mode() -> None:
+    """Every file the project writes (lake, landing copy, logs, secrets) gets
+    owner-only permissions, or group-readable with LAKEHOUSE_FILE_MODE=group.
+    Set as the process umask, so Spark's JVM and Airflow's workers inherit it."""
+    os.umask(0o027 if settings().file_mode == "group" else 0o077)
 
 
 def airflow_env() -> dict[str, str]:
     """Environment Airflow needs for the embedded default (SQLite metadata, the
     repo's dags/ folder, no examples). Values already set by the user win."""
     cfg = settings()
+    cores = os.cpu_count() or 2
     defaults = {
         "AIRFLOW_HOME": str(cfg.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -83,10 +128,25 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "LAKEHOUSE_HOME": str(cfg.home),
+        # sized to the machine, not Airflow's 32 workers
+        "AIRFLOW__CORE__PARALLELISM": str(cores),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(cores),
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        "AIRFLOW__API__WORKERS": "1",
+        # the UI's users: one admin whose password `lakehouse airflow start` keeps in the secrets file
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(cfg.airflow_home / "passwords.json"),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": _env("LAKEHOUSE_AIRFLOW_PORT", "8080"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+            f"http://127.0.0.1:{_env('LAKEHOUSE_AIRFLOW_PORT', '8080')}/execution/",
     }
     return {k: os.environ.get(k) or v for k, v in defaults.items()}
 
 
 def apply_airflow_env() -> None:
     """Export airflow_env() into this process, before airflow is imported."""
+    apply_file_mode()
     os.environ.update(airflow_env())

@@ -46,7 +46,7 @@ def layer_counts() -> dict[str, int]:
 def mart_counts() -> dict[str, int]:
     from lakehouse import warehouse
 
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
         cur.execute("select table_name from information_schema.tables where table_schema = 'marts' order by 1")
         names = [r[0] for r in cur.fetchall()]
         counts = {}
@@ -81,7 +81,8 @@ def run_demo(preset: str, start: date, days: int, seed: int) -> None:
     for name, n in mart_counts().items():
         print(f"  {n:>9,}  marts.{name}")
     print("\nQuery the marts:")
-    print(f"  {warehouse.psql_line()} -c 'select * from marts.fct_collection_quality limit 20'")
+    print(f"  {warehouse.psql_line('analyst')} -c 'select * from marts.fct_collection_quality limit 20'")
+    print("Airflow UI: lakehouse airflow start  (stop: lakehouse airflow stop)")
     from lakehouse.quality.gate import data_docs_index
     print(f"Great Expectations Data Docs: {data_docs_index()}")
     print(f"dbt docs: {Path(__file__).resolve().parents[2] / 'dbt_project' / 'target' / 'index.html'}")

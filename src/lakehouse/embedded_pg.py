@@ -9,6 +9,7 @@ Not used at all when PGHOST points at an external server.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import pwd
 import shutil
@@ -16,7 +17,10 @@ import socket
 import subprocess
 from pathlib import Path
 
+from lakehouse import credentials
 from lakehouse.config import settings
+
+logger = logging.getLogger(__name__)
 
 OS_USER = "lakehouse-pg"
 
@@ -85,6 +89,21 @@ def _port_free(port: int) -> bool:
             return False
 
 
+HBA = """# lakehouse: a password (scram-sha-256) for every connection; no trust line
+local   all          all                 scram-sha-256
+host    all          all   127.0.0.1/32  scram-sha-256
+host    all          all   ::1/128       scram-sha-256
+"""
+
+
+def _private_dirs(home: Path, sock: Path) -> None:
+    """LAKEHOUSE_HOME and the socket directory: owner only. When we are root
+    the cluster's OS user still has to reach its data dir (traverse only)."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    os.chmod(sock, 0o700)
+
+
 def start() -> str:
     """Create (first time) and start the cluster; idempotent. Returns a status line."""
     cfg = settings()
@@ -93,6 +112,7 @@ def start() -> str:
     bindir = pg_bin_dir()
     data, sock, log = _paths()
     if is_running():
+        _require_passwords()
         return f"PostgreSQL already running on 127.0.0.1:{cfg.pg_port} (data {data})"
     if not _port_free(cfg.pg_port):
         raise SetupError(f"port {cfg.pg_port} on 127.0.0.1 is taken by another program; "
@@ -101,6 +121,7 @@ def start() -> str:
     for d in (data.parent, sock):
         d.mkdir(parents=True, exist_ok=True)
         _chown(d)
+    _private_dirs(cfg.home, sock)
     # runuser drops to an unprivileged user: it must be able to reach the data dir.
     for parent in data.parents:
         if parent == Path("/"):
@@ -108,17 +129,7 @@ def start() -> str:
         if os.geteuid() == 0 and not os.stat(parent).st_mode & 0o001:
             os.chmod(parent, os.stat(parent).st_mode | 0o001)
     if not (data / "PG_VERSION").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        _chown(data)
-        subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", cfg.pg_user,
-                                  "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]),
-                       check=True, capture_output=True)
-        with open(data / "postgresql.conf", "a") as conf:
-            conf.write("\n# lakehouse embedded defaults\n"
-                       f"listen_addresses = '127.0.0.1'\nport = {cfg.pg_port}\n"
-                       f"unix_socket_directories = '{sock}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                       "shared_buffers = 256MB\nmax_connections = 100\n")
+        _initdb(bindir, data, sock)
     log.touch(exist_ok=True)
     _chown(log)
     res = subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log),
@@ -126,20 +137,87 @@ def start() -> str:
                          capture_output=True, text=True)
     if res.returncode != 0:
         raise SetupError(f"PostgreSQL did not start: {res.stderr.strip() or res.stdout.strip()}; see {log}")
+    _require_passwords()
     _create_database()
     return f"PostgreSQL started on 127.0.0.1:{cfg.pg_port} (data {data}, log {log})"
 
 
-def _create_database() -> None:
+def _initdb(bindir: Path, data: Path, sock: Path) -> None:
+    """A new cluster whose superuser has the secrets file's admin password."""
     cfg = settings()
-    psql = str(pg_bin_dir() / "psql") if (pg_bin_dir() / "psql").exists() else "psql"
-    base = [psql, "-h", "127.0.0.1", "-p", str(cfg.pg_port), "-U", cfg.pg_user, "-v", "ON_ERROR_STOP=1"]
-    exists = subprocess.run([*base, "-d", "postgres", "-tAc",
-                             f"select 1 from pg_database where datname = '{cfg.pg_database}'"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    if exists != "1":
-        subprocess.run([*base, "-d", "postgres", "-c", f'create database "{cfg.pg_database}"'],
+    data.mkdir(parents=True, exist_ok=True)
+    _chown(data)
+    password = credentials.ensure()["postgres"]["admin"]
+    pwfile = data.parent / ".initdb-pw"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    _chown(pwfile)
+    try:
+        subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", cfg.pg_user,
+                                  "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                                  "--encoding=UTF8", "--locale=C.UTF-8"]),
                        check=True, capture_output=True)
+    finally:
+        pwfile.unlink(missing_ok=True)
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.write("\n# lakehouse embedded defaults\n"
+                   f"listen_addresses = '127.0.0.1'\nport = {cfg.pg_port}\n"
+                   f"unix_socket_directories = '{sock}'\nunix_socket_permissions = 0700\n"
+                   "password_encryption = 'scram-sha-256'\n"
+                   "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                   "shared_buffers = 256MB\nmax_connections = 100\n")
+    _write_hba(data)
+
+
+def _write_hba(data: Path) -> None:
+    hba = data / "pg_hba.conf"
+    hba.write_text(HBA)
+    os.chmod(hba, 0o600)
+    _chown(hba)
+
+
+def _require_passwords() -> None:
+    """Upgrade a cluster an older version initialised with `trust`: give the
+    superuser its password from the secrets file, then reload with scram only."""
+    data, _, _ = _paths()
+    hba = data / "pg_hba.conf"
+    if not any(line.split()[-1:] == ["trust"] for line in hba.read_text().splitlines()
+               if line.strip() and not line.lstrip().startswith("#")):
+        return
+    import psycopg2
+
+    cfg = settings()
+    password = credentials.ensure()["postgres"]["admin"]
+    conn = psycopg2.connect(host="127.0.0.1", port=cfg.pg_port, user=cfg.pg_user, dbname="postgres")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("set password_encryption = 'scram-sha-256'")
+            cur.execute(f'alter role "{cfg.pg_user}" password %s', (password,))
+    finally:
+        conn.close()
+    _write_hba(data)
+    subprocess.run(_as_owner([str(pg_bin_dir() / "pg_ctl"), "-D", str(data), "reload"]),
+                   check=True, capture_output=True)
+    logger.warning("PostgreSQL: replaced the 'trust' authentication of %s by passwords (scram-sha-256); "
+                "the passwords are in %s", data, cfg.secrets_file)
+
+
+def _create_database() -> None:
+    import psycopg2
+
+    cfg = settings()
+    user, password = credentials.pg_credentials("admin")
+    conn = psycopg2.connect(host="127.0.0.1", port=cfg.pg_port, user=user, password=password, dbname="postgres")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (cfg.pg_database,))
+            if cur.fetchone() is None:
+                cur.execute(f'create database "{cfg.pg_database}"')
+    finally:
+        conn.close()
 
 
 def stop() -> str:

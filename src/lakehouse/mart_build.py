@@ -8,9 +8,6 @@ import json
 from lakehouse import warehouse
 from lakehouse.marts import run_dbt, source_freshness
 
-DDL = """create table if not exists lake.mart_builds (
-  built_at timestamptz primary key default now(), published text[], stale_sources jsonb, status text)"""
-
 
 def build_and_record(published: list[str]) -> dict:
     freshness = source_freshness()
@@ -23,9 +20,8 @@ def build_and_record(published: list[str]) -> dict:
         status = "failed"
         raise
     finally:
-        with warehouse.connect() as conn, conn.cursor() as cur:
-            cur.execute(DDL)
-            cur.execute("grant select on lake.mart_builds to lakehouse_transformer")
+        # lake.mart_builds is created by warehouse.bootstrap (bootstrap.sql)
+        with warehouse.connect(role="loader") as conn, conn.cursor() as cur:
             cur.execute("insert into lake.mart_builds (published, stale_sources, status) values (%s, %s, %s)",
                         (published, json.dumps(stale, ensure_ascii=False), status))
             conn.commit()

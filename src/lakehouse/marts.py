@@ -1,13 +1,15 @@
 """Run the dbt project (dbt_project/: staging -> intermediate -> marts) in-process.
 
-The connection comes from the same environment variables as everything else
-(PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; see dbt_project/profiles.yml).
+dbt connects as lakehouse_transformer (PGHOST, PGPORT, PGDATABASE, and the
+role's user and password put into LAKEHOUSE_DBT_USER / LAKEHOUSE_DBT_PASSWORD
+by _transformer_env; see dbt_project/profiles.yml).
 No dbt packages are used, so `dbt deps` is never needed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lakehouse.config import REPO_ROOT
@@ -23,9 +25,20 @@ def _base_args(project_dir: Path) -> list[str]:
     return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
 
 
+def _transformer_env() -> None:
+    """dbt connects as the transformer role: profiles.yml reads these two
+    variables, set here from the secrets file (or the environment), never on disk."""
+    from lakehouse import credentials
+
+    user, password = credentials.pg_credentials("transformer")
+    os.environ["LAKEHOUSE_DBT_USER"] = user
+    os.environ["LAKEHOUSE_DBT_PASSWORD"] = password or ""
+
+
 def _invoke(args: list[str], vars: dict | None = None, project_dir: Path | None = None):
     from dbt.cli.main import dbtRunner
 
+    _transformer_env()
     project_dir = Path(project_dir or DBT_PROJECT_DIR)
     cli_args = list(args) + _base_args(project_dir)
     if vars:

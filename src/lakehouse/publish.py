@@ -55,7 +55,7 @@ def publish(catalog: Catalog | None = None, spark=None) -> list[Published]:
         spark = get_spark()
     warehouse.ensure_lake_tables(catalog)
     results = []
-    with warehouse.connect() as conn:
+    with warehouse.connect(role="loader") as conn:
         targets = _targets(catalog)
         for pg_name, (layer, name, key) in warehouse.OPS_TABLES.items():
             targets.append((pg_name, lake.table_path(layer, name), key, _pg_columns(conn, pg_name)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from lakehouse.config import settings
+from lakehouse.config import apply_file_mode, settings
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -53,6 +53,7 @@ def get_spark():
     from pyspark.sql import SparkSession
 
     cfg = settings()
+    apply_file_mode()   # the JVM inherits it: Delta files owner-only (or group, LAKEHOUSE_FILE_MODE)
     if cfg.spark_remote:
         return SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
     builder = SparkSession.builder.master(cfg.spark_master).appName("lakehouse")

@@ -25,32 +25,26 @@ def _reset_settings() -> None:
 @contextmanager
 def private_lakehouse(root: Path):
     """Point the project at root/lake, root/landing and a fresh database, then restore."""
-    import psycopg2
-
     from lakehouse import warehouse
-    from lakehouse.config import settings
 
-    base = settings()
     db = f"lakehouse_e2e_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(host=base.pg_host, port=base.pg_port, user=base.pg_user, dbname="postgres",
-                             password=base.pg_password or None)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{db}"')
-    saved = {k: os.environ.get(k) for k in ISOLATED_VARS}
-    os.environ.update({"LAKEHOUSE_LAKE": str(root / "lake"), "LAKEHOUSE_LANDING": str(root / "landing"),
-                       "PGDATABASE": db})
-    _reset_settings()
-    warehouse.bootstrap()
-    try:
-        yield root
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        _reset_settings()
+    with warehouse.connect(role="admin", dbname="postgres") as admin:
+        admin.autocommit = True
         with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{db}" with (force)')
-        admin.close()
+            cur.execute(f'create database "{db}"')
+        saved = {k: os.environ.get(k) for k in ISOLATED_VARS}
+        os.environ.update({"LAKEHOUSE_LAKE": str(root / "lake"), "LAKEHOUSE_LANDING": str(root / "landing"),
+                           "PGDATABASE": db})
+        _reset_settings()
+        warehouse.bootstrap()
+        try:
+            yield root
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            _reset_settings()
+            with admin.cursor() as cur:
+                cur.execute(f'drop database if exists "{db}" with (force)')
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def marts(isolated_lakehouse_module, dagbag):
         assert "success" in str(run.state).lower(), dag_id
 
     def query(sql: str):
-        with warehouse.connect() as conn, conn.cursor() as cur:
+        with warehouse.connect(role="transformer") as conn, conn.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
     return query

@@ -132,7 +132,7 @@ def marts(city, dagbag):
     assert "success" in str(run.state).lower()
 
     def query(sql: str) -> list[tuple]:
-        with warehouse.connect() as conn, conn.cursor() as cur:
+        with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
     return query

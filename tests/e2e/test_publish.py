@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 def _lake_penalties():
     from lakehouse import warehouse
 
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="loader") as conn, conn.cursor() as cur:
         cur.execute("select record_id, status, fine_amount, penalty_kinds, _file from lake.penalties order by 1")
         rows = cur.fetchall()
         cur.execute("select delta_version from lake._publish_state where table_name = 'penalties'")

@@ -16,7 +16,7 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
-from lakehouse import warehouse
+from lakehouse import credentials, warehouse
 from lakehouse.catalog import load_catalog
 from lakehouse.config import settings
 
@@ -43,12 +43,16 @@ CONTRACTED_MARTS = {
 }
 
 
+ROLE_OF_USER = {"lakehouse_loader": "loader", "lakehouse_transformer": "transformer",
+                "lakehouse_analyst": "analyst", "lakehouse_dashboard": "dashboard",
+                "lakehouse_privacy_officer": "privacy_officer", ADMIN: "admin"}
+
+
 def _conn(user: str = ADMIN, dbname: str = DB):
+    """Log in as a database user with that role's own password (from the secrets file)."""
     cfg = settings()
-    params = dict(host=cfg.pg_host, port=cfg.pg_port, user=user, dbname=dbname)
-    if cfg.pg_password and user == cfg.pg_user:
-        params["password"] = cfg.pg_password
-    conn = psycopg2.connect(**params)
+    _, password = credentials.pg_credentials(ROLE_OF_USER[user])
+    conn = psycopg2.connect(host=cfg.pg_host, port=cfg.pg_port, user=user, dbname=dbname, password=password)
     conn.autocommit = True
     return conn
 
@@ -510,28 +514,25 @@ def built():
     admin.cursor().execute(f"drop database if exists {DB} with (force)")
     admin.cursor().execute(f"create database {DB}")
     admin.close()
-    conn = _conn()
-    cur = conn.cursor()
-    cur.execute(warehouse.BOOTSTRAP_SQL.read_text(encoding="utf-8"))
-    for table in catalog.tables.values():
-        cur.execute(warehouse.lake_ddl(table))
-        cur.execute(warehouse.lake_grants(table))
-    cur.execute(warehouse.OPS_DDL)
-    _load_rows(cur)
-
-    saved = {k: os.environ.get(k) for k in ("PGDATABASE", "PGUSER")}
+    saved = os.environ.get("PGDATABASE")
     os.environ["PGDATABASE"] = DB
-    os.environ["PGUSER"] = "lakehouse_transformer"  # production role: cannot read personal columns
+    settings.cache_clear()
     try:
-        run_dbt(["build"])
+        warehouse.bootstrap()
+        warehouse.ensure_lake_tables(catalog)
+        loader = _conn("lakehouse_loader")  # the rows go in as the pipeline writes them
+        _load_rows(loader.cursor())
+        loader.close()
+        run_dbt(["build"])  # as lakehouse_transformer (lakehouse.marts)
         run_dbt(["docs", "generate"])
         FRESHNESS.update(source_freshness())
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        if saved is None:
+            os.environ.pop("PGDATABASE", None)
+        else:
+            os.environ["PGDATABASE"] = saved
+        settings.cache_clear()
+    conn = _conn()
     yield conn
     conn.close()
 
@@ -687,11 +688,14 @@ def test_dashboard_reads_contracted_marts_only(built):
     assert not _can_read("lakehouse_dashboard", "select uscc from lake.entities")
 
 
-def test_transformer_cannot_read_personal_columns(built):
+def test_transformer_reads_personal_columns_masked_only(built):
     assert _can_read("lakehouse_transformer", "select uscc, name from lake.entities")
-    assert not _can_read("lakehouse_transformer", "select legal_representative_id_number from lake.entities")
-    assert not _can_read("lakehouse_transformer", "select inspector_ids from lake.random_draws")
+    ids = dict(_rows(_conn("lakehouse_transformer"),
+                     "select uscc, legal_representative_id_number from lake.entities where uscc in (%s, %s)",
+                     E_JA, E_XH))
+    assert ids == {E_JA: "310101********1234", E_XH: "310104********2345"}
     assert not _can_read("lakehouse_transformer", "select raw from lake.quarantine_rows")
+    assert not _can_read("lakehouse_transformer", "select * from private.entities")
 
 
 def test_no_model_column_is_personal(built):
@@ -705,6 +709,191 @@ def test_no_model_column_is_personal(built):
     leaks = [
         c
         for c in cols
-        if c[2] in personal or "id_number" in c[2] or c[2].startswith("legal_rep") or "inspector" in c[2]
+        if not c[2].endswith("_masked")
+        and (c[2] in personal or "id_number" in c[2] or c[2].startswith("legal_rep") or "inspector" in c[2])
     ]
     assert leaks == []
+
+
+# --------------------------------------------------------------------------- authentication
+
+CLEAR_IDS = ["310101198001011234", "310104199002022345"]  # the legal representatives' ID numbers above
+CLEAR_INSPECTORS = ["INSP-0001", "INSP-0002"]
+
+
+def _login(user: str, password: str | None):
+    cfg = settings()
+    return psycopg2.connect(host=cfg.pg_host, port=cfg.pg_port, user=user, dbname=DB, password=password or "",
+                            connect_timeout=5)
+
+
+@pytest.mark.parametrize("user", sorted(ROLE_OF_USER))
+def test_login_needs_the_roles_own_password(built, user):
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        _login(user, None)
+    others = [credentials.pg_credentials(r)[1] for u, r in ROLE_OF_USER.items() if u != user]
+    for password in others:
+        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+            _login(user, password)
+    _login(user, credentials.pg_credentials(ROLE_OF_USER[user])[1]).close()
+
+
+def test_unix_socket_needs_a_password_too(built):
+    sock = settings().home / "postgres" / "socket"
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        psycopg2.connect(host=str(sock), port=settings().pg_port, user=ADMIN, dbname=DB, password="")
+    assert not sock.stat().st_mode & 0o077, "the socket directory is open to other users"
+
+
+def test_pg_hba_has_no_trust_line():
+    hba = (settings().home / "postgres" / "data" / "pg_hba.conf").read_text()
+    methods = [line.split()[-1] for line in hba.splitlines() if line.strip() and not line.startswith("#")]
+    assert methods and set(methods) == {"scram-sha-256"}
+
+
+# --------------------------------------------------------------------------- each role: its job only
+
+def _attempt(user: str, sql: str) -> bool:
+    conn = _conn(user)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("begin")
+            cur.execute(sql)
+            cur.execute("rollback")
+        return True
+    except psycopg2.Error:
+        return False
+    finally:
+        conn.close()
+
+
+ACTIONS = {
+    "read lake": "select count(*) from lake.penalties",
+    "read marts": "select count(*) from marts.dim_entity_profile",
+    "read private": "select count(*) from private.entities",
+    "write lake": "insert into lake.mart_builds (status) values ('x')",
+    "write marts": "delete from marts.dim_entity_profile",
+    "ddl lake": "create table lake.t_probe (x int)",
+    "ddl marts": "create table marts.t_probe (x int)",
+    "ddl public": "create table public.t_probe (x int)",
+    "copy program": "copy (select 1) to program 'true'",
+    "create role": "create role probe_role",
+}
+ALLOWED = {
+    "lakehouse_loader": {"read lake", "write lake"},
+    "lakehouse_transformer": {"read lake", "read marts", "write marts", "ddl marts"},
+    "lakehouse_analyst": {"read marts"},
+    "lakehouse_dashboard": {"read marts"},
+    "lakehouse_privacy_officer": {"read private"},
+    ADMIN: set(ACTIONS),
+}
+
+
+@pytest.mark.parametrize("user", sorted(ALLOWED))
+def test_each_role_can_do_exactly_its_job(built, user):
+    got = {action for action, sql in ACTIONS.items() if _attempt(user, sql)}
+    assert got == ALLOWED[user]
+
+
+def test_only_the_admin_is_superuser_or_runs_programs(built):
+    rows = _rows(built, "select rolname from pg_roles where rolname like 'lakehouse%%' and (rolsuper or "
+                        "pg_has_role(oid, 'pg_execute_server_program', 'member'))")
+    assert rows == [(ADMIN,)]
+
+
+def test_public_has_no_privilege_on_the_project_schemas(built):
+    rows = _rows(built, "select nspname, array_to_string(nspacl, ',') from pg_namespace "
+                        "where nspname in ('lake', 'staging', 'intermediate', 'marts', 'private', 'public')")
+    assert {n for n, _ in rows} >= {"lake", "staging", "intermediate", "marts", "private"}
+    for name, acl in rows:
+        grants_to_public = [a for a in (acl or "").split(",") if a.startswith("=")]
+        assert grants_to_public in ([], ["=U/pg_database_owner"]), (name, acl)  # public: usage only
+
+
+# --------------------------------------------------------------------------- personal data
+
+def _everything_readable_as(user: str) -> str:
+    """Every row of every table and view the user may read, as one text."""
+    conn = _conn(user)
+    out = []
+    with conn.cursor() as cur:
+        cur.execute("""select table_schema, table_name from information_schema.tables
+                       where table_schema not in ('pg_catalog', 'information_schema')""")
+        for schema, table in cur.fetchall():
+            cur.execute("select has_table_privilege(%s, 'select')", (f'"{schema}"."{table}"',))
+            if cur.fetchone()[0]:
+                cur.execute(f'select t::text from "{schema}"."{table}" t')
+                out += [r[0] for r in cur.fetchall()]
+            else:  # column privileges only: read those columns
+                cur.execute("""select column_name from information_schema.column_privileges
+                               where table_schema = %s and table_name = %s and privilege_type = 'SELECT'
+                                 and grantee in (current_user, 'PUBLIC')""", (schema, table))
+                cols = [c for (c,) in cur.fetchall()]
+                if cols:
+                    cur.execute(f'select row({", ".join(chr(34) + c + chr(34) for c in cols)})::text '
+                                f'from "{schema}"."{table}"')
+                    out += [r[0] for r in cur.fetchall()]
+    conn.close()
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("user", ["lakehouse_analyst", "lakehouse_dashboard", "lakehouse_transformer",
+                                  "lakehouse_loader"])
+def test_no_clear_personal_value_is_readable(built, user):
+    seen = _everything_readable_as(user)
+    assert seen  # the role reads something: the test is not vacuous
+    for clear in CLEAR_IDS + CLEAR_INSPECTORS + ["张三", "李四"]:
+        assert clear not in seen, f"{user} can read {clear}"
+
+
+def test_privacy_officer_reads_the_clear_values(built):
+    conn = _conn("lakehouse_privacy_officer")
+    ids = dict(_rows(conn, "select uscc, legal_representative_id_number from private.entities "
+                           "where legal_representative_id_number is not null"))
+    assert ids == {E_JA: CLEAR_IDS[0], E_XH: CLEAR_IDS[1]}
+    assert _rows(conn, "select inspector_ids from private.random_draws where inspector_ids is not null") == [
+        (CLEAR_INSPECTORS,)]
+    [(raw,)] = _rows(conn, "select raw from private.quarantine_rows")
+    assert raw == {"法定代表人证件号码": CLEAR_IDS[0]}
+    assert not _can_read("lakehouse_privacy_officer", "select * from private.pseudonym_key")
+
+
+def test_masked_form_in_the_marts_matches_the_source_digits(built):
+    masked = dict(_rows(_conn("lakehouse_analyst"),
+                        "select uscc, legal_representative_id_masked from marts.dim_entity_profile "
+                        "where legal_representative_id_masked is not null"))
+    assert set(masked) == {E_JA, E_XH}
+    for uscc, clear in ((E_JA, CLEAR_IDS[0]), (E_XH, CLEAR_IDS[1])):
+        shown = masked[uscc]
+        assert shown == clear[:6] + "*" * 8 + clear[-4:] and len(shown) == len(clear)
+
+
+def test_keyed_hash_joins_and_matches_hmac_of_the_secret_key(built):
+    import hashlib
+    import hmac
+
+    key = bytes.fromhex(credentials.pseudonym_key())
+    rows = dict(_rows(_conn("lakehouse_loader"),
+                      "select uscc, legal_representative_id_number_hmac from lake.entities "
+                      "where legal_representative_id_number_hmac is not null"))
+    assert rows == {u: hmac.new(key, c.encode(), hashlib.sha256).hexdigest()
+                    for u, c in ((E_JA, CLEAR_IDS[0]), (E_XH, CLEAR_IDS[1]))}
+
+
+def test_republishing_keeps_private_in_step(built):
+    """Delete + insert (how publish applies a change) and truncate move the clear values along."""
+    loader = _conn("lakehouse_loader")
+    cur = loader.cursor()
+    cur.execute("begin")
+    cur.execute("delete from lake.entities where uscc = %s", (E_XH,))
+    _insert(cur, "entities", [{"uscc": E_XH, "name": "徐汇某小吃店", "legal_representative_id_number":
+                               "310104199002029999"}], LINEAGE)
+    cur.execute("select legal_representative_id_number from lake.entities where uscc = %s", (E_XH,))
+    assert cur.fetchone() == ("310104********9999",)
+    officer = _conn("lakehouse_privacy_officer")
+    # uncommitted: the officer still sees the old value; after rollback nothing changed
+    assert _rows(officer, "select legal_representative_id_number from private.entities where uscc = %s",
+                 E_XH) == [(CLEAR_IDS[1],)]
+    cur.execute("rollback")
+    loader.close()
+    officer.close()

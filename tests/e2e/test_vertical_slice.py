@@ -91,7 +91,7 @@ def test_marts_are_built_from_the_published_batch(ingested, dagbag):
 
     run = dagbag.get_dag("build_marts").test()
     assert "success" in str(run.state).lower()
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="admin") as conn, conn.cursor() as cur:
         cur.execute("select count(*), sum(fine_amount) from lake.penalties")
         assert cur.fetchone() == (3, Decimal("145000.00"))
         cur.execute("""select event_month, penalties, fines_total from marts.fct_department_workload

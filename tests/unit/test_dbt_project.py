@@ -41,6 +41,8 @@ def test_no_model_selects_a_personal_column():
     assert {"legal_representative_id_number", "inspector_ids"} <= personal
     for sql in (DBT / "models").rglob("*.sql"):
         text = re.sub(r"\{#.*?#\}|--[^\n]*", "", sql.read_text(encoding="utf-8"), flags=re.S)
+        # lake.* holds personal columns masked: a model may take one only as <column>_masked
+        text = re.sub(r"\b([a-z_]+) as \1_masked\b", "", text)
         words = set(re.findall(r"[a-z_]+", text))
         assert not words & personal, f"{sql} names personal column(s) {words & personal}"
         assert not re.search(

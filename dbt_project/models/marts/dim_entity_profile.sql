@@ -138,6 +138,7 @@ final as (
         coalesce(list_status.on_abnormal_list, false) as on_abnormal_list,
         coalesce(list_status.on_serious_list, false) as on_serious_list,
         coalesce(credit.credit_class, 'green') as credit_class,
+        registry.legal_representative_id_masked,
 
         as_of.as_of_date
     from registry

@@ -19,6 +19,8 @@ source as (
         name_keys,
         flags,
         extra_columns,
+        -- lake.* holds personal columns masked only (clear values: private.entities)
+        legal_representative_id_number as legal_representative_id_number_masked,
         _source,
         _delivery_date,
         _file,
@@ -48,6 +50,7 @@ renamed as (
         cast(updated_at as timestamptz) as updated_at,
         cast(flags as text[]) as flags,
         cast(extra_columns as jsonb) as extra_columns,
+        cast(legal_representative_id_number_masked as text) as legal_representative_id_masked,
         -- lineage
         {{ lake_lineage() }}
 

@@ -1,0 +1,151 @@
+"""`lakehouse airflow start|stop|status`: the Airflow UI of the embedded default.
+
+Runs `airflow standalone` (api-server, scheduler, dag-processor, triggerer)
+with the project's Airflow environment (config.airflow_env: parallelism sized
+to the cores) and the virtualenv's bin on PATH, in its own process group so
+`stop` ends every process it started. Its output goes to a log file under
+LAKEHOUSE_HOME, not the console. The UI's one user, admin, has a generated
+password kept in the secrets file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from lakehouse import credentials
+from lakehouse.config import airflow_env, settings
+
+
+class AirflowUIError(RuntimeError):
+    """The UI did not start or stop; says where to look."""
+
+
+def _paths() -> tuple[Path, Path]:
+    home = settings().home
+    return home / "airflow-ui.pid", home / "logs" / "airflow-ui.log"
+
+
+def url() -> str:
+    env = airflow_env()
+    return f"http://{env['AIRFLOW__API__HOST']}:{env['AIRFLOW__API__PORT']}"
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, **airflow_env()}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", credentials.airflow_jwt_secret())
+    src = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _write_passwords_file(env: dict[str, str]) -> None:
+    """The simple auth manager reads its users' passwords from a JSON file:
+    written (0600) from the secrets file, so Airflow never generates or prints one."""
+    path = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"admin": credentials.airflow_admin_password()}, fh)
+
+
+def _running_pgid() -> int | None:
+    pidfile, _ = _paths()
+    if not pidfile.exists():
+        return None
+    pgid = int(pidfile.read_text().strip())
+    try:
+        os.killpg(pgid, 0)
+        return pgid
+    except ProcessLookupError:
+        pidfile.unlink(missing_ok=True)
+        return None
+
+
+def healthy(timeout: float = 3.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url()}/api/v2/monitor/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def start(wait_seconds: float = 240) -> str:
+    if _running_pgid():
+        return f"Airflow UI already running at {url()}\n" + _login_hint()
+    env = _env()
+    _write_passwords_file(env)
+    pidfile, log = _paths()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([airflow, "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings().home)
+    pidfile.write_text(str(proc.pid))  # the session leader: its pid is the process group id
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pidfile.unlink(missing_ok=True)
+            raise AirflowUIError(f"airflow standalone exited with code {proc.returncode}; see {log}")
+        if healthy():
+            return f"Airflow UI running at {url()} (log {log})\n" + _login_hint()
+        time.sleep(2)
+    stop()
+    raise AirflowUIError(f"the Airflow UI did not answer {url()}/api/v2/monitor/health within "
+                         f"{wait_seconds:.0f}s; see {log}")
+
+
+def _login_hint() -> str:
+    return (f"log in as admin with the password in {settings().secrets_file} (key airflow_admin), e.g.\n"
+            f"  python -c \"import json; print(json.load(open('{settings().secrets_file}'))['airflow_admin'])\"")
+
+
+def stop(wait_seconds: float = 60) -> str:
+    pgid = _running_pgid()
+    pidfile, _ = _paths()
+    if pgid is None:
+        return "Airflow UI is not running"
+    os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.5)
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGKILL)
+        time.sleep(1)
+    pidfile.unlink(missing_ok=True)
+    return "Airflow UI stopped"
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any process of the group left (zombies of our own children excepted)."""
+    try:
+        os.waitpid(-pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return any(not stat.startswith("Z") for stat in group_processes(pgid).values())
+
+
+def group_processes(pgid: int) -> dict[int, str]:
+    """{pid: state} of the processes in process group `pgid`."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    return {int(pid): stat for pid, group, stat in rows if int(group) == pgid}
+
+
+def status() -> str:
+    pgid = _running_pgid()
+    if pgid is None:
+        return "Airflow UI is not running"
+    return f"Airflow UI running at {url()} ({'healthy' if healthy() else 'starting or unhealthy'})"
