@@ -139,7 +139,9 @@ final as (
         coalesce(list_status.on_serious_list, false) as on_serious_list,
         coalesce(credit.credit_class, 'green') as credit_class,
 
-        as_of.as_of_date
+        as_of.as_of_date,
+        registry.reg_no,
+        coalesce(registry.former_names, cast(array[] as text[])) as former_names
     from registry
     cross join as_of
     left join districts on districts.district_code = registry.registered_district
