@@ -1,5 +1,6 @@
 """One marts build: dbt build, docs, and a record of which sources were
-stale at that moment (dbt source freshness), kept in lake.mart_builds."""
+stale at that moment (dbt source freshness) and which tests warned, kept in
+lake.mart_builds."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from lakehouse import warehouse
 from lakehouse.marts import run_dbt, source_freshness
 
 DDL = """create table if not exists lake.mart_builds (
-  built_at timestamptz primary key default now(), published text[], stale_sources jsonb, status text)"""
+  built_at timestamptz primary key default now(), published text[], stale_sources jsonb, status text);
+alter table lake.mart_builds add column if not exists dbt_warnings jsonb"""
 
 
 def build_and_record(published: list[str]) -> dict:
     freshness = source_freshness()
     stale = {name: status for name, status in freshness.items() if status not in ("pass",)}
     status = "success"
+    warnings: list[str] = []
     try:
-        run_dbt(["build"])
-        run_dbt(["docs", "generate"])
+        warnings = run_dbt(["build"])
+        # --static: one target/static_index.html that opens from disk (index.html needs a server)
+        run_dbt(["docs", "generate", "--static"])
     except Exception:
         status = "failed"
         raise
@@ -26,7 +30,9 @@ def build_and_record(published: list[str]) -> dict:
         with warehouse.connect() as conn, conn.cursor() as cur:
             cur.execute(DDL)
             cur.execute("grant select on lake.mart_builds to lakehouse_transformer")
-            cur.execute("insert into lake.mart_builds (published, stale_sources, status) values (%s, %s, %s)",
-                        (published, json.dumps(stale, ensure_ascii=False), status))
+            cur.execute("insert into lake.mart_builds (published, stale_sources, status, dbt_warnings) "
+                        "values (%s, %s, %s, %s)",
+                        (published, json.dumps(stale, ensure_ascii=False), status,
+                         json.dumps(warnings, ensure_ascii=False)))
             conn.commit()
-    return {"status": status, "stale_sources": stale, "published": published}
+    return {"status": status, "stale_sources": stale, "published": published, "dbt_warnings": warnings}
