@@ -30,6 +30,7 @@ class EntityProfile:
     records: dict[tuple[str, str], int]                 # (holding district name, feed) -> records
     credit: dict                                        # one row of marts.fct_credit_risk
     rules: list[dict] = field(default_factory=list)     # the rules that set the class (marts.dim_credit_rules)
+    in_registry: bool = True                            # False: records name this USCC, the registry does not
 
 
 def _rows(cur, sql: str, params) -> list[dict]:
@@ -52,11 +53,29 @@ def _match(cur, query: str) -> list[dict]:
                  (f"%{text}%",))
 
 
+def _records(cur, uscc: str) -> dict[tuple[str, str], int]:
+    return {(r["holding_district_name"], r["feed"]): r["records"] for r in _rows(
+        cur, "select holding_district_name, feed, sum(records)::int as records "
+             "from marts.fct_entity_district_records where uscc = %s group by 1, 2", (uscc,))}
+
+
+def _unregistered(cur, query: str) -> EntityProfile | None:
+    """A USCC that records carry but the registry lacks: its records, nothing else."""
+    code = normalise_identifier(query)
+    records = _records(cur, code) if USCC_LIKE.match(code) else {}
+    if not records:
+        return None
+    return EntityProfile(registry={"uscc": code, "entity_name": "(不在登记库 not in the registry)"},
+                         records=records, credit={}, in_registry=False)
+
+
 def find_entity(query: str) -> EntityProfile:
     from lakehouse import warehouse
 
     with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
         found = _match(cur, query)
+        if not found and (unregistered := _unregistered(cur, query)):
+            return unregistered
         if not found:
             raise EntityNotFound(f"no entity matches {query!r} (tried USCC, registration number, current and "
                                  "former names, then names containing it). Check the spelling, or build the "
@@ -66,9 +85,7 @@ def find_entity(query: str) -> EntityProfile:
             raise EntityNotFound(f"{len(found) if len(found) <= 20 else 'more than 20'} entities match "
                                  f"{query!r}; run again with one USCC:\n  {listed}")
         registry = found[0]
-        records = {(r["holding_district_name"], r["feed"]): r["records"] for r in _rows(
-            cur, "select holding_district_name, feed, sum(records)::int as records "
-                 "from marts.fct_entity_district_records where uscc = %s group by 1, 2", (registry["uscc"],))}
+        records = _records(cur, registry["uscc"])
         credit = (_rows(cur, "select * from marts.fct_credit_risk where uscc = %s", (registry["uscc"],)) or [{}])[0]
         rules = _rows(cur, "select * from marts.dim_credit_rules where rule_id = any(%s) order by class_rank desc, "
                            "rule_id", (list(credit.get("rule_ids") or []),))
@@ -89,6 +106,15 @@ def _yes_no(value) -> str:
 def format_profile(p: EntityProfile) -> str:
     r = p.registry
     lines = [f"主体查询 {r['entity_name']}  ({r['uscc']})", ""]
+    lines += _registry_lines(r) if p.in_registry else [
+        "  The registry has no entity with this USCC; districts hold the records below on it."]
+    lines += _records_lines(p.records)
+    if p.in_registry:
+        lines += _list_and_credit_lines(r, p)
+    return "\n".join(lines)
+
+
+def _registry_lines(r: dict) -> list[str]:
     facts = [("注册号 registration no.", r.get("reg_no") or "—"),
              ("曾用名 former names", "、".join(r.get("former_names") or []) or "—"),
              ("类型 type", r["entity_type"]),
@@ -101,20 +127,25 @@ def format_profile(p: EntityProfile) -> str:
              ("近三年处罚 penalties (3 y)", f"{r['penalties_3y']}, fines {r['fines_total_3y']} yuan, "
                                           f"confiscated {r['confiscations_total_3y']} yuan"),
              ("数据截至 as of", r["as_of_date"])]
-    lines += [f"  {_pad(k, 32)}{v}" for k, v in facts]
+    return [f"  {_pad(k, 32)}{v}" for k, v in facts]
 
-    lines += ["", "各区记录 records per district and feed:"]
-    if p.records:
-        districts = sorted({d for d, _ in p.records})
+
+def _records_lines(records: dict[tuple[str, str], int]) -> list[str]:
+    lines = ["", "各区记录 records per district and feed:"]
+    if records:
+        districts = sorted({d for d, _ in records})
         lines.append(f"  {_pad('district', 12)}" + "".join(f"{f:>13}" for f in FEEDS))
         for d in districts:
-            lines.append(f"  {_pad(d, 12)}" + "".join(f"{p.records.get((d, f), 0):>13}" for f in FEEDS))
+            lines.append(f"  {_pad(d, 12)}" + "".join(f"{records.get((d, f), 0):>13}" for f in FEEDS))
         lines.append(f"  {_pad('total', 12)}" + "".join(
-            f"{sum(n for (_, feed), n in p.records.items() if feed == f):>13}" for f in FEEDS))
+            f"{sum(n for (_, feed), n in records.items() if feed == f):>13}" for f in FEEDS))
     else:
         lines.append("  none: no district holds licences, inspections or penalties on it")
+    return lines
 
-    lines += ["", "名录 list status:",
+
+def _list_and_credit_lines(r: dict, p: EntityProfile) -> list[str]:
+    lines = ["", "名录 list status:",
               f"  {_pad('经营异常名录 abnormal operations list', 44)}{_yes_no(r['on_abnormal_list'])}",
               f"  {_pad('严重违法失信名单 serious violations list', 44)}{_yes_no(r['on_serious_list'])}"]
 
@@ -128,4 +159,4 @@ def format_profile(p: EntityProfile) -> str:
         lines += [f"    {e}" for e in p.credit.get("evidence_ids") or []]
     else:
         lines.append("  no rule fires: 良好 by default")
-    return "\n".join(lines)
+    return lines
