@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -188,11 +189,12 @@ def _credit_snapshot(ctx: Context, current: dict[str, str]) -> tuple[dict[str, s
         previous = saved[-2] if len(saved) > 1 else None
     else:
         previous = saved[-1] if saved else None
-        saved = ([previous] if previous else []) + [{"build_id": build_id, "classes": current}]
+        seen_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        saved = ([previous] if previous else []) + [{"build_id": build_id, "seen_at": seen_at, "classes": current}]
         path.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     if previous is None:
         return None, ""
-    return previous["classes"], f"build {previous['build_id']}"
+    return previous["classes"], f"drawn {previous.get('seen_at', '?')}"
 
 
 def credit_classes(ctx: Context) -> Section:
