@@ -87,9 +87,6 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "LAKEHOUSE_HOME": str(cfg.home),
-        # quiet console: libraries at WARNING, the project's progress at INFO (LAKEHOUSE_LOG_LEVEL=DEBUG: all)
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO" if cfg.log_level == "DEBUG" else "WARNING",
-        "AIRFLOW__LOGGING__NAMESPACE_LEVELS": f"lakehouse={cfg.log_level}",
     }
     return {k: os.environ.get(k) or v for k, v in defaults.items()}
 

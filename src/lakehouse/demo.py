@@ -24,7 +24,10 @@ STAGES = {"ingest_backfill": "[demo 2/3] DAG ingest_backfill: landing -> bronze 
 
 
 def run_dags(start: date, end: date) -> None:
+    from lakehouse import logs
+
     apply_airflow_env()
+    logs.quiet_airflow()
     for dag_id, conf in (("ingest_backfill", {"start": start.isoformat(), "end": end.isoformat()}),
                          ("build_marts", None)):
         print(STAGES[dag_id], flush=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
 from lakehouse import logs
-from lakehouse.config import airflow_env, settings
+from lakehouse.config import settings
 
 
 @pytest.fixture
@@ -17,8 +18,9 @@ def log_level(monkeypatch):
             monkeypatch.delenv("LAKEHOUSE_LOG_LEVEL", raising=False)
         else:
             monkeypatch.setenv("LAKEHOUSE_LOG_LEVEL", value)
-        for name in ("AIRFLOW__LOGGING__LOGGING_LEVEL", "AIRFLOW__LOGGING__NAMESPACE_LEVELS"):
-            monkeypatch.delenv(name, raising=False)
+        # set, then unset: monkeypatch restores the variable whatever quiet_airflow() writes
+        monkeypatch.setenv("AIRFLOW__LOGGING__LOGGING_LEVEL", "unset")
+        monkeypatch.delenv("AIRFLOW__LOGGING__LOGGING_LEVEL")
         settings.cache_clear()
     yield set_level
     monkeypatch.delenv("LAKEHOUSE_LOG_LEVEL", raising=False)
@@ -28,18 +30,21 @@ def log_level(monkeypatch):
 
 def test_default_is_quiet(log_level):
     log_level(None)
-    env = airflow_env()
-    assert env["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "WARNING"
-    assert env["AIRFLOW__LOGGING__NAMESPACE_LEVELS"] == "lakehouse=INFO"
+    logs.quiet_airflow()
+    assert os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "WARNING"
     logs.configure()
     assert logging.getLogger("py4j").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("great_expectations.data_context").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("lakehouse.ingest.pipeline").getEffectiveLevel() == logging.INFO
+    # our progress has its own handler: it survives Airflow putting the root logger at WARNING
+    ours = logging.getLogger("lakehouse")
+    assert not ours.propagate and any(h.get_name() == "lakehouse-console" for h in ours.handlers)
 
 
 def test_debug_brings_the_libraries_back(log_level):
     log_level("debug")
-    assert airflow_env()["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "INFO"
+    logs.quiet_airflow()
+    assert os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "INFO"
     logs.configure()
     assert logging.getLogger("py4j").getEffectiveLevel() == logging.INFO
     assert logging.getLogger("lakehouse").getEffectiveLevel() == logging.DEBUG
