@@ -58,6 +58,21 @@ else
   step "Delta jars present in $JARS"
 fi
 
+# --- headless Chromium and CJK fonts (the report's browser test) ------------
+# Debian's chromium, never a downloaded browser; fonts-noto-cjk so Chinese labels render.
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    step "installing chromium and fonts-noto-cjk (apt) for the report's browser test"
+    { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; } \
+      || echo "setup: could not install chromium/fonts-noto-cjk; the report's browser test needs them (apt-get install chromium fonts-noto-cjk)" >&2
+  else
+    echo "setup: no apt-get: install Chromium at /usr/bin/chromium and a CJK font for the report's browser test" >&2
+  fi
+else
+  step "chromium and fonts-noto-cjk present"
+fi
+
 # --- PostgreSQL (embedded unless PGHOST is set) and Airflow metadata --------
 "$VENV/bin/lakehouse" db start
 "$VENV/bin/lakehouse" airflow-init

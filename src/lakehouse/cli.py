@@ -1,4 +1,4 @@
-"""`lakehouse` command line: set-up, generate, ingest, publish, marts, demo.
+"""`lakehouse` command line: set-up, generate, ingest, publish, marts, report, entity, demo.
 
 Each sub-command is a thin wrapper over a module function; errors a user can
 fix (a missing binary, a taken port, a bad date) are printed as one clear
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import subprocess
 import sys
 import time
@@ -108,11 +106,30 @@ def cmd_publish(_args) -> None:
 
 
 def cmd_marts(args) -> None:
-    from lakehouse.marts import run_dbt
+    from lakehouse.marts import DBT_PROJECT_DIR, run_dbt
 
-    run_dbt(["build"] + (["--select", args.select] if args.select else []))
+    warnings = run_dbt(["build"] + (["--select", args.select] if args.select else []))
+    for w in warnings:
+        print("dbt warning:", w)
+    print(f"[marts] built; {len(warnings)} dbt warnings (full log: {DBT_PROJECT_DIR / 'logs' / 'dbt.log'})")
     if args.docs:
-        run_dbt(["docs", "generate"])
+        run_dbt(["docs", "generate", "--static"])
+        print(f"dbt docs (open from disk): {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
+
+
+def cmd_report(args) -> None:
+    from lakehouse.report import build_report
+
+    print(f"supervision report: {build_report(Path(args.out) if args.out else None)}")
+
+
+def cmd_entity(args) -> None:
+    from lakehouse.entity import EntityNotFound, find_entity, format_profile
+
+    try:
+        print(format_profile(find_entity(" ".join(args.query))))
+    except EntityNotFound as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_suites(args) -> None:
@@ -142,25 +159,37 @@ def cmd_clean(args) -> None:
 
 # --------------------------------------------------------------------------- wiring
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+def _command(sub, name: str, help: str, description: str, func) -> argparse.ArgumentParser:
+    """One sub-command: `help` is its line in `lakehouse --help`, `description` heads its own --help."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(func=func)
+    return p
 
-    db = sub.add_parser("db", help="the embedded PostgreSQL cluster (ignored when PGHOST is set)",
-                        description="start/stop/status of the embedded PostgreSQL; `credentials ROLE` prints "
-                                    "ROLE's connection string (psql \"$(lakehouse db credentials analyst)\").")
-    db.add_argument("action", choices=["start", "stop", "status", "credentials"])
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lakehouse", description=__doc__.splitlines()[0],
+        epilog="LAKEHOUSE_LOG_LEVEL=DEBUG shows the libraries' INFO logs (py4j, Great Expectations, Airflow, "
+               "dbt's per-node lines); by default only the project's progress and warnings are printed.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = _command(sub, "db", "the embedded PostgreSQL cluster (ignored when PGHOST is set)",
+                  "Start, stop or check the project's own PostgreSQL cluster under LAKEHOUSE_HOME/postgres "
+                  "(start also creates the schemas and roles); `credentials ROLE` prints ROLE's connection "
+                  "string (psql \"$(lakehouse db credentials analyst)\").", cmd_db)
+    db.add_argument("action", choices=["start", "stop", "status", "credentials"],
+                    help="start (and bootstrap schemas/roles), stop, status, or credentials ROLE")
     db.add_argument("role", nargs="?", default="analyst",
                     help="with `credentials`: analyst (default), dashboard, loader, transformer, "
                          "privacy_officer or admin")
-    db.set_defaults(func=cmd_db)
-    sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
-    af = sub.add_parser("airflow", help="the Airflow UI: start | stop | status",
-                        description="start: runs airflow standalone in the background (log under "
-                                    "LAKEHOUSE_HOME/logs), prints the URL and how to log in as admin; "
-                                    "stop: ends all its processes; status: running or not.")
-    af.add_argument("action", choices=["start", "stop", "status"])
-    af.set_defaults(func=cmd_airflow)
+    _command(sub, "airflow-init", "migrate Airflow's metadata DB",
+             "Migrate Airflow's SQLite metadata DB under AIRFLOW_HOME (once) and create the lake_writers "
+             "pool. Run by `make setup`.", cmd_airflow_init)
+    af = _command(sub, "airflow", "the Airflow UI: start | stop | status",
+                  "start: runs airflow standalone in the background (log under LAKEHOUSE_HOME/logs), prints "
+                  "the URL and how to log in as admin; stop: ends all its processes; status: running or not.",
+                  cmd_airflow)
+    af.add_argument("action", choices=["start", "stop", "status"], help="start, stop or status of the UI")
 
     try:
         from lakehouse.generator import cli as generator_cli
@@ -168,38 +197,69 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:   # the generator is optional for running the pipeline
         pass
 
-    ing = sub.add_parser("ingest", help="landing -> bronze -> silver for sources and days")
-    ing.add_argument("--source", action="append", help="source code (repeatable; default: all)")
-    ing.add_argument("--date", type=_day, help="one delivery day")
-    ing.add_argument("--from", dest="start", type=_day, help="first delivery day of a range")
-    ing.add_argument("--to", dest="end", type=_day, help="last delivery day of a range")
-    ing.add_argument("--landing", help="landing root (default LAKEHOUSE_LANDING)")
-    ing.set_defaults(func=cmd_ingest)
+    ing = _command(sub, "ingest", "landing -> bronze -> silver for sources and days",
+                   "Read the deliveries in the landing folder (every file kept in bronze), validate them, and "
+                   "write the accepted rows to silver, the rejected rows to quarantine with their reasons. "
+                   "Without --date/--from/--to: every day delivered.", cmd_ingest)
+    ing.add_argument("--source", action="append", help="source code, e.g. jingan (repeatable; default: all)")
+    ing.add_argument("--date", type=_day, help="one delivery day, YYYY-MM-DD")
+    ing.add_argument("--from", dest="start", type=_day, help="first delivery day of a range, YYYY-MM-DD")
+    ing.add_argument("--to", dest="end", type=_day, help="last delivery day of a range, YYYY-MM-DD")
+    ing.add_argument("--landing", help="landing root folder (default: LAKEHOUSE_LANDING)")
 
-    sub.add_parser("publish", help="silver -> PostgreSQL lake.* (changes only)").set_defaults(func=cmd_publish)
-    marts = sub.add_parser("marts", help="dbt build of the marts")
-    marts.add_argument("--select")
-    marts.add_argument("--docs", action="store_true", help="also dbt docs generate")
-    marts.set_defaults(func=cmd_marts)
-    sub.add_parser("suites", help="re-derive expectations/*.json from schemas/").set_defaults(func=cmd_suites)
+    _command(sub, "publish", "silver -> PostgreSQL lake.* (changes only)",
+             "Copy what changed in the silver Delta tables since the last publish into PostgreSQL lake.* "
+             "(upserts and deletes, by Delta version).", cmd_publish)
 
-    demo = sub.add_parser("demo", help="generate a small city, run the DAGs, print where results are")
-    demo.add_argument("--preset", default="small")
-    demo.add_argument("--start", type=_day, default=date(2017, 4, 10))
-    demo.add_argument("--days", type=int, default=3)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.set_defaults(func=cmd_demo)
+    marts = _command(sub, "marts", "dbt build of the marts",
+                     "Run `dbt build` on dbt_project/ (staging -> intermediate -> marts, with the tests) and "
+                     "print the tests that warned.", cmd_marts)
+    marts.add_argument("--select", help="dbt node selection, e.g. +fct_credit_risk (default: everything)")
+    marts.add_argument("--docs", action="store_true",
+                       help="also write the dbt docs as one page that opens from disk "
+                            "(dbt_project/target/static_index.html) and print its path")
 
-    clean = sub.add_parser("clean", help="stop the embedded PostgreSQL; --all also deletes LAKEHOUSE_HOME")
-    clean.add_argument("--all", action="store_true")
-    clean.set_defaults(func=cmd_clean)
+    report = _command(sub, "report", "write the supervision report (one HTML page of charts)",
+                      "Draw the supervision report from the marts: collection quality, credit classes by "
+                      "district and changes since the previous build, cross-district supervision, the 双告知 "
+                      "funnel, 双随机 plans, joint inspections and risk-keyword warnings. One self-contained "
+                      "HTML file (plotly embedded, no network needed); prints its path.", cmd_report)
+    report.add_argument("--out", help="folder to write index.html into (default: LAKEHOUSE_REPORT_DIR, "
+                                      "i.e. LAKEHOUSE_HOME/report)")
+
+    entity = _command(sub, "entity", "主体查询: one entity's cross-district profile",
+                      "Print one entity's profile from the marts: registry facts, records each district holds "
+                      "per feed, list status, and its credit class with the rules and evidence ids behind it.",
+                      cmd_entity)
+    entity.add_argument("query", nargs="+",
+                        help="USCC (18 characters), old registration number (15 digits) or name (current or "
+                             "former; a part of a name lists the matches)")
+
+    _command(sub, "suites", "re-derive expectations/*.json from schemas/",
+             "Write the Great Expectations suites (expectations/*.json) from the table descriptions in "
+             "schemas/; run after editing schemas/.", cmd_suites)
+
+    demo = _command(sub, "demo", "generate a small city, run the DAGs, print where results are",
+                    "Generate a synthetic city (once per preset/seed/start/days), run the ingest_backfill and "
+                    "build_marts DAGs with Airflow's dag.test (real Spark, Delta, GX, dbt), write the report, "
+                    "and print a summary: rows per layer, rejected files, dbt warnings, where to look.", cmd_demo)
+    demo.add_argument("--preset", default="small", help="generator preset: tiny, small, ... (default: small)")
+    demo.add_argument("--start", type=_day, default=date(2017, 4, 10), help="first day, YYYY-MM-DD "
+                      "(default: 2017-04-10)")
+    demo.add_argument("--days", type=int, default=3, help="business days to generate (default: 3)")
+    demo.add_argument("--seed", type=int, default=7, help="generator seed (default: 7)")
+
+    clean = _command(sub, "clean", "stop the embedded PostgreSQL; --all also deletes LAKEHOUSE_HOME",
+                     "Stop the embedded PostgreSQL cluster; with --all also delete everything under "
+                     "LAKEHOUSE_HOME (lake, landing, database, Airflow metadata, report).", cmd_clean)
+    clean.add_argument("--all", action="store_true", help="also delete LAKEHOUSE_HOME and all it holds")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # our own progress lines at INFO; other libraries stay at WARNING
-    logging.getLogger("lakehouse").setLevel(os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
+    from lakehouse import logs
+
+    logs.configure()   # our own progress lines at INFO; libraries at WARNING unless LAKEHOUSE_LOG_LEVEL=DEBUG
     apply_file_mode()
     args = build_parser().parse_args(argv)
     from lakehouse.airflow_ui import AirflowUIError

@@ -35,6 +35,8 @@ class Settings:
     pg_embedded: bool          # True: the project runs its own cluster under home/postgres
     airflow_home: Path
     overdue_after_days: int    # dual notification without feedback after this many days is overdue
+    report_dir: Path           # the supervision report (index.html), see `lakehouse report`
+    log_level: str             # LAKEHOUSE_LOG_LEVEL: INFO = the project's progress only, DEBUG = libraries too
 
     secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
     file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)
@@ -66,6 +68,8 @@ def settings() -> Settings:
         overdue_after_days=int(_env("LAKEHOUSE_OVERDUE_AFTER_DAYS", "30")),
         secrets_file=Path(_env("LAKEHOUSE_SECRETS_FILE", str(home / "secrets.json"))),
         file_mode=_file_mode(),
+        report_dir=Path(_env("LAKEHOUSE_REPORT_DIR", str(home / "report"))),
+        log_level=_env("LAKEHOUSE_LOG_LEVEL", "INFO").upper(),
     )
 
 

@@ -39,8 +39,12 @@ def _invoke(args: list[str], vars: dict | None = None, project_dir: Path | None 
     from dbt.cli.main import dbtRunner
 
     _transformer_env()
+    from lakehouse import logs
+
     project_dir = Path(project_dir or DBT_PROJECT_DIR)
-    cli_args = list(args) + _base_args(project_dir)
+    # dbt's per-node lines only when debugging; warnings are collected and summarised
+    # instead (dbt_warnings), errors are always shown; logs/dbt.log keeps everything
+    cli_args = ["--log-level", "info" if logs.verbose() else "error"] + list(args) + _base_args(project_dir)
     if vars:
         cli_args += ["--vars", json.dumps(vars, default=str)]
     return cli_args, dbtRunner().invoke(cli_args)
@@ -59,13 +63,26 @@ def _failures(result) -> list[str]:
     return out
 
 
-def run_dbt(args: list[str], vars: dict | None = None, project_dir: Path | None = None) -> None:
+def dbt_warnings(result) -> list[str]:
+    """One line per node that ended in a warning (a test with severity warn that found rows)."""
+    res = getattr(result, "result", None)
+    out = []
+    for r in getattr(res, "results", None) or []:
+        if str(getattr(r.status, "value", r.status)).lower() == "warn":
+            node = getattr(r, "node", None)
+            name = getattr(node, "name", None) or getattr(r, "unique_id", "?")
+            out.append(f"{name}: {(getattr(r, 'message', '') or '').strip()}")
+    return out
+
+
+def run_dbt(args: list[str], vars: dict | None = None, project_dir: Path | None = None) -> list[str]:
     """Run one dbt command, e.g. run_dbt(["build"], vars={"as_of": "2017-06-30"}).
 
-    Raises DbtError naming every failed model/test (or dbt's own exception)."""
+    Returns the warnings (see dbt_warnings). Raises DbtError naming every failed
+    model/test (or dbt's own exception)."""
     cli_args, result = _invoke(args, vars, project_dir)
     if result.success:
-        return
+        return dbt_warnings(result)
     failed = _failures(result)
     detail = "\n  ".join(failed) if failed else repr(result.exception or "unknown error")
     raise DbtError(

@@ -141,5 +141,12 @@ def build_marts_dag(tables: list[str]):
 
             return build_and_record(published)
 
-        build(publish())
+        @task
+        def report(built: dict) -> str:
+            """The supervision report, redrawn from the marts just built."""
+            from lakehouse.report import build_report
+
+            return str(build_report())
+
+        report(build(publish()))
     return dag

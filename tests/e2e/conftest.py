@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-ISOLATED_VARS = ("LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING", "PGDATABASE")
+ISOLATED_VARS = ("LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING", "PGDATABASE", "LAKEHOUSE_REPORT_DIR")
 
 
 def _reset_settings() -> None:
@@ -34,7 +34,7 @@ def private_lakehouse(root: Path):
             cur.execute(f'create database "{db}"')
         saved = {k: os.environ.get(k) for k in ISOLATED_VARS}
         os.environ.update({"LAKEHOUSE_LAKE": str(root / "lake"), "LAKEHOUSE_LANDING": str(root / "landing"),
-                           "PGDATABASE": db})
+                           "PGDATABASE": db, "LAKEHOUSE_REPORT_DIR": str(root / "report")})
         _reset_settings()
         warehouse.bootstrap()
         try:

@@ -188,3 +188,121 @@ def test_entity_profile_has_every_registry_entity_and_no_personal_data(city, mar
     columns = {c for (c,) in marts("select column_name from information_schema.columns "
                                    "where table_schema = 'marts' and table_name = 'dim_entity_profile'")}
     assert not columns & {"legal_representative", "legal_representative_id_number"}
+
+
+# ---------------------------------------------------------------- the report and the entity lookup on the same city
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def report_page(marts):
+    """The report the build_marts DAG drew, opened in Debian's headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from lakehouse.config import settings
+
+    assert CHROMIUM.exists(), "the report test needs Debian's chromium: apt-get install chromium fonts-noto-cjk"
+    path = settings().report_dir / "index.html"
+    assert path.exists(), "the build_marts DAG should have written the report"
+    errors, remote = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:")) else None)
+        page.goto(path.as_uri())
+        page.wait_for_function("document.querySelectorAll('.chart .main-svg').length > 0")
+        yield {"page": page, "errors": errors, "remote": remote}
+        browser.close()
+
+
+def test_report_opens_offline_without_errors_and_draws_every_chart(report_page):
+    from lakehouse.report.sections import SECTIONS
+
+    page = report_page["page"]
+    assert report_page["errors"] == [] and report_page["remote"] == []
+    charts = page.evaluate("""Array.from(document.querySelectorAll('.chart .plotly-graph-div')).map(d => ({
+        id: d.id, section: d.closest('section').id, drawn: !!d._fullLayout && d.querySelectorAll('.main-svg').length > 0,
+        traces: (d.data || []).length}))""")
+    assert {c["section"] for c in charts} == {fn.__name__ for fn in SECTIONS}
+    assert all(c["drawn"] and c["traces"] > 0 for c in charts), [c for c in charts if not c["drawn"]]
+    assert page.locator("text=could not be drawn").count() == 0
+
+
+def test_report_figures_equal_the_marts(report_page, marts):
+    page = report_page["page"]
+
+    def kpi(key: str) -> int:
+        return int(page.locator(f'[data-kpi="{key}"]').inner_text().replace(",", ""))
+
+    [(pushed, overdue)] = marts("select sum(pushed), sum(overdue) from marts.fct_dual_notification_funnel")
+    assert (kpi("dual_pushed"), kpi("dual_overdue")) == (pushed, overdue)
+    [(cross,)] = marts("select sum(records) from marts.fct_cross_district_supervision")
+    assert kpi("cross_district_records") == cross
+    # the credit chart's yellow bars, as drawn, add up to the mart's yellow entities
+    drawn_yellow = page.evaluate("""document.getElementById('chart-credit_classes-0').data
+        .filter(t => t.name === '警示').flatMap(t => Array.from(t.y)).reduce((a, b) => a + b, 0)""")
+    [(yellow,)] = marts("select count(*) from marts.fct_credit_risk where credit_class = 'yellow'")
+    assert yellow > 0 and drawn_yellow == yellow
+    # names, not codes: every district on the credit chart's axis is a district name
+    axis = page.evaluate("Array.from(document.getElementById('chart-credit_classes-0').data[0].x)")
+    assert axis and all(not name.isdigit() for name in axis) and "静安区" in axis
+
+
+def _district_names() -> dict[str, str]:
+    import yaml
+
+    from lakehouse.config import settings
+
+    reference = yaml.safe_load((settings().schemas_dir / "reference.yaml").read_text(encoding="utf-8"))
+    return {code: d["name"] for code, d in reference["districts"].items()}
+
+
+def _truth_records(truth: Path) -> dict[str, dict[tuple[str, str], int]]:
+    """uscc -> {(holding district name, feed): records} from the answer file's silver rows."""
+    names = _district_names()
+    out: dict[str, dict[tuple[str, str], int]] = {}
+    for feed in ("licences", "inspections", "penalties"):
+        for r in _jsonl(truth / "silver" / f"{feed}.jsonl"):
+            if r["uscc"]:
+                key = (names.get(r["holding_district"], "未知"), feed)
+                per_entity = out.setdefault(r["uscc"], {})
+                per_entity[key] = per_entity.get(key, 0) + 1
+    return out
+
+
+def test_entity_lookup_returns_the_records_the_answer_file_says(city, marts, capsys):
+    from lakehouse.cli import main
+    from lakehouse.entity import find_entity
+
+    truth = _truth_records(city["truth"])
+    registry = {e["uscc"]: e for e in _jsonl(city["truth"] / "silver" / "entities.jsonl")}
+    names = [e["name"] for e in registry.values()]
+    # a registered entity with a name of its own, held by the most districts, then by the most records
+    uscc = max((u for u in truth if u in registry and names.count(registry[u]["name"]) == 1),
+               key=lambda u: (len({d for d, _ in truth[u]}), sum(truth[u].values()), u))
+    assert len({d for d, _ in truth[uscc]}) >= 2, "the small city should have cross-district entities"
+    assert find_entity(uscc).records == truth[uscc]
+    # and every other entity the answer file gives records, registered or not
+    wrong = {u: (want, got) for u, want in truth.items() if (got := find_entity(u).records) != want}
+    assert not wrong, dict(list(wrong.items())[:3])
+
+    entity = registry[uscc]
+    assert find_entity(entity["name"]).registry["uscc"] == uscc
+    if entity.get("reg_no"):
+        assert find_entity(entity["reg_no"]).registry["uscc"] == uscc
+    [(cls, rules)] = marts(f"select credit_class, rule_ids from marts.fct_credit_risk where uscc = '{uscc}'")
+    assert main(["entity", uscc]) == 0
+    out = capsys.readouterr().out
+    assert entity["name"] in out and f"({cls})" in out and all(rule in out for rule in rules)
+
+
+def test_entity_lookup_of_an_unknown_name_says_what_to_do(marts, capsys):
+    from lakehouse.cli import main
+
+    assert main(["entity", "没有这个主体的名字"]) == 2
+    assert "no entity matches" in capsys.readouterr().err

@@ -48,9 +48,12 @@ final as (
         aggregated.cross_district_inspections,
         aggregated.cross_district_penalties,
         aggregated.first_event_date,
-        aggregated.last_event_date
+        aggregated.last_event_date,
+        coalesce(districts.district_name, '未知') as registered_district_name
     from aggregated
     left join registry on registry.uscc = aggregated.uscc
+    left join {{ ref('districts') }} as districts
+        on districts.district_code = aggregated.registered_district
 
 )
 

@@ -140,7 +140,9 @@ final as (
         coalesce(credit.credit_class, 'green') as credit_class,
         registry.legal_representative_id_masked,
 
-        as_of.as_of_date
+        as_of.as_of_date,
+        registry.reg_no,
+        coalesce(registry.former_names, cast(array[] as text[])) as former_names
     from registry
     cross join as_of
     left join districts on districts.district_code = registry.registered_district

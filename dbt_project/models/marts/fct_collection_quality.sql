@@ -119,7 +119,8 @@ final as (
         latest.latest_delivery_date_overall - latest.last_delivery_date as days_since_last_delivery,
         per_day.expectations_passed,
         file_lists.expectation_failures,
-        file_lists.unknown_columns
+        file_lists.unknown_columns,
+        coalesce(districts.district_name, per_day.source) as source_name
     from per_day
     inner join latest
         on latest.source = per_day.source
@@ -128,6 +129,8 @@ final as (
         on file_lists.source = per_day.source
         and file_lists.feed = per_day.feed
         and file_lists.delivery_date = per_day.delivery_date
+    left join {{ ref('districts') }} as districts
+        on districts.source_code = per_day.source
     left join quarantine_by_rule
         on quarantine_by_rule.source = per_day.source
         and quarantine_by_rule.feed = per_day.feed

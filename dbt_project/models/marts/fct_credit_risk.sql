@@ -28,6 +28,12 @@ credit_classes as (
 
 ),
 
+districts as (
+
+    select district_code, district_name from {{ ref('districts') }}
+
+),
+
 final as (
 
     select
@@ -40,11 +46,13 @@ final as (
         coalesce(classes.class_rank, 0) as class_rank,
         coalesce(classes.rule_ids, cast(array[] as text[])) as rule_ids,
         coalesce(classes.evidence_ids, cast(array[] as text[])) as evidence_ids,
-        {{ var('credit_rules_version') }} as rules_version
+        {{ var('credit_rules_version') }} as rules_version,
+        coalesce(districts.district_name, '未知') as registered_district_name
     from registry
     cross join as_of
     left join classes on classes.uscc = registry.uscc
     inner join credit_classes on credit_classes.class_rank = coalesce(classes.class_rank, 0)
+    left join districts on districts.district_code = registry.registered_district
 
 )
 

@@ -27,6 +27,32 @@ aggregated as (
     from records
     group by 1, 2, 3, 4, 5
 
+),
+
+districts as (
+
+    select district_code, district_name from {{ ref('districts') }}
+
+),
+
+departments as (
+
+    select department_code, department_name from {{ ref('stg_lake__departments') }}
+
+),
+
+final as (
+
+    select
+        aggregated.*,
+        coalesce(registered.district_name, '未知') as registered_district_name,
+        coalesce(holding.district_name, '未知') as holding_district_name,
+        coalesce(departments.department_name, '未知部门') as department_name
+    from aggregated
+    left join districts as registered on registered.district_code = aggregated.registered_district
+    left join districts as holding on holding.district_code = aggregated.holding_district
+    left join departments on departments.department_code = aggregated.department_code
+
 )
 
-select * from aggregated
+select * from final

@@ -27,6 +27,30 @@ aggregated as (
     from notifications
     group by 1, 2, 3
 
+),
+
+districts as (
+
+    select district_code, district_name from {{ ref('districts') }}
+
+),
+
+departments as (
+
+    select department_code, department_name from {{ ref('stg_lake__departments') }}
+
+),
+
+final as (
+
+    select
+        aggregated.*,
+        coalesce(districts.district_name, '未知') as registered_district_name,
+        coalesce(departments.department_name, '未知部门') as pushed_department_name
+    from aggregated
+    left join districts on districts.district_code = aggregated.registered_district
+    left join departments on departments.department_code = aggregated.pushed_department_code
+
 )
 
-select * from aggregated
+select * from final

@@ -75,9 +75,12 @@ final as (
         aggregated.items_checked,
         aggregated.entities_with_problems,
         aggregated.rectification_orders,
-        aggregated.inspection_records
+        aggregated.inspection_records,
+        coalesce(lead_names.department_name, '未知部门') as lead_department_name
     from aggregated
     left join leads on leads.joint_id = aggregated.joint_id
+    left join {{ ref('stg_lake__departments') }} as lead_names
+        on lead_names.department_code = leads.lead_department_code
 
 )
 

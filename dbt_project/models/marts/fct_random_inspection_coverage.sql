@@ -66,10 +66,13 @@ final as (
             when plans.population is null or plans.sampling_ratio is null then null
             else abs(coalesce(draws.drawn, 0) - plans.population * plans.sampling_ratio)
                 <= greatest(1, 0.01 * plans.population * plans.sampling_ratio)
-        end as drawn_matches_ratio
+        end as drawn_matches_ratio,
+        coalesce(lead_names.department_name, '未知部门') as lead_department_name
     from plans
     left join draws on draws.plan_id = plans.plan_id
     left join inspections on inspections.plan_id = plans.plan_id
+    left join {{ ref('stg_lake__departments') }} as lead_names
+        on lead_names.department_code = plans.lead_department_code
 
 )
 

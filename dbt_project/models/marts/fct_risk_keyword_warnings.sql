@@ -55,9 +55,12 @@ final as (
             least(matches.keyword_position - 1, 20) + length(matches.keyword) + 20
         ) as snippet,
         count(*) over (partition by matches.uscc, matches.domain) as keywords_on_site,
-        matches.crawled_at
+        matches.crawled_at,
+        coalesce(districts.district_name, '未知') as registered_district_name
     from matches
     left join registry on registry.uscc = matches.uscc
+    left join {{ ref('districts') }} as districts
+        on districts.district_code = registry.registered_district
 
 )
 

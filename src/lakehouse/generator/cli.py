@@ -14,7 +14,7 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--preset", default="small", choices=list(PRESETS), help="world size (default: small)")
     p.add_argument("--start", type=date.fromisoformat, default=None, help="first day (default: the preset's)")
     p.add_argument("--days", type=int, default=None, help="business days to write (default: the preset's)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same files (default: 7)")
     p.add_argument("--out", type=Path, required=True, help="landing folder")
     p.add_argument("--truth", type=Path, default=None, help="answer file folder (default: <out>/../truth)")
     p.add_argument("--sources", default=None, help="comma-separated source codes (default: all 17)")
@@ -24,7 +24,10 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("generate", help="write synthetic feeds and their answer file")
+    p = subparsers.add_parser(
+        "generate", help="write synthetic feeds and their answer file",
+        description="Write a synthetic city's deliveries (every source, template and fault) into a landing "
+                    "folder, and the answer file (what every file and row must become) beside it.")
     configure(p)
     p.set_defaults(func=run)
     return p

@@ -54,6 +54,7 @@ grant usage on schema private to lakehouse_privacy_officer;
 -- what the pipeline records about each marts build (written by the loader, read by dbt)
 create table if not exists lake.mart_builds (
   built_at timestamptz primary key default now(), published text[], stale_sources jsonb, status text);
+alter table lake.mart_builds add column if not exists dbt_warnings jsonb;
 grant select, insert on lake.mart_builds to lakehouse_loader;
 grant select on lake.mart_builds to lakehouse_transformer;
 

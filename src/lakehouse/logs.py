@@ -1,0 +1,50 @@
+"""A quiet console by default: the project's own progress lines (logger
+"lakehouse") at INFO, every library (py4j, Great Expectations, Airflow, dbt,
+SQLAlchemy...) at WARNING. LAKEHOUSE_LOG_LEVEL=DEBUG brings the libraries'
+INFO lines back (and the project's DEBUG lines).
+
+The project's logger has its own console handler, so its progress lines still
+show when Airflow (dag.test in `make demo`) reconfigures logging at WARNING."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from lakehouse.config import settings
+
+# loggers that talk at INFO about things a user never acts on
+NOISY_LIBRARIES = ("py4j", "great_expectations", "airflow", "dbt", "sqlalchemy", "alembic", "urllib3",
+                   "botocore", "fsspec", "pyspark", "filelock")
+_HANDLER_NAME = "lakehouse-console"
+
+
+def verbose() -> bool:
+    return settings().log_level == "DEBUG"
+
+
+def library_level() -> str:
+    """Level of every library's logger: INFO when debugging, else WARNING."""
+    return "INFO" if verbose() else "WARNING"
+
+
+def configure() -> None:
+    """Set up logging for a `lakehouse` command."""
+    logging.basicConfig(level=library_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(library_level())
+    ours = logging.getLogger("lakehouse")
+    ours.setLevel(settings().log_level)
+    if not any(h.get_name() == _HANDLER_NAME for h in ours.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_HANDLER_NAME)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        ours.addHandler(handler)
+    ours.propagate = False    # printed once, by our handler, whatever Airflow does to the root logger
+
+
+def quiet_airflow() -> None:
+    """Before Airflow is imported in this process (dag.test): its logging at WARNING
+    unless debugging. A level the user set (AIRFLOW__LOGGING__LOGGING_LEVEL) wins."""
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", library_level())
