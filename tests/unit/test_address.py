@@ -137,3 +137,53 @@ def test_parsed_columns_are_described_once_for_the_three_place_tables(cat):
         assert all(f"address_{p}" in cols for p in ("district", "road", "number", "building", "room"))
         assert not any(c.startswith("address_") for c in cat.tables[name].feed_fields)   # never sent
     assert "address_unparsed" in cat.rules and cat.rules["address_unparsed"].action == "flag"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    from lakehouse.generator import generate
+
+    root = tmp_path_factory.mktemp("city")
+    generate(out=root / "landing", truth=root / "truth", preset="small", days=2, seed=11, progress=False)
+    return root / "truth"
+
+
+def _silver(truth, table):
+    import json
+
+    return [json.loads(line) for line in (truth / "silver" / f"{table}.jsonl").read_text("utf-8").splitlines()]
+
+
+def test_the_answer_file_says_what_every_generated_address_parses_to(cat, generated):
+    from lakehouse.normalise.address import PARTS
+
+    names, checked, unparsed = cat.address_district_names, 0, 0
+    forms = {"legacy": 0, "fullwidth": 0, "no_city": 0, "lane": 0, "building": 0, "room": 0}
+    for table in ("entities", "licences", "inspections"):
+        for row in _silver(generated, table):
+            want = tuple(row[f"address_{p}"] for p in PARTS)
+            got = parse_address(row["address"], names)
+            if "address_unparsed" in row["flags"]:
+                unparsed += 1
+                assert got is None and want == (None,) * len(PARTS), row["address"]
+                continue
+            assert got is not None and tuple(got) == want, (row["address"], got, want)
+            checked += 1
+            text = row["address"]
+            forms["legacy"] += any(n in text for n in ("卢湾区", "闸北区", "南汇区", "崇明县"))
+            forms["fullwidth"] += any("０" <= ch <= "９" for ch in text)
+            forms["no_city"] += not text.startswith("上海")
+            forms["lane"] += got.lane is not None
+            forms["building"] += got.building is not None
+            forms["room"] += got.room is not None
+    assert checked > 1000 and unparsed > 0
+    assert all(forms.values()), forms   # every form turns up
+
+
+def test_generated_buildings_hold_several_entities_and_some_many(generated):
+    from collections import Counter
+
+    per_building = Counter((r["address_district"], r["address_road"], r["address_lane"], r["address_number"],
+                            r["address_building"]) for r in _silver(generated, "entities") if r["address_road"])
+    sizes = sorted(per_building.values(), reverse=True)
+    assert sizes[0] >= 20 and sum(s >= 2 for s in sizes) >= 50, sizes[:10]
