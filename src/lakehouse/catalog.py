@@ -354,7 +354,7 @@ class Catalog(_Model):
     @cached_property
     def address_district_names(self) -> dict[str, str]:
         """District name (today's and legacy) -> today's division code: what parse_address reads."""
-        from lakehouse.normalise.address import district_lookup   # here: normalise imports this module
+        from lakehouse.normalise.address import district_lookup  # here: normalise imports this module
 
         return district_lookup({code: d.name for code, d in self.districts.items()}, self.legacy_district_names)
 

@@ -20,7 +20,6 @@ from lakehouse.identifiers import is_valid_uscc, normalise_identifier
 from .faults import ExcelNumber, Raw
 from .writers import AMOUNT_FIELDS, p_text
 
-
 ADDRESS_COLUMNS = ("address_district", "address_road", "address_lane", "address_number",
                    "address_building", "address_floor", "address_room")
 
@@ -198,7 +197,7 @@ class Truth:
             flags.append("unknown_licence_type")
         if table.parse_address:   # the generator wrote the address from these parts
             parts = row.get("_address_parts")
-            silver.update(zip(ADDRESS_COLUMNS, parts or (None,) * len(ADDRESS_COLUMNS)))
+            silver.update(zip(ADDRESS_COLUMNS, parts or (None,) * len(ADDRESS_COLUMNS), strict=False))
             if parts is None and row.get("address"):
                 flags.append("address_unparsed")
         rules = sorted(set(rules))

@@ -467,7 +467,7 @@ def _address_parser(catalog: Catalog) -> Callable[[dict[str, Any], list[str]], N
             if parts is None:
                 flags.append("address_unparsed")
                 parts = _NO_PARTS
-        values.update(zip(_ADDRESS_COLUMNS, parts))
+        values.update(zip(_ADDRESS_COLUMNS, parts, strict=False))
 
     return fill
 
