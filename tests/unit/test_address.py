@@ -96,6 +96,7 @@ def test_the_city_is_not_a_district(cat):
     assert "上海市" not in cat.address_district_names
     assert cat.address_district_names["闸北区"] == "310106"
     assert cat.address_district_names["浦东新区"] == "310115"
+    assert all(2 <= len(name) <= 6 for name in cat.address_district_names)   # what the parser looks up
 
 
 LICENCE = {

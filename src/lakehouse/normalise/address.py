@@ -70,10 +70,12 @@ def _split_district(text: str, names: Mapping[str, str]) -> tuple[str, str] | No
         if text.startswith(prefix) and not text.startswith(prefix + "路"):
             text = text[len(prefix):]
             break
-    # longest name first: 浦东新区 before any shorter name it might start with
-    for name in sorted(names, key=len, reverse=True):
-        if text.startswith(name):
-            return names[name], text[len(name):]
+    # longest name first (浦东新区 before a shorter name it might start with); district
+    # names are 2 to 6 characters, so a few dictionary look-ups find it
+    for length in range(6, 1, -1):
+        code = names.get(text[:length])
+        if code is not None:
+            return code, text[length:]
     return None
 
 
