@@ -276,7 +276,7 @@ def test_the_readme_building_queries_answer_with_the_planted_hotspot(city, marts
     most, rising = ("select b.address_label" + block).split(";")[:2]
     planted = json.loads((city["truth"] / "summary.json").read_text(encoding="utf-8"))["planted_hotspot"]
     top = marts(most)
-    assert top and all(n >= m for (_, n, *_), (_, m, *_) in zip(top, top[1:]))   # most entities first
+    assert top and all(n >= m for (_, n, *_), (_, m, *_) in zip(top, top[1:], strict=False))   # most entities first
     [(label,)] = marts(f"select address_label from marts.dim_building "
                        f"where building_id = '{_building_id(planted['building'])}'")
     assert label in [r[0] for r in top]          # the planted building holds the most entities in 静安
