@@ -71,7 +71,7 @@ district_months as (
 
 ),
 
-trailing as (
+own_trailing as (
 
     select
         rules.rule_id,
@@ -104,10 +104,10 @@ evaluated as (
         measured.events,
         round(measured.numerator::numeric / nullif(measured.denominator, 0), 4) as value,
         round(district_months.numerator::numeric / nullif(district_months.denominator, 0), 4) as district_value,
-        trailing.numerator as trailing_numerator,
-        trailing.denominator as trailing_denominator,
-        coalesce(trailing.events, 0) as trailing_events,
-        round(trailing.numerator::numeric / nullif(trailing.denominator, 0), 4) as trailing_value,
+        own_trailing.numerator as trailing_numerator,
+        own_trailing.denominator as trailing_denominator,
+        coalesce(own_trailing.events, 0) as trailing_events,
+        round(own_trailing.numerator::numeric / nullif(own_trailing.denominator, 0), 4) as trailing_value,
         rules.comparison,
         rules.threshold,
         rules.min_events,
@@ -121,10 +121,10 @@ evaluated as (
         and district_months.district_code = measured.district_code
         and district_months.event_month = measured.event_month
         and district_months.measure = measured.measure
-    left join trailing
-        on trailing.rule_id = rules.rule_id
-        and trailing.place_id = measured.place_id
-        and trailing.event_month = measured.event_month
+    left join own_trailing
+        on own_trailing.rule_id = rules.rule_id
+        and own_trailing.place_id = measured.place_id
+        and own_trailing.event_month = measured.event_month
     where measured.events >= rules.min_events and measured.denominator > 0
 
 ),
