@@ -109,6 +109,8 @@ class Table(_Model):
     key: list[str]
     version_column: str | None = None
     event_date: str | None = None
+    # the `address` column is parsed into the _common.yaml parsed_address columns
+    parse_address: bool = False
     columns: list[Column]
     # filled by the catalog from _common.yaml (not written in tables/*.yaml)
     common: dict[str, list[Column]] = Field(default_factory=dict, exclude=True)
@@ -127,6 +129,8 @@ class Table(_Model):
             v = getattr(self, attr)
             if v is not None and v not in known:
                 raise ValueError(f"{attr} {v!r} is not a column")
+        if self.parse_address and "address" not in known:
+            raise ValueError("parse_address needs an `address` column")
         if self.event_date and self.column(self.event_date).kind not in ("date", "timestamp"):
             raise ValueError(f"event_date {self.event_date!r} must be a date or timestamp column")
         return self
@@ -140,6 +144,8 @@ class Table(_Model):
         if self.entity_ref:
             cols += self.common.get("entity_ref", [])
         cols += self.columns
+        if self.parse_address:
+            cols += self.common.get("parsed_address", [])
         cols += self.common.get("extras", [])
         cols += self.common.get("lineage", [])
         return cols
@@ -300,6 +306,7 @@ class _RulesFile(_Model):
 class _ReferenceFile(_Model):
     districts: dict[str, District]
     legacy_districts: dict[str, str]
+    legacy_district_names: dict[str, str] = Field(default_factory=dict)  # 闸北区 -> 310106
 
 
 class _CommonFile(_Model):
@@ -307,6 +314,7 @@ class _CommonFile(_Model):
     entity_ref: list[Column]
     district_held: list[Column]
     extras: list[Column]
+    parsed_address: list[Column] = Field(default_factory=list)
 
 
 # Reference lists a column may name in `references` (besides tables).
@@ -327,6 +335,7 @@ CODE_RULES = (
     "unknown_district",
     "legacy_district",
     "late",
+    "address_unparsed",
 )
 
 
@@ -339,7 +348,15 @@ class Catalog(_Model):
     thresholds: Thresholds
     districts: dict[str, District]
     legacy_districts: dict[str, str]
+    legacy_district_names: dict[str, str] = Field(default_factory=dict)
     known_licence_types: frozenset[str]
+
+    @cached_property
+    def address_district_names(self) -> dict[str, str]:
+        """District name (today's and legacy) -> today's division code: what parse_address reads."""
+        from lakehouse.normalise.address import district_lookup  # here: normalise imports this module
+
+        return district_lookup({code: d.name for code, d in self.districts.items()}, self.legacy_district_names)
 
     def table_for_feed(self, feed: str) -> Table:
         for t in self.tables.values():
@@ -423,6 +440,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
         "entity_ref": common.entity_ref,
         "district_held": common.district_held,
         "extras": common.extras,
+        "parsed_address": common.parsed_address,
     }
 
     for code, target in ref.legacy_districts.items():
@@ -430,6 +448,10 @@ def load_catalog(root: Path | None = None) -> Catalog:
             _fail(
                 ref_path, root, f"legacy_districts.{code}", f"maps to {target!r}, which is not in districts"
             )
+    for name, target in ref.legacy_district_names.items():
+        if target not in ref.districts:
+            _fail(ref_path, root, f"legacy_district_names.{name}",
+                  f"maps to {target!r}, which is not in districts")
     for rid in CODE_RULES:
         if rid not in rules.rules:
             _fail(rules_path, root, "rules", f"rule {rid!r} is evaluated by the pipeline but not defined")
@@ -558,6 +580,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
         thresholds=rules.thresholds,
         districts=ref.districts,
         legacy_districts=ref.legacy_districts,
+        legacy_district_names=ref.legacy_district_names,
         known_licence_types=frozenset(rules.known_licence_types),
     )
 

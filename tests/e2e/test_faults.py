@@ -185,3 +185,22 @@ def test_every_file_reconciles(lakehouse):
             assert r["rows_in"] == r["rows_accepted"] + r["rows_duplicate"] + r["rows_quarantined"], file
     day1 = lakehouse["runs"][f"huangpu/{fx.DAY1}/penalties.csv"]
     assert (day1["rows_in"], day1["rows_accepted"], day1["rows_quarantined"]) == (14, 8, 6)
+
+
+def test_addresses_are_parsed_beside_the_address_as_sent(lakehouse):
+    parts = ("district", "road", "lane", "number", "building", "floor", "room")
+    lic = lakehouse["licences"]["HP-L-2"]
+    assert lic["address"] == "上海市卢湾区淮海中路３００号恒隆广场A座12层1201室"   # as sent
+    assert [lic[f"address_{p}"] for p in parts] == ["310101", "淮海中路", None, "300", "A", "12", "1201"]
+    assert "address_unparsed" not in lic["flags"]
+    entities = {r["uscc"]: r.asDict() for r in lakehouse["read_delta"]("silver", "entities").collect()}
+    assert [entities[fx.E_A][f"address_{p}"] for p in parts] == [
+        "310104", "漕溪北路", None, "12", "2", None, "1501"]
+    assert [entities[fx.E_B_EXCEPTION][f"address_{p}"] for p in parts] == [
+        "310106", "共和新路", "100", None, "3", "5", None]   # legacy 闸北区 -> 静安区
+
+
+def test_an_unparseable_address_is_flagged_not_dropped(lakehouse):
+    lic = lakehouse["licences"]["HP-L-1"]
+    assert lic["address"] == "黄浦区某路" and "address_unparsed" in lic["flags"]
+    assert lic["address_road"] is None and lic["address_district"] is None

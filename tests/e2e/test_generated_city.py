@@ -306,3 +306,95 @@ def test_entity_lookup_of_an_unknown_name_says_what_to_do(marts, capsys):
 
     assert main(["entity", "没有这个主体的名字"]) == 2
     assert "no entity matches" in capsys.readouterr().err
+# ---------------------------------------------------------------- buildings and hotspots (楼宇经济, 监管热点)
+
+ADDRESS_KEY = ("address_district", "address_road", "address_lane", "address_number", "address_building")
+PROBLEMS = ("RECTIFY_ORDERED", "CASE_OPENED")
+
+
+def _building_id(parts) -> str | None:
+    """The answer file's parts -> dim_building.building_id (district|road|lane|number|building)."""
+    if parts[1] is None:
+        return None
+    return "|".join(p or "" for p in parts)
+
+
+def _month(day: str) -> date:
+    return date.fromisoformat(day).replace(day=1)
+
+
+def test_entities_per_building_match_the_answer_file(city, marts):
+    from collections import defaultdict
+
+    tenants, domiciled = defaultdict(set), defaultdict(set)
+    for feed in ("entities", "licences", "inspections"):
+        for r in _jsonl(city["truth"] / "silver" / f"{feed}.jsonl"):
+            bid = _building_id([r[k] for k in ADDRESS_KEY])
+            if bid is None or r["uscc"] is None:
+                continue
+            tenants[bid].add(r["uscc"])
+            if feed == "entities":
+                domiciled[bid].add(r["uscc"])
+    got = {b: (n, d) for b, n, d in marts(
+        "select building_id, entities, entities_by_domicile from marts.dim_building")}
+    want = {b: (len(u), len(domiciled[b])) for b, u in tenants.items()}
+    assert got == want
+    assert max(n for n, _ in want.values()) >= 10, "some buildings should hold many entities"
+
+
+def test_inspections_and_problems_per_building_month_match_the_answer_file(city, marts):
+    from collections import Counter
+
+    inspections, problems, licences = Counter(), Counter(), Counter()
+    for r in _jsonl(city["truth"] / "silver" / "inspections.jsonl"):
+        bid = _building_id([r[k] for k in ADDRESS_KEY])
+        if bid is not None:
+            inspections[(bid, _month(r["inspection_date"]))] += 1
+            problems[(bid, _month(r["inspection_date"]))] += r["result"] in PROBLEMS
+    for r in _jsonl(city["truth"] / "silver" / "licences.jsonl"):
+        bid = _building_id([r[k] for k in ADDRESS_KEY])
+        if bid is not None:
+            licences[(bid, _month(r["decision_date"]))] += 1
+    rows = marts("select building_id, event_month, inspections, inspections_with_problems, licences "
+                 "from marts.fct_building_supervision")
+    got_inspections = {(b, m): n for b, m, n, _, _ in rows if n}
+    assert got_inspections == dict(inspections)
+    assert {(b, m): p for b, m, n, p, _ in rows if n} == {k: problems[k] for k in inspections}
+    assert {(b, m): n for b, m, _, _, n in rows if n} == dict(licences)
+    assert sum(problems.values()) > 0
+
+
+def test_the_planted_hotspot_is_found_with_its_figures(city, marts):
+    planted = json.loads((city["truth"] / "summary.json").read_text(encoding="utf-8"))["planted_hotspot"]
+    assert planted, "the small preset plants a hotspot"
+    bid, month = _building_id(planted["building"]), date.fromisoformat(planted["month"])
+    by_month: dict[date, list[bool]] = {}
+    for r in _jsonl(city["truth"] / "silver" / "inspections.jsonl"):
+        if _building_id([r[k] for k in ADDRESS_KEY]) == bid:
+            by_month.setdefault(_month(r["inspection_date"]), []).append(r["result"] in PROBLEMS)
+    trailing = [p for m, ps in by_month.items() if m < month and (month.year * 12 + month.month)
+                - (m.year * 12 + m.month) <= 3 for p in ps]
+    rows = marts(f"select rule_id, numerator, denominator, trailing_numerator, trailing_denominator, reason "
+                 f"from marts.fct_supervision_hotspots where place_id = '{bid}' "
+                 f"and event_month = '{month}' and measure = 'problems_per_inspection'")
+    fired = {r[0]: r for r in rows}
+    assert "building_problems_rising" in fired, rows
+    _, num, den, t_num, t_den, reason = fired["building_problems_rising"]
+    assert (num, den) == (sum(by_month[month]), len(by_month[month]))
+    assert (t_num, t_den) == (sum(trailing), len(trailing))
+    assert str(den) in reason and "previous 3 months" in reason
+
+
+def test_the_readme_building_queries_answer_with_the_planted_hotspot(city, marts):
+    """The two queries of README.md ("The marts"), exactly as written there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("select b.address_label", 1)[1].split("```", 1)[0]
+    most, rising = ("select b.address_label" + block).split(";")[:2]
+    planted = json.loads((city["truth"] / "summary.json").read_text(encoding="utf-8"))["planted_hotspot"]
+    top = marts(most)
+    assert top and all(n >= m for (_, n, *_), (_, m, *_) in zip(top, top[1:], strict=False))   # most entities first
+    [(label,)] = marts(f"select address_label from marts.dim_building "
+                       f"where building_id = '{_building_id(planted['building'])}'")
+    assert label in [r[0] for r in top]          # the planted building holds the most entities in 静安
+    places = [r[2] for r in marts(rising)]
+    assert _building_id(planted["building"]) in places

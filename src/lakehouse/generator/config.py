@@ -77,6 +77,7 @@ class Table:
     types: dict[str, str]  # field -> type
     required: tuple[str, ...]
     vocab: dict[str, tuple[str, ...]]
+    parse_address: bool = False  # address -> address_district, address_road, ... (schemas/tables/_common.yaml)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def load_schemas(root: str | None = None) -> Schemas:
             required=tuple(c["name"] for c in cols if c.get("required"))
             + (ref_required if raw.get("entity_ref") else ()),
             vocab={c["name"]: tuple(c["values"]) for c in cols if c.get("values")},
+            parse_address=bool(raw.get("parse_address")),
         )
     th = rules["thresholds"]
     return Schemas(

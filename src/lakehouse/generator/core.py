@@ -105,6 +105,8 @@ class Generator:
         self.world = World(self.preset, seed, self.start, self.schemas, horizon)
         self.days = self.world.days[: self.n_days]
         self.protected = set(self.preset.protect)
+        if self.world.hotspot:   # its rows must reach silver: no file fault on that file
+            self.protected.add((self.world.hotspot["source"], self.days[0]))
         # drift: day index from which it applies
         self.drift = {}
         for d in self.preset.drift:
@@ -488,6 +490,7 @@ class Generator:
             "bytes_written": self.bytes_written,
             "seconds": round(seconds, 1),
             "entities_in_registry": len(self.world.registry),
+            "planted_hotspot": self.world.hotspot,
             "check_exception_usccs": [
                 self.world.registry.uscc[i]
                 for i in range(len(self.world.registry))

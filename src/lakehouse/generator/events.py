@@ -15,6 +15,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from . import vocab
+from .addresses import Parts, render
 from .faults import FaultRates, identity_fault, name_fault, value_fault
 from .presets import Preset
 from .world import Departments, Registry
@@ -58,6 +59,9 @@ INSPECTION_RESULTS = (
 )
 
 
+HOTSPOT_INSPECTIONS = 6   # per month at the planted hotspot: none with problems, then all
+
+
 class World:
     def __init__(self, preset: Preset, seed: int, start: date, schemas, horizon: int):
         self.preset, self.seed, self.schemas = preset, seed, schemas
@@ -81,6 +85,13 @@ class World:
         self.registry = Registry(seed, self.div_names, self.rates)
         self.registry.populate(preset.entities, start)
         reg = self.registry
+        # places of business are picked among the buildings of the first day (a district without
+        # any entity gets one), so that a later entity's arrival never moves another's
+        for div in reg.divisions:
+            if not reg.buildings.by_div.get(div):
+                reg.buildings.by_div[div] = [reg.buildings._new(reg.buildings.rng)]
+        self.first_buildings = {div: len(reg.buildings.by_div[div]) for div in reg.divisions}
+        self.addr_rng = random.Random(f"{seed}:addresses:city")
         rng = random.Random(f"{seed}:history")
         for idx in range(len(reg)):  # some entities were renamed before the first day
             if reg.etype[idx] == "企业" and reg.established[idx] < date(2014, 1, 1) and rng.random() < 0.04:
@@ -106,6 +117,7 @@ class World:
         self._plan_calibration()
         self._plan_history()
         self._plan_websites()
+        self._plan_hotspot()
 
     # ------------------------------------------------------------------ setup
     def _rates_per_day(self) -> None:
@@ -596,6 +608,7 @@ class World:
         """Licences, inspections and penalties `source` delivers on day i (call after city_day(i))."""
         day, seed = self.days[i], self.seed
         rng = random.Random(f"{seed}:{source}:{i}")
+        self.addr_rng = random.Random(f"{seed}:{source}:{i}:addresses")
         template = self.templates[source]
         div = self.source_div[source]
         out = {"licences": [], "inspections": [], "penalties": []}
@@ -642,6 +655,8 @@ class World:
             )
         for _ in range(counts[2]):
             out["penalties"].append(self._penalty(rng, source, div, day, template))
+        if self.hotspot and source == self.hotspot["source"] and i == 0:
+            out["inspections"].extend(self._hotspot_rows(source, div, day, template))
         # value faults, then schedule resends and corrections
         for feed, rows in out.items():
             for row in rows:
@@ -652,6 +667,47 @@ class World:
         for feed, row, tag in self.pending.pop((source, i), []):
             out[feed].append(resend(row, tag))
         return out
+
+    def _plan_hotspot(self) -> None:
+        """A supervision hotspot to find (preset.hotspot names the district source): the
+        building of that district with the most entities, where on the first day the
+        district delivers HOTSPOT_INSPECTIONS inspections finding nothing the month
+        before and as many finding problems this month."""
+        self.hotspot = None
+        source = self.preset.hotspot
+        if not source or source not in self.source_div or len(self.days) < 2:
+            return
+        reg, div = self.registry, self.source_div[source]
+        tenants: dict[int, list[int]] = {}
+        for idx in reg.pool[div]:
+            if reg.status[idx] == "存续" and reg.address_parts[idx] is not None:
+                tenants.setdefault(reg.building[idx], []).append(idx)
+        if not tenants:
+            return
+        b = max(sorted(tenants), key=lambda k: len(tenants[k]))
+        day = self.days[0]
+        self.hotspot = {
+            "source": source,
+            "delivered": day.isoformat(),
+            "building": list(reg.address_parts[tenants[b][0]][:5]),   # district, road, lane, number, building
+            "month": day.replace(day=1).isoformat(),
+            "month_before": (day - timedelta(days=35)).replace(day=1).isoformat(),
+            "inspections": HOTSPOT_INSPECTIONS,
+            "entities": [reg.uscc[x] for x in tenants[b]],
+        }
+        self.hotspot_entities = tenants[b]
+
+    def _hotspot_rows(self, source: str, div: str, day: date, template: str) -> list[dict]:
+        rng = random.Random(f"{self.seed}:hotspot")   # its own stream: the day's other rows stay
+        dept, ents = self._market(div), self.hotspot_entities
+        rows = []
+        for k in range(2 * HOTSPOT_INSPECTIONS):
+            before = k < HOTSPOT_INSPECTIONS
+            result = "NO_ISSUE" if before else ("CASE_OPENED" if k % 2 else "RECTIFY_ORDERED")
+            idate = day - timedelta(days=35) if before else day
+            rows.append(self._inspection(rng, source, div, day, ents[k % len(ents)], dept, idate, "SPECIAL",
+                                         result, template, protected=True))
+        return rows
 
     def _pick(self, rng, div: str) -> int:
         reg = self.registry
@@ -682,11 +738,18 @@ class World:
             days=weighted(rng, ((0, 30), (1, 25), (2, 15), (3, 10), (5, 10), (10, 6), (20, 4)))
         )
 
-    def _address(self, rng, idx: int, div: str) -> str:
+    def _address(self, rng, idx: int, div: str) -> tuple[str, Parts | None]:
+        """Where a record of district `div` places entity idx, and what that reads as:
+        its domicile, or (registered elsewhere) a place of business in div that stays
+        the same for the entity."""
         reg = self.registry
         if div == "310000" or reg.district[idx] == div:
-            return reg.address[idx]
-        return f"上海市{self.div_names[div]}{rng.choice(vocab.ROADS)}{1 + rng.randrange(2000)}号"
+            return reg.address[idx], reg.address_parts[idx]
+        rng.randrange(len(vocab.ROADS)), rng.randrange(2000)   # the draws of before: other values stay
+        b = (idx * 7919 + 13) % self.first_buildings[div]
+        floor = 1 + idx % 30
+        return render(self.addr_rng, reg.buildings, self.div_names, div, b, floor, floor * 100 + 1 + idx % 20,
+                      self.rates)
 
     def _record_id(self, source: str, letter: str, day: date) -> str:
         return f"{vocab.SOURCE_PREFIX[source]}-{letter}-{day.year}-{self._next_seq(source + letter):07d}"
@@ -714,9 +777,10 @@ class World:
             if not (dd.month == 2 and dd.day == 29)
             else dd + timedelta(days=1825),
             "status": "VALID",
-            "address": self._address(rng, idx, div),
+            "address": None,
             "updated_at": at(day, rng),
         }
+        row["address"], row["_address_parts"] = self._address(rng, idx, div)
         self._entity_fields(rng, row, idx, template)
         return row
 
@@ -738,9 +802,10 @@ class World:
             "rectify_by": idate + timedelta(days=rng.choice((15, 30)))
             if result == "RECTIFY_ORDERED"
             else None,
-            "address": self._address(rng, idx, div),
+            "address": None,
             "updated_at": at(day, rng),
         }
+        row["address"], row["_address_parts"] = self._address(rng, idx, div)
         self._entity_fields(rng, row, idx, template, protected)
         if protected:
             row["_protected"] = True

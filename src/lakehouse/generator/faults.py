@@ -56,6 +56,9 @@ class FaultRates:
     required_missing: float = 0.0005
     # the world's own habits
     late: float = 0.02  # event date 61..400 days before delivery
+    address_unparsed: float = 0.01  # an address written so that it names no street address (不详)
+    address_legacy_name: float = 0.1  # of addresses in merged districts: the old name (闸北区)
+    address_fullwidth: float = 0.05  # addresses with full-width digits
     duplicate_resend: float = 0.02  # same row again on a later day
     correction_update: float = 0.03  # later version (revoked, cancelled, executed)
     # registry

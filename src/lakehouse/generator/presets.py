@@ -55,6 +55,7 @@ class Preset:
     calibration: Calibration | None = None
     truth_rows: bool = True  # rows.jsonl and silver/ (the bench preset only writes files.jsonl)
     protect: tuple[tuple[str, date], ...] = ()  # (source, day) without file faults
+    hotspot: str | None = None  # district source where a supervision hotspot is planted (first day)
 
 
 YEAR_DAYS = 260
@@ -101,6 +102,7 @@ PRESETS: dict[str, Preset] = {
         pushes_per_year=8_000,
         plans=2,
         draws=120,
+        hotspot="jingan",
         rates=replace(
             FaultRates(min_file_faults=2, not_ready_sources=1).scaled(6.0),
             amount_negative=0.02,

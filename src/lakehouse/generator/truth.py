@@ -20,6 +20,9 @@ from lakehouse.identifiers import is_valid_uscc, normalise_identifier
 from .faults import ExcelNumber, Raw
 from .writers import AMOUNT_FIELDS, p_text
 
+ADDRESS_COLUMNS = ("address_district", "address_road", "address_lane", "address_number",
+                   "address_building", "address_floor", "address_room")
+
 
 def norm_name(name) -> str:
     if name is None:
@@ -192,6 +195,11 @@ class Truth:
             and row["licence_type"] not in self.known_types
         ):
             flags.append("unknown_licence_type")
+        if table.parse_address:   # the generator wrote the address from these parts
+            parts = row.get("_address_parts")
+            silver.update(zip(ADDRESS_COLUMNS, parts or (None,) * len(ADDRESS_COLUMNS), strict=False))
+            if parts is None and row.get("address"):
+                flags.append("address_unparsed")
         rules = sorted(set(rules))
         flags = sorted(set(flags))
         # natural key

@@ -14,6 +14,7 @@ from itertools import accumulate
 from lakehouse.identifiers import USCC_CHARSET, org_code_check_char, regno_check_digit, uscc_check_char
 
 from . import vocab
+from .addresses import Buildings, Parts, place, render
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -128,6 +129,10 @@ class Registry:
         self.district: list[str] = []
         self.district_sent: list[str] = []
         self.address: list[str] = []
+        self.address_parts: list[Parts | None] = []   # what the address reads as (None: unparseable)
+        self.building: list[int] = []                  # index in buildings.by_div[district]
+        self.buildings = Buildings(seed)
+        self.addr_rng = random.Random(f"{seed}:addresses")
         self.legal_rep: list[str] = []
         self.legal_id: list[str] = []
         self.capital: list[str] = []
@@ -247,7 +252,11 @@ class Registry:
         self.etype.append(etype)
         self.district.append(div)
         self.district_sent.append(sent_div)
-        self.address.append(self.random_address(div))
+        b = self.buildings.settle(div)
+        self.building.append(b)
+        text, parts = self.random_address(div, b)
+        self.address.append(text)
+        self.address_parts.append(parts)
         self.legal_rep.append(
             rng.choice(vocab.SURNAMES) + "".join(rng.choice(vocab.GIVEN) for _ in range(rng.choice((1, 2))))
         )
@@ -274,9 +283,12 @@ class Registry:
         self.pool_ind.setdefault((div, industry), []).append(idx)
         return idx
 
-    def random_address(self, div: str) -> str:
-        rng = self.rng
-        return f"上海市{self.district_names[div]}{rng.choice(vocab.ROADS)}{1 + rng.randrange(2000)}号"
+    def random_address(self, div: str, b: int) -> tuple[str, Parts | None]:
+        """The domicile in building b of div, as the registry writes it."""
+        # two draws, as before buildings existed: every other registry value stays what it was
+        self.rng.randrange(len(vocab.ROADS)), self.rng.randrange(2000)
+        floor, room = place(self.addr_rng, self.buildings, div, b)
+        return render(self.addr_rng, self.buildings, self.district_names, div, b, floor, room, self.rates)
 
     def populate(self, n: int, start: date) -> None:
         """The registry as it stands on the first day: entities established 1990 .. the day before."""
@@ -312,7 +324,9 @@ class Registry:
         self.lines.pop(idx, None)
 
     def move(self, idx: int, when: datetime) -> None:
-        self.address[idx] = self.random_address(self.district[idx])
+        b = self.buildings.settle(self.district[idx])
+        self.building[idx] = b
+        self.address[idx], self.address_parts[idx] = self.random_address(self.district[idx], b)
         self.updated[idx] = when
         self.lines.pop(idx, None)
 
@@ -327,6 +341,7 @@ class Registry:
             "entity_type": self.etype[idx],
             "registered_district": self.district_sent[idx],
             "address": self.address[idx],
+            "_address_parts": self.address_parts[idx],
             "legal_representative": self.legal_rep[idx],
             "legal_representative_id_number": self.legal_id[idx],
             "registered_capital_10k_yuan": self.capital[idx] or None,

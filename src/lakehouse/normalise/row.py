@@ -5,7 +5,8 @@ and day, a converter per column, value maps, reference sets) and returns a
 closure that is cheap per row. Quarantine rules that need no registry are
 decided here (`required_missing`, `date_impossible`, `amount_invalid`,
 `value_unknown`), and so are the flag rules `unknown_licence_type`,
-`unknown_district`, `legacy_district` and `late`. Registry-dependent rules
+`unknown_district`, `legacy_district`, `late` and `address_unparsed` (the
+address is parsed into its address_* columns here). Registry-dependent rules
 (uscc_unresolved, name_differs, ...) are the Spark stage's; it gets the
 identifier helpers on each row.
 
@@ -24,6 +25,8 @@ from typing import Any, NamedTuple
 
 from lakehouse.catalog import Catalog, Column, Source, Table, Template
 from lakehouse.identifiers import normalise_identifier
+from lakehouse.normalise.address import PARTS as ADDRESS_PARTS
+from lakehouse.normalise.address import parse_address
 from lakehouse.normalise.entity import entity_identifier, name_key
 from lakehouse.normalise.parsers import (
     list_splitter,
@@ -369,6 +372,7 @@ def make_row_normaliser(
         "entity_name" if table.has_column("entity_name") else ("name" if table.has_column("name") else None)
     )
     id_header = next((h for h, f, _ in plan if f == entity_field), None)
+    parse_place = _address_parser(catalog) if table.parse_address else None
 
     def normalise(raw: RawRow) -> NormalisedRow:
         sent = raw.values
@@ -414,6 +418,8 @@ def make_row_normaliser(
                 elif (delivery_date - event_day).days > late_after:
                     flags.append("late")
 
+        if parse_place is not None:
+            parse_place(values, flags)
         if event_day is not None and values[event_field] is None:
             event_day = None  # impossible: not an event day to report
         if entity_field is not None:
@@ -435,6 +441,35 @@ def make_row_normaliser(
         )
 
     return normalise
+
+
+_ADDRESS_COLUMNS = tuple(f"address_{p}" for p in ADDRESS_PARTS)
+_NO_PARTS = (None,) * len(ADDRESS_PARTS)
+
+
+def _address_parser(catalog: Catalog) -> Callable[[dict[str, Any], list[str]], None]:
+    """values["address"] -> the address_* columns; `address_unparsed` when a
+    non-empty address does not parse (its parts stay empty). Cached per file:
+    registry snapshots repeat the same addresses day after day."""
+    names = catalog.address_district_names
+    cache: dict[str, tuple[Any, ...] | None] = {}
+
+    def fill(values: dict[str, Any], flags: list[str]) -> None:
+        text = values.get("address")
+        if text is None:
+            parts: tuple[Any, ...] | None = _NO_PARTS
+        else:
+            parts = cache.get(text, _NO_PARTS)
+            if parts is _NO_PARTS:
+                parts = parse_address(text, names)
+                if len(cache) < 100_000:
+                    cache[text] = parts
+            if parts is None:
+                flags.append("address_unparsed")
+                parts = _NO_PARTS
+        values.update(zip(_ADDRESS_COLUMNS, parts, strict=False))
+
+    return fill
 
 
 _CACHE: dict[tuple[Any, ...], tuple[Catalog, Callable[[RawRow], NormalisedRow]]] = {}
