@@ -57,6 +57,7 @@ def test_copy_path_upserts_and_deletes_by_key(isolated_lakehouse, spark):
         with conn.cursor() as cur:
             cur.execute("create table lake.pub_probe (id text primary key, label text, amount numeric(12,2), "
                         "tags text[], meta jsonb, at timestamptz, day date)")
+            cur.execute(warehouse.OPS_DDL)                               # lake._publish_state
         conn.commit()
 
         first = _publish_table(spark, conn, "pub_probe", path, ["id"], COLUMNS)
