@@ -1,7 +1,13 @@
 """Publish silver into PostgreSQL `lake.*`: only what changed since the last
-publish (Delta change data feed from the last published version), loaded
-with COPY into a temp table and applied in one transaction per table, so
-readers never see half a batch. Publishing twice changes nothing.
+publish (Delta change data feed from the last published version), applied
+in one transaction per table, so readers never see half a batch. Publishing
+twice changes nothing.
+
+The data path has no Python loop per row: Spark turns each column into the
+text COPY reads and hands the rows over as Arrow, Arrow encodes them as CSV
+batch by batch into COPY, and PostgreSQL applies them set-based (the first
+publish COPYs straight into the truncated table; later ones COPY into a
+staging table, then one DELETE and one INSERT ... ON CONFLICT DO UPDATE).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ import io
 import logging
 from dataclasses import dataclass
 
+import pyarrow.compute as pc
+from pyarrow import csv as pacsv
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
@@ -18,6 +26,9 @@ from lakehouse.catalog import Catalog, load_catalog
 from lakehouse.config import settings
 
 log = logging.getLogger(__name__)
+
+CHANGE_TYPE = "_change_type"
+COPY_CHUNK = 1 << 20      # bytes handed to COPY per read
 
 
 @dataclass
@@ -78,48 +89,77 @@ def _publish_table(spark, conn, pg_table: str, path: str, key: list[str], column
     last = row[0] if row else None
     if last is not None and last >= latest:
         return None
-    if last is None:
-        changes = spark.read.format("delta").option("versionAsOf", latest).load(path) \
-            .withColumn("_change_type", F.lit("insert"))
-        full = True
-    else:
-        raw = (spark.read.format("delta").option("readChangeFeed", "true")
-               .option("startingVersion", last + 1).option("endingVersion", latest).load(path)
-               .where("_change_type != 'update_preimage'"))
-        # net effect per key: the last change wins (a delete then an insert = insert)
-        order = Window.partitionBy(*key).orderBy(F.col("_commit_version").desc(),
-                                                 F.when(F.col("_change_type") == "delete", 0).otherwise(1).desc())
-        changes = raw.withColumn("_rn", F.row_number().over(order)).where("_rn = 1").drop("_rn")
-        full = False
-    names = [c for c, _ in columns]
-    upserts = changes.where("_change_type != 'delete'").select(*[_to_text(F.col(c), t).alias(c) for c, t in columns])
-    deletes = changes.where("_change_type = 'delete'").select(*key)
-    up_pdf = upserts.toPandas()
-    del_pdf = deletes.toPandas() if not full else None
-
+    changes = _collect_changes(_read_changes(spark, path, key, last, latest), columns)
+    deleted = pc.equal(changes.column(CHANGE_TYPE), "delete")
+    upserts = changes.filter(pc.invert(deleted)).drop_columns([CHANGE_TYPE])
+    deletes = changes.filter(deleted).drop_columns([CHANGE_TYPE])
     with conn.cursor() as cur:
-        cols_sql = ", ".join(f'"{c}"' for c in names)
-        key_sql = " and ".join(f't."{k}" is not distinct from s."{k}"' for k in key)
-        cur.execute(f'create temp table _pub (like lake."{pg_table}" including defaults) on commit drop')
-        if full:
-            cur.execute(f'truncate lake."{pg_table}"')
-        if del_pdf is not None and len(del_pdf):
-            cur.execute("create temp table _pub_del as select " +
-                        ", ".join(f'"{k}"' for k in key) + f' from lake."{pg_table}" limit 0')
-            _copy(cur, "_pub_del", del_pdf, key)
-            cur.execute(f'delete from lake."{pg_table}" t using _pub_del s where {key_sql}')
-            cur.execute("drop table _pub_del")
-        if len(up_pdf):
-            _copy(cur, "_pub", up_pdf, names)
-            cur.execute(f'delete from lake."{pg_table}" t using _pub s where {key_sql}')
-            cur.execute(f'insert into lake."{pg_table}" ({cols_sql}) select {cols_sql} from _pub')
-        cur.execute("""insert into lake._publish_state (table_name, delta_version, published_at)
-                       values (%s, %s, now())
-                       on conflict (table_name) do update set delta_version = excluded.delta_version,
-                                                             published_at = excluded.published_at""",
-                    (pg_table, latest))
+        if last is None:
+            _replace_all(cur, pg_table, upserts)
+        else:
+            _apply_changes(cur, pg_table, key, upserts, deletes)
+        _record_published_version(cur, pg_table, latest)
     conn.commit()
-    return Published(pg_table, last, latest, len(up_pdf), 0 if del_pdf is None else len(del_pdf))
+    return Published(pg_table, last, latest, upserts.num_rows, deletes.num_rows)
+
+
+def _read_changes(spark, path: str, key: list[str], last: int | None, latest: int):
+    """The rows to publish, with `_change_type`: the whole table at `latest`
+    on the first publish, else the net change per key since `last`."""
+    if last is None:
+        return (spark.read.format("delta").option("versionAsOf", latest).load(path)
+                .withColumn(CHANGE_TYPE, F.lit("insert")))
+    raw = (spark.read.format("delta").option("readChangeFeed", "true")
+           .option("startingVersion", last + 1).option("endingVersion", latest).load(path)
+           .where("_change_type != 'update_preimage'"))
+    # net effect per key: the last change wins (a delete then an insert = insert)
+    order = Window.partitionBy(*key).orderBy(F.col("_commit_version").desc(),
+                                             F.when(F.col("_change_type") == "delete", 0).otherwise(1).desc())
+    return raw.withColumn("_rn", F.row_number().over(order)).where("_rn = 1").drop("_rn")
+
+
+def _collect_changes(changes, columns):
+    """One Spark action: every column as the text COPY reads, plus the change
+    type, straight into Arrow (no Python objects per row)."""
+    return changes.select(F.col(CHANGE_TYPE), *[_to_text(F.col(c), t).alias(c) for c, t in columns]).toArrow()
+
+
+def _replace_all(cur, pg_table: str, rows) -> None:
+    """First publish: the table becomes exactly `rows` (COPY straight in)."""
+    cur.execute(f'truncate lake."{pg_table}"')
+    copy_arrow(cur, f'lake."{pg_table}"', rows)
+
+
+def _apply_changes(cur, pg_table: str, key: list[str], upserts, deletes) -> None:
+    """Later publishes: COPY the changed rows into a staging table, then one
+    set-based DELETE for the deleted keys and one INSERT ... ON CONFLICT for
+    the rest. A key is either deleted or upserted (net change per key)."""
+    if deletes.num_rows:
+        _stage(cur, "_pub_del", pg_table, deletes)
+        match = " and ".join(f't."{k}" = s."{k}"' for k in key)
+        cur.execute(f'delete from lake."{pg_table}" t using _pub_del s where {match}')
+    if upserts.num_rows:
+        _stage(cur, "_pub_up", pg_table, upserts)
+        cols = ", ".join(f'"{c}"' for c in upserts.column_names)
+        keys = ", ".join(f'"{k}"' for k in key)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in upserts.column_names if c not in key)
+        action = f"do update set {updates}" if updates else "do nothing"
+        cur.execute(f'insert into lake."{pg_table}" ({cols}) select {cols} from _pub_up '
+                    f'on conflict ({keys}) {action}')
+
+
+def _stage(cur, staging: str, pg_table: str, rows) -> None:
+    """A temp table shaped like lake.<pg_table>, dropped at commit, holding `rows`."""
+    cur.execute(f'create temp table {staging} (like lake."{pg_table}") on commit drop')
+    copy_arrow(cur, staging, rows)
+
+
+def _record_published_version(cur, pg_table: str, version: int) -> None:
+    cur.execute("""insert into lake._publish_state (table_name, delta_version, published_at)
+                   values (%s, %s, now())
+                   on conflict (table_name) do update set delta_version = excluded.delta_version,
+                                                         published_at = excluded.published_at""",
+                (pg_table, version))
 
 
 def _to_text(col, pg_type: str):
@@ -137,12 +177,34 @@ def _to_text(col, pg_type: str):
     return col.cast("string")
 
 
-def _copy(cur, target: str, pdf, columns: list[str]) -> None:
-    buf = io.StringIO()
-    pdf[columns].to_csv(buf, index=False, header=False, na_rep="\\N")
-    buf.seek(0)
-    cols_sql = ", ".join(f'"{c}"' for c in columns)
-    cur.copy_expert(f"copy {target} ({cols_sql}) from stdin with (format csv, null '\\N')", buf)
+def copy_arrow(cur, target: str, rows) -> None:
+    """COPY an Arrow table of text columns into `target` (its columns by name)."""
+    cols = ", ".join(f'"{c}"' for c in rows.column_names)
+    cur.copy_expert(f"copy {target} ({cols}) from stdin with (format csv, encoding 'UTF8')",
+                    ArrowCsvStream(rows), size=COPY_CHUNK)
 
 
-__all__ = ["publish", "Published"]
+class ArrowCsvStream:
+    """A read-only file over an Arrow table that encodes one record batch at
+    a time as CSV, so the rows stream into COPY without the whole text in
+    memory. Arrow's CSV is PostgreSQL's: strings quoted, NULL unquoted empty."""
+
+    def __init__(self, rows, batch_rows: int = 20_000):
+        self._batches = iter(rows.to_batches(max_chunksize=batch_rows))
+        self._chunk = memoryview(b"")
+        self._options = pacsv.WriteOptions(include_header=False)
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._chunk:
+            batch = next(self._batches, None)
+            if batch is None:
+                return b""
+            out = io.BytesIO()
+            pacsv.write_csv(batch, out, self._options)
+            self._chunk = out.getbuffer()
+        size = len(self._chunk) if size is None or size < 0 else size
+        data, self._chunk = bytes(self._chunk[:size]), self._chunk[size:]
+        return data
+
+
+__all__ = ["publish", "Published", "copy_arrow"]
