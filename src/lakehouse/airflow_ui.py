@@ -138,10 +138,12 @@ def _group_alive(pgid: int) -> bool:
 
 
 def group_processes(pgid: int) -> dict[int, str]:
-    """{pid: state} of the processes in process group `pgid`."""
+    """{pid: state} of the live processes in process group `pgid`. Zombies (state Z)
+    have exited already: they wait for a parent that reaps them (init, once
+    `airflow standalone` is gone) and hold nothing."""
     out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True).stdout
     rows = [line.split() for line in out.splitlines()]
-    return {int(pid): stat for pid, group, stat in rows if int(group) == pgid}
+    return {int(pid): stat for pid, group, stat in rows if int(group) == pgid and not stat.startswith("Z")}
 
 
 def status() -> str:

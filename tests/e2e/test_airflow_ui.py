@@ -43,7 +43,10 @@ def ui(e2e_env):
     from lakehouse import airflow_ui, credentials
 
     port = _free_port()
-    env = {**os.environ, "LAKEHOUSE_AIRFLOW_PORT": str(port)}
+    # the session's Airflow environment pins the default port: let the UI's own knob choose it
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("AIRFLOW__API__PORT", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL")}
+    env = {**inherited, "LAKEHOUSE_AIRFLOW_PORT": str(port)}
     os.environ["LAKEHOUSE_AIRFLOW_PORT"] = str(port)
     started = _cli("airflow", "start", env=env)
     pidfile, _ = airflow_ui._paths()
