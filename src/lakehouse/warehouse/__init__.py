@@ -34,7 +34,7 @@ create table if not exists lake.ingest_runs (
   primary key (ingest_run_id, _file, _file_sha256));
 create table if not exists lake._publish_state (
   table_name text primary key, delta_version bigint not null, published_at timestamptz not null default now());
-grant select, insert, update, delete on lake.quarantine_rows, lake.ingest_runs, lake._publish_state
+grant select, insert, update, delete, truncate on lake.quarantine_rows, lake.ingest_runs, lake._publish_state
   to lakehouse_loader;
 -- raw rows of the quarantine: personal fields masked in lake, clear in private (privacy officer only)
 create table if not exists private.quarantine_rows (
