@@ -122,7 +122,7 @@ def bare_copy_seconds(published) -> tuple[int, float]:
 
 def versus(label: str, figure: float, floor: float, target: str = "") -> None:
     ratio = figure / floor if floor else float("inf")
-    print(f"  {label:<52} {figure:8.1f}s  floor {floor:7.1f}s  ratio {ratio:5.2f}x  {target}")
+    print(f"  {label:<58} {figure:8.1f}s  floor {floor:7.2f}s  ratio {ratio:6.2f}x  {target}")
 
 
 def main() -> int:
