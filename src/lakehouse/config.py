@@ -35,6 +35,9 @@ class Settings:
     pg_embedded: bool          # True: the project runs its own cluster under home/postgres
     airflow_home: Path
     overdue_after_days: int    # dual notification without feedback after this many days is overdue
+    lock_wait_seconds: float   # how long a second ingest/publish of the same lake waits for the lock
+    fault_kill_after_commits: int | None   # TEST HOOK (see faults.py): SIGKILL self after the Nth commit
+    fault_kill_table: str | None           # TEST HOOK: count only commits to a target ending with this
 
     @property
     def pg_dsn(self) -> str:
@@ -66,6 +69,10 @@ def settings() -> Settings:
         pg_embedded=not external_pg,
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))),
         overdue_after_days=int(_env("LAKEHOUSE_OVERDUE_AFTER_DAYS", "30")),
+        lock_wait_seconds=float(_env("LAKEHOUSE_LOCK_WAIT_SECONDS", "600")),
+        fault_kill_after_commits=int(os.environ["LAKEHOUSE_FAULT_KILL_AFTER_COMMITS"])
+        if os.environ.get("LAKEHOUSE_FAULT_KILL_AFTER_COMMITS") else None,
+        fault_kill_table=os.environ.get("LAKEHOUSE_FAULT_KILL_TABLE") or None,
     )
 
 

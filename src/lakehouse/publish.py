@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from lakehouse import lake, warehouse
+from lakehouse import faults, lake, lakelock, warehouse
 from lakehouse.catalog import Catalog, load_catalog
 from lakehouse.config import settings
 
@@ -49,6 +49,14 @@ def _pg_columns(conn, table: str) -> list[tuple[str, str]]:
 
 
 def publish(catalog: Catalog | None = None, spark=None) -> list[Published]:
+    """Each table is one transaction together with its published version, so a
+    publish killed or cut off half way leaves every table either as before or
+    fully caught up, and the next publish goes on from there."""
+    with lakelock.lake_lock("publish"), faults.clear_errors():
+        return _publish(catalog, spark)
+
+
+def _publish(catalog: Catalog | None, spark) -> list[Published]:
     catalog = catalog or load_catalog(settings().schemas_dir)
     if spark is None:
         from lakehouse.spark import get_spark
@@ -119,6 +127,7 @@ def _publish_table(spark, conn, pg_table: str, path: str, key: list[str], column
                                                              published_at = excluded.published_at""",
                     (pg_table, latest))
     conn.commit()
+    faults.after_commit(f"lake.{pg_table}")
     return Published(pg_table, last, latest, len(up_pdf), 0 if del_pdf is None else len(del_pdf))
 
 
