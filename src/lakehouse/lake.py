@@ -46,20 +46,24 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
 
 
 def latest_version(spark, path: str) -> int | None:
-    """The table's latest commit version from a listing of its _delta_log
-    (milliseconds, where asking Delta for its history costs a job); None if
-    there is no table."""
-    jvm = spark._jvm
+    """The table's latest commit version, None if there is no table. With a
+    local JVM, from a listing of its _delta_log (milliseconds, where asking
+    Delta for its history costs a job); through Spark Connect, from history."""
+    try:
+        jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
+    except Exception:   # Spark Connect: no JVM in this process
+        jvm = None
+    if jvm is None:
+        if not exists(spark, path):
+            return None
+        return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").collect()[0]["version"]
     log_dir = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
-    fs = log_dir.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs = log_dir.getFileSystem(conf)
     if not fs.exists(log_dir):
         return None
     versions = [int(name[:-5]) for name in (s.getPath().getName() for s in fs.listStatus(log_dir))
                 if name.endswith(".json") and name[:-5].isdigit()]
     return max(versions) if versions else None
-
-
-FILE_ID_SQL = "concat(_file, '@', _file_sha256)"
 
 
 def file_id(relative_path: str, sha256: str) -> str:
