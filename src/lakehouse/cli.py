@@ -264,12 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from lakehouse.airflow_ui import AirflowUIError
     from lakehouse.embedded_pg import SetupError
+    from lakehouse.faults import LakehouseFault
+    from lakehouse.lakelock import LakeBusy
     from lakehouse.spark import SparkSetupError
 
     t0 = time.monotonic()
     try:
         args.func(args)
-    except (UserError, SetupError, SparkSetupError, AirflowUIError, ValueError, FileNotFoundError) as exc:
+    except (UserError, SetupError, SparkSetupError, AirflowUIError, LakehouseFault, LakeBusy, ValueError,
+            FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
     if args.command not in ("db", "airflow-init", "airflow"):

@@ -37,6 +37,9 @@ class Settings:
     overdue_after_days: int    # dual notification without feedback after this many days is overdue
     report_dir: Path           # the supervision report (index.html), see `lakehouse report`
     log_level: str             # LAKEHOUSE_LOG_LEVEL: INFO = the project's progress only, DEBUG = libraries too
+    lock_wait_seconds: float   # how long a second ingest/publish of the same lake waits for the lock
+    fault_kill_after_commits: int | None   # TEST HOOK (see faults.py): SIGKILL self after the Nth commit
+    fault_kill_table: str | None           # TEST HOOK: count only commits to a target ending with this
 
     secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
     file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)
@@ -70,6 +73,10 @@ def settings() -> Settings:
         file_mode=_file_mode(),
         report_dir=Path(_env("LAKEHOUSE_REPORT_DIR", str(home / "report"))),
         log_level=_env("LAKEHOUSE_LOG_LEVEL", "INFO").upper(),
+        lock_wait_seconds=float(_env("LAKEHOUSE_LOCK_WAIT_SECONDS", "600")),
+        fault_kill_after_commits=int(os.environ["LAKEHOUSE_FAULT_KILL_AFTER_COMMITS"])
+        if os.environ.get("LAKEHOUSE_FAULT_KILL_AFTER_COMMITS") else None,
+        fault_kill_table=os.environ.get("LAKEHOUSE_FAULT_KILL_TABLE") or None,
     )
 
 

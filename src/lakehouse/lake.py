@@ -7,12 +7,14 @@ Layout under the lake root (local folder or s3a://):
   quarantine/rows          rejected rows with rule ids, reasons, raw values
   ops/file_ledger          one row per delivered file ever processed
   ops/ingest_runs          per file and run: counts that reconcile
+  ops/ingest_batches       every batch a run started, with the table versions it
+                           started from (how a crashed batch is undone, see
+                           ingest/recovery.py)
 """
 
 from __future__ import annotations
 
-import hashlib
-
+from lakehouse import faults
 from lakehouse.config import settings
 
 
@@ -40,9 +42,28 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
     if deletion_vectors:
         writer = writer.option("delta.enableDeletionVectors", "true")
     writer.save(path)
+    faults.after_commit(path)
 
 
-FILE_ID_SQL = "concat(_file, '@', _file_sha256)"
+def latest_version(spark, path: str) -> int | None:
+    """The table's latest commit version, None if there is no table. With a
+    local JVM, from a listing of its _delta_log (milliseconds, where asking
+    Delta for its history costs a job); through Spark Connect, from history."""
+    try:
+        jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
+    except Exception:   # Spark Connect: no JVM in this process
+        jvm = None
+    if jvm is None:
+        if not exists(spark, path):
+            return None
+        return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").collect()[0]["version"]
+    log_dir = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
+    fs = log_dir.getFileSystem(conf)
+    if not fs.exists(log_dir):
+        return None
+    versions = [int(name[:-5]) for name in (s.getPath().getName() for s in fs.listStatus(log_dir))
+                if name.endswith(".json") and name[:-5].isdigit()]
+    return max(versions) if versions else None
 
 
 def file_id(relative_path: str, sha256: str) -> str:
@@ -58,20 +79,21 @@ def file_id_col():
 
 
 def append_once(df, path: str, batch_key: list[str], change_feed: bool = False) -> None:
-    """Append df as one Delta commit that happens at most once for this batch.
+    """Append df as one Delta commit (nothing when batch_key, the batch's
+    file ids, is empty).
 
-    Delta's idempotent writes (txnAppId/txnVersion) skip an append whose
-    application id was already committed, so a retried task never writes the
-    same delivered files twice, without scanning the table (a replaceWhere
-    on file ids would read the whole table, growing with history)."""
+    Exactly once per delivered file does not come from here: a batch that
+    did not finish is undone, table by table, before the next run ingests
+    anything (ingest/recovery.py), and files the ledger holds are never
+    staged again. (Delta's txnAppId keyed by the batch's files did not
+    survive a retry cut into other batches, and it outlives a RESTORE.)"""
     if not batch_key:
         return
-    app_id = "lakehouse-" + hashlib.sha1("\n".join([path, *sorted(set(batch_key))]).encode()).hexdigest()
-    writer = (df.write.format("delta").mode("append")
-              .option("txnAppId", app_id).option("txnVersion", 1))
+    writer = df.write.format("delta").mode("append")
     if change_feed:
         writer = writer.option("delta.enableChangeDataFeed", "true")
     writer.save(path)
+    faults.after_commit(path)
 
 
 def sql_in(values: list[str]) -> str:

@@ -21,7 +21,7 @@ from pyarrow import csv as pacsv
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from lakehouse import lake, warehouse
+from lakehouse import faults, lake, lakelock, warehouse
 from lakehouse.catalog import Catalog, load_catalog
 from lakehouse.config import settings
 
@@ -60,6 +60,14 @@ def _pg_columns(conn, table: str) -> list[tuple[str, str]]:
 
 
 def publish(catalog: Catalog | None = None, spark=None) -> list[Published]:
+    """Each table is one transaction together with its published version, so a
+    publish killed or cut off half way leaves every table either as before or
+    fully caught up, and the next publish goes on from there."""
+    with lakelock.lake_lock("publish"), faults.clear_errors():
+        return _publish(catalog, spark)
+
+
+def _publish(catalog: Catalog | None, spark) -> list[Published]:
     catalog = catalog or load_catalog(settings().schemas_dir)
     if spark is None:
         from lakehouse.spark import get_spark
@@ -100,6 +108,7 @@ def _publish_table(spark, conn, pg_table: str, path: str, key: list[str], column
             _apply_changes(cur, pg_table, key, upserts, deletes)
         _record_published_version(cur, pg_table, latest)
     conn.commit()
+    faults.after_commit(f"lake.{pg_table}")
     return Published(pg_table, last, latest, upserts.num_rows, deletes.num_rows)
 
 

@@ -36,7 +36,22 @@ class Delivery:
 
 
 class ManifestError(ValueError):
-    pass
+    """The folder's manifest cannot be trusted; `reason` is the run log's code."""
+
+    def __init__(self, message: str, reason: str = "manifest_unreadable"):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RejectedFolder:
+    """A delivery folder refused whole, for its manifest; logged once per manifest's bytes."""
+    source: str
+    day: date
+    manifest: str          # relative to the landing root
+    sha256: str            # of the manifest's bytes ("" when it cannot be read)
+    reason: str
+    message: str
 
 
 def sha256_of(path: Path) -> str:
@@ -58,14 +73,26 @@ def read_manifest(folder: Path, source: str, day: date) -> Delivery:
                             f"with a valid {MANIFEST}") from exc
     if doc.get("source") not in (None, source) or doc.get("date") not in (None, day.isoformat()):
         raise ManifestError(f"{path}: manifest says source={doc.get('source')!r} date={doc.get('date')!r} "
-                            f"but the folder is {source}/{day}; move the folder or fix the manifest")
+                            f"but the folder is {source}/{day}; move the folder or fix the manifest",
+                            "manifest_wrong_folder")
+    listed = {f.name for f in files}
+    unlisted = sorted(p.name for p in folder.iterdir()
+                      if p.is_file() and p.name != MANIFEST and not p.name.startswith(".") and p.name not in listed)
+    if unlisted:
+        raise ManifestError(f"{path}: file(s) {unlisted} are in the folder but not in {MANIFEST}, so the "
+                            f"manifest does not describe this delivery; ask {source} to re-send the folder with "
+                            "a complete manifest (or remove the stray files)", "manifest_unlisted_file")
     return Delivery(source, day, folder, str(doc.get("template", "")), files)
 
 
-def find_deliveries(landing: Path, sources: list[str], start: date | None = None,
-                    end: date | None = None) -> tuple[list[Delivery], list[str]]:
+def find_deliveries(landing: Path, sources: list[str], start: date | None = None, end: date | None = None,
+                    rejected: list[RejectedFolder] | None = None) -> tuple[list[Delivery], list[str]]:
     """Deliveries with a manifest for the given sources and date range, oldest
-    first; plus notes on folders skipped (no manifest yet, bad names)."""
+    first; plus notes on folders skipped (no manifest yet, bad names).
+
+    A folder whose manifest is unreadable or does not match the folder is
+    added to `rejected` and skipped, so the other folders are still read
+    (without `rejected`, its ManifestError is raised)."""
     found: list[Delivery] = []
     notes: list[str] = []
     for source in sources:
@@ -83,6 +110,14 @@ def find_deliveries(landing: Path, sources: list[str], start: date | None = None
             if not (folder / MANIFEST).exists():
                 notes.append(f"{folder}: no {MANIFEST} yet (still uploading), not read")
                 continue
-            found.append(read_manifest(folder, source, day))
+            try:
+                found.append(read_manifest(folder, source, day))
+            except ManifestError as exc:
+                if rejected is None:
+                    raise
+                manifest = folder / MANIFEST
+                rejected.append(RejectedFolder(source, day, f"{source}/{day.isoformat()}/{MANIFEST}",
+                                               sha256_of(manifest) if manifest.is_file() else "",
+                                               exc.reason, str(exc)))
     found.sort(key=lambda d: (d.day, d.source))
     return found, notes

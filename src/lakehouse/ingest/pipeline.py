@@ -24,11 +24,11 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse import lake
+from lakehouse import faults, lake, lakelock
 from lakehouse.catalog import Catalog, Table, load_catalog
 from lakehouse.config import settings
-from lakehouse.ingest import resolve, runlog, silver
-from lakehouse.ingest.landing import Delivery, find_deliveries
+from lakehouse.ingest import recovery, resolve, runlog, silver
+from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import GateResult, validate_batch
 
@@ -78,22 +78,53 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}: add schemas/sources/<code>.yaml or fix the name "
                          f"(known: {', '.join(sorted(catalog.sources))})")
-    if spark is None:
-        from lakehouse.spark import get_spark
-        spark = get_spark()
     run_id = run_id or f"run-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    report = IngestReport(run_id)
+    # one ingest per lake at a time; failures with a known remedy become one line
+    with lakelock.lake_lock("ingest"), faults.clear_errors():
+        if spark is None:
+            from lakehouse.spark import get_spark
+            spark = get_spark()
+        return _ingest_locked(spark, catalog, sources, start, end, landing, run_id)
 
-    deliveries, report.notes = find_deliveries(landing, sources, start, end)
+
+def _ingest_locked(spark, catalog: Catalog, sources: list[str], start: date | None, end: date | None,
+                   landing: Path, run_id: str) -> IngestReport:
+    report = IngestReport(run_id)
+    undone = recovery.undo_unfinished(spark)      # a crashed batch first, before reading the ledger
+    rejected_folders: list[RejectedFolder] = []
+    deliveries, report.notes = find_deliveries(landing, sources, start, end, rejected_folders)
+    if undone:
+        report.notes.insert(0, undone)
     with report.timed("ledger"):
         processed = runlog.processed_files(spark)
+    _log_rejected_folders(spark, rejected_folders, processed, run_id, report)
     chunks = list(_chunks(deliveries, batch_rows()))
     for i, chunk in enumerate(chunks, 1):
         log.info("batch %d/%d: %d deliveries, %s..%s", i, len(chunks), len(chunk), chunk[0].day, chunk[-1].day)
-        _ingest_chunk(spark, catalog, chunk, run_id, report, processed)
+        _ingest_chunk(spark, catalog, chunk, run_id, report, processed, i)
     if not report.files:
         report.notes.append("nothing new to ingest")
     return report
+
+
+def _log_rejected_folders(spark, rejected: list[RejectedFolder], processed: set[tuple[str, str]], run_id: str,
+                          report: IngestReport) -> None:
+    """One run-log row per folder refused for its manifest (once per manifest's
+    bytes: a fixed manifest is read again), as its own small batch."""
+    new = [r for r in rejected if (r.manifest, r.sha256) not in processed]
+    if not new:
+        return
+    now = utc_now()
+    entries = [{
+        "ingest_run_id": run_id, "source": r.source, "delivery_date": r.day, "feed": None,
+        "_file": r.manifest, "file_sha256": r.sha256, "status": "rejected", "reason": f"{r.reason}: {r.message}",
+        "manifest_rows": None, "rows_in": 0, "rows_accepted": 0, "rows_duplicate": 0, "rows_quarantined": 0,
+        "rows_late": 0, "quarantined_by_rule": {}, "flagged_by_rule": {}, "unknown_columns": [],
+        "expectations_passed": True, "expectation_failures": [], "started_at": now, "finished_at": now,
+    } for r in new]
+    recovery.begin(spark, run_id, 0, ["ops/ingest_runs"], len(entries))
+    runlog.record(spark, entries)
+    report.files.extend(entries)
 
 
 def batch_rows() -> int:
@@ -117,12 +148,13 @@ def _chunks(deliveries: list[Delivery], budget: int):
 
 
 def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: str, report: IngestReport,
-                  processed: set[tuple[str, str]]) -> None:
+                  processed: set[tuple[str, str]], batch_no: int = 1) -> None:
     started = utc_now()
     with report.timed("read_normalise"):
         batch = stage_deliveries(deliveries, catalog, run_id, started, processed)
     if not batch.files:
         return
+    recovery.begin(spark, run_id, batch_no, _tables_written_by(batch), len(batch.files))
 
     with report.timed("bronze"):
         small = sum(t.num_rows for tables in batch.bronze.values() for t in tables) <= PARALLEL_TABLES_MAX_ROWS
@@ -174,6 +206,12 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         runlog.record(spark, entries)
     report.files.extend(entries)
     report.blocked_sources |= set(blocked)
+
+
+def _tables_written_by(batch: StagedBatch) -> list[str]:
+    """Every table ("layer/name") the batch may commit to, the ledger aside."""
+    return ([f"bronze/{feed}" for feed in batch.bronze] + [f"silver/{t}" for t in batch.silver]
+            + [f"silver/{t}_history" for t in batch.silver] + ["quarantine/rows", "ops/ingest_runs"])
 
 
 def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:

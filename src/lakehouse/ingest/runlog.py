@@ -48,3 +48,4 @@ def record(spark, entries: list[dict]) -> None:
     (DeltaTable.forPath(spark, lpath).alias("t")
      .merge(ledger.alias("s"), "t._file = s._file AND t.file_sha256 = s.file_sha256")
      .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+    lake.faults.after_commit(lpath)

@@ -2,9 +2,10 @@
 new versions, MERGE the latest version per natural key into silver, append
 every accepted version to the history table.
 
-Re-runnable: quarantine and history are appended once per set of files, and the
-"previous version" a row is compared with never comes from the batch's own
-files, so a retried batch classifies its rows exactly as the first attempt.
+Re-runnable: a batch that did not finish is undone before it is retried
+(recovery.py), and the "previous version" a row is compared with never comes
+from the batch's own files, so a retried batch classifies its rows exactly as
+the first attempt.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def merge_current(spark, path: str, winners: DataFrame, key: list[str], columns:
      .whenMatchedUpdate(set=assignments)
      .whenNotMatchedInsert(values=assignments)
      .execute())
+    lake.faults.after_commit(path)
 
 
 def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
