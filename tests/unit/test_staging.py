@@ -89,3 +89,31 @@ def test_records_resolved_against_the_registry_are_never_dropped(landing, catalo
 
     assert batch.resent_duplicates == {}
     assert sum(t.num_rows for t in batch.silver["penalties"]) == 2 * entry.rows
+
+
+def test_a_file_sending_both_headers_of_a_renamed_field_is_rejected(tmp_path, catalog):
+    """xuhui renamed 罚款金额 -> 罚没款金额 on 2017-03-01: either header is read
+    from then on, both at once reject the file with a message naming them."""
+    import csv
+    import hashlib
+    import io
+
+    landing = tmp_path / "landing"
+    header = list(catalog.templates["S"].headers["penalties"])
+    row = ["XH-9", "", "91310000MA1FLA01XX", "某公司", "D1", "局", "2017-03-02", "", "", "", "罚款", "10", "",
+           "有效", "2017-03-02 10:00:00"]
+    folder = landing / "xuhui" / "2017-03-02"
+    folder.mkdir(parents=True)
+    files = []
+    for feed, cols in (("penalties", header + ["罚没款金额"]),):
+        buf = io.StringIO(newline="")
+        csv.writer(buf, lineterminator="\r\n").writerows([cols, row + ["11"]])
+        data = buf.getvalue().encode("utf-8")
+        (folder / f"{feed}.csv").write_bytes(data)
+        files.append({"name": f"{feed}.csv", "feed": feed, "rows": 1, "sha256": hashlib.sha256(data).hexdigest()})
+    (folder / "_MANIFEST.json").write_text(json.dumps({"source": "xuhui", "date": "2017-03-02", "template": "S",
+                                                       "files": files}, ensure_ascii=False), encoding="utf-8")
+    deliveries, _ = find_deliveries(landing, ["xuhui"])
+    [f] = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1).files
+    assert (f.status, f.reason) == ("rejected", "conflicting_headers")
+    assert "'罚款金额' and '罚没款金额'" in f.message and "xuhui/2017-03-02/penalties.csv" in f.message
