@@ -89,6 +89,13 @@ def cmd_publish(_args) -> None:
               f"{p.deleted} deleted")
 
 
+def cmd_maintain(args) -> None:
+    from lakehouse.maintain import maintain
+
+    for m in maintain(retain_days=args.retain_days):
+        print(f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed, {m.rows} rows")
+
+
 def cmd_marts(args) -> None:
     from lakehouse.marts import run_dbt
 
@@ -148,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     ing.set_defaults(func=cmd_ingest)
 
     sub.add_parser("publish", help="silver -> PostgreSQL lake.* (changes only)").set_defaults(func=cmd_publish)
+    mnt = sub.add_parser("maintain", help="compact (OPTIMIZE), checkpoint and vacuum every Delta table")
+    mnt.add_argument("--retain-days", type=int, help="time travel kept (default LAKEHOUSE_VACUUM_RETAIN_DAYS)")
+    mnt.set_defaults(func=cmd_maintain)
     marts = sub.add_parser("marts", help="dbt build of the marts")
     marts.add_argument("--select")
     marts.add_argument("--docs", action="store_true", help="also dbt docs generate")

@@ -35,6 +35,9 @@ class Settings:
     pg_embedded: bool          # True: the project runs its own cluster under home/postgres
     airflow_home: Path
     overdue_after_days: int    # dual notification without feedback after this many days is overdue
+    vacuum_retain_days: int    # `lakehouse maintain`: time travel kept this many days, older files vacuumed
+    checkpoint_interval: int   # Delta checkpoint every this many commits (delta.checkpointInterval)
+    maintain_schedule: str     # when the maintain_lake DAG runs (cron or preset)
 
     @property
     def pg_dsn(self) -> str:
@@ -66,6 +69,9 @@ def settings() -> Settings:
         pg_embedded=not external_pg,
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))),
         overdue_after_days=int(_env("LAKEHOUSE_OVERDUE_AFTER_DAYS", "30")),
+        vacuum_retain_days=int(_env("LAKEHOUSE_VACUUM_RETAIN_DAYS", "7")),
+        checkpoint_interval=int(_env("LAKEHOUSE_CHECKPOINT_INTERVAL", "10")),
+        maintain_schedule=_env("LAKEHOUSE_MAINTAIN_SCHEDULE", "@weekly"),
     )
 
 
