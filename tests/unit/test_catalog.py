@@ -71,8 +71,8 @@ def test_columns_in_stable_order_with_common(catalog):
         "registered_district",
     ]
     assert cols[6] == "record_id"
-    assert cols[-9:-7] == ["flags", "extra_columns"]
-    assert cols[-1] == "_ingested_at"
+    assert cols[-10:-8] == ["flags", "extra_columns"]
+    assert cols[-2:] == ["_ingested_at", "_promoted_by_run_id"]
     assert "source" not in catalog.tables["entities"].column_names
     fine = catalog.tables["penalties"].column("fine_amount")
     assert (fine.kind, fine.scale, fine.unit) == ("decimal", 2, "yuan")
