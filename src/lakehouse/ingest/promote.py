@@ -207,15 +207,12 @@ def refresh_silver(spark, catalog: Catalog, run_id: str, merged_references: set[
                 df.unpersist()
 
 
-_name_key_udf = F.udf(name_key, "string")
-
-
 def _refresh_registry(spark, table: Table, path: str, changed: DataFrame) -> None:
     rows = spark.read.format("delta").load(path)
     name_col = "entity_name" if table.has_column("entity_name") else "name"
     joined = rows.join(F.broadcast(changed), rows["uscc"] == changed["_r_uscc"], "inner")
     derived = ["entity_not_in_registry", "name_differs"]
-    sent_key = _name_key_udf(F.col(name_col))
+    sent_key = F.udf(name_key, "string")(F.col(name_col))   # the normaliser's own name form
     flags = F.array_except("flags", F.array(*[F.lit(f) for f in derived]))
     flags = F.when(sent_key.isNotNull() & F.col("_r_name").isNotNull() & (sent_key != F.col("_r_name")),
                    F.array_union(flags, F.array(F.lit("name_differs")))).otherwise(flags)
