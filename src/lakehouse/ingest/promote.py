@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from functools import reduce
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -51,16 +52,62 @@ def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[st
         return {}
     promoted: dict[str, int] = {}
     with report.timed("heal"):
-        if "entities" in merged_references:
-            promoted = promote_quarantined(spark, catalog, run_id, report)
-        refresh_silver(spark, catalog, run_id, merged_references)
+        changed = _changed_entities(spark, run_id) if "entities" in merged_references else None
+        if changed is not None:
+            promoted = promote_quarantined(spark, catalog, run_id, report, _Learnt.of(changed))
+        try:
+            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references))
+        finally:
+            if changed is not None:
+                changed.unpersist()
     return promoted
+
+
+def _changed_entities(spark, run_id: str) -> DataFrame | None:
+    """Registry rows this run merged (new entities and new versions), cached; None if none."""
+    path = lake.table_path("silver", "entities")
+    if not lake.exists(spark, path):
+        return None
+    changed = (spark.read.format("delta").load(path).where(F.col("_ingest_run_id") == run_id)
+               .select(F.col("uscc").alias("_r_uscc"), F.col("reg_no").alias("_r_reg_no"),
+                       F.col("registered_district").alias("_r_district"), F.col("name_keys").alias("_r_names"),
+                       F.element_at("name_keys", 1).alias("_r_name")).cache())
+    if changed.limit(1).count() == 0:
+        changed.unpersist()
+        return None
+    return changed
+
+
+def _known_departments(spark, merged_references: set[str]) -> list[str] | None:
+    path = lake.table_path("silver", "departments")
+    if "departments" not in merged_references or not lake.exists(spark, path):
+        return None
+    return [r[0] for r in spark.read.format("delta").load(path).select("department_code").distinct().collect()]
+
+
+class _Learnt:
+    """What the registry learnt in this run, as Python sets: a quarantined row
+    can only resolve now if one of its identifiers is among them (the rest of
+    the registry is what it was resolved against before)."""
+
+    def __init__(self, usccs: set, reg_nos: set, names: set):
+        self.usccs, self.reg_nos, self.names = usccs, reg_nos, names
+
+    @classmethod
+    def of(cls, changed: DataFrame) -> _Learnt:
+        rows = changed.select("_r_uscc", "_r_reg_no", "_r_names").collect()
+        return cls({r[0] for r in rows if r[0]}, {r[1] for r in rows if r[1]},
+                   {n for r in rows for n in (r[2] or [])})
+
+    def may_resolve(self, row: dict) -> bool:
+        return (row["_uscc_norm"] in self.usccs or row["_reg_no"] in self.reg_nos
+                or row["_name_key"] in self.names)
 
 
 # --------------------------------------------------------------------------- promotion
 
 
-def promote_quarantined(spark, catalog: Catalog, run_id: str, report) -> dict[str, int]:
+def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _Learnt) -> dict[str, int]:
     from lakehouse.ingest import pipeline
 
     qpath = lake.table_path("quarantine", "rows")
@@ -81,7 +128,7 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report) -> dict[st
     done: dict[str, int] = {}
     try:
         for name, rows in sorted(by_table.items()):
-            n = _promote_table(spark, catalog, tables[name], rows, run_id, report, refs)
+            n = _promote_table(spark, catalog, tables[name], rows, run_id, report, refs, learnt)
             if n:
                 done[name] = n
     finally:
@@ -91,12 +138,16 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report) -> dict[st
     return done
 
 
-def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: str, report, refs) -> int:
+def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: str, report, refs,
+                   learnt: _Learnt) -> int:
     """Re-stage `rows` (quarantine rows of `table`), resolve them as fresh rows
     and write those that now resolve. Returns how many left the quarantine."""
     from lakehouse.ingest import pipeline
 
-    batch = _restage(catalog, table, rows, run_id)
+    batch = _restage(catalog, table, rows, run_id, learnt.may_resolve)
+    if not batch.silver:
+        return 0
+    rows = [q for q in rows if lake.file_id(q["_file"], q["_file_sha256"]) in {f.file_id for f in batch.files}]
     plan = pipeline._prepare_table(spark, table, batch, run_id, report, refs)
     try:
         blocked = set(plan.gate.blocked_sources)
@@ -130,9 +181,10 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
         plan.release()
 
 
-def _restage(catalog: Catalog, table: Table, rows: list, run_id: str) -> StagedBatch:
+def _restage(catalog: Catalog, table: Table, rows: list, run_id: str, keep=None) -> StagedBatch:
     """Quarantine rows -> the staged silver rows their files gave, normalised
-    again from the raw values with the header map of their delivery day."""
+    again from the raw values with the header map of their delivery day
+    (only those `keep(row)` accepts, if given)."""
     batch = StagedBatch()
     files: dict[str, StagedFile] = {}
     staged_rows = []
@@ -145,12 +197,15 @@ def _restage(catalog: Catalog, table: Table, rows: list, run_id: str) -> StagedB
                    "_ingested_at": q["_ingested_at"], "_promoted_by_run_id": run_id}
         row = _silver_row(normalise(RawRow(q["_row_number"], raw)), table, lineage, raw, row_id)
         row["_holding_district"] = source.division_code
+        if keep is not None and not keep(row):
+            continue
         staged_rows.append(row)
         fid = lake.file_id(q["_file"], q["_file_sha256"])
         if fid not in files:
             files[fid] = StagedFile(q["_source"], q["_delivery_date"], table.feed, q["_file"], q["_file_sha256"], 0)
     batch.files = list(files.values())
-    batch.silver[table.name].append(to_arrow(staged_rows, arrow_schema(table)))
+    if staged_rows:
+        batch.silver[table.name].append(to_arrow(staged_rows, arrow_schema(table)))
     return batch
 
 
@@ -175,74 +230,75 @@ def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
 # --------------------------------------------------------------------------- refresh
 
 
-def refresh_silver(spark, catalog: Catalog, run_id: str, merged_references: set[str]) -> None:
-    """Registry-derived columns of silver rows follow the registry as it is now."""
-    entities_path = lake.table_path("silver", "entities")
-    changed = None
-    if "entities" in merged_references and lake.exists(spark, entities_path):
-        changed = (spark.read.format("delta").load(entities_path).where(F.col("_ingest_run_id") == run_id)
-                   .select(F.col("uscc").alias("_r_uscc"), F.col("registered_district").alias("_r_district"),
-                           F.element_at("name_keys", 1).alias("_r_name")).cache())
-        if changed.limit(1).count() == 0:
-            changed.unpersist()
-            changed = None
-    departments = None
-    dpath = lake.table_path("silver", "departments")
-    if "departments" in merged_references and lake.exists(spark, dpath):
-        departments = (spark.read.format("delta").load(dpath)
-                       .select(F.col("department_code").alias("_known")).distinct().cache())
-    try:
-        for table in catalog.tables.values():
-            dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
-            for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
-                if not lake.exists(spark, path):
-                    continue
-                if table.entity_ref and changed is not None:
-                    _refresh_registry(spark, table, path, changed)
-                if dept_cols and departments is not None:
-                    _refresh_departments(spark, table, path, dept_cols, departments)
-    finally:
-        for df in (changed, departments):
-            if df is not None:
-                df.unpersist()
+def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_departments: list[str] | None) -> None:
+    """Registry-derived columns of silver rows (current and history) follow
+    the registry and the department list as they are now. One Spark job finds
+    the tables with anything to change; only those are merged."""
+    if changed is None and known_departments is None:
+        return
+    plans = {}
+    for table in catalog.tables.values():
+        for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
+            if lake.exists(spark, path):
+                new = _recomputed(spark, table, path, changed, known_departments)
+                if new is not None:
+                    plans[path] = (table, new)
+    if not plans:
+        return
+    markers = [new.select(F.lit(path).alias("path")).limit(1) for path, (_, new) in plans.items()]
+    dirty = {r["path"] for r in reduce(DataFrame.unionByName, markers).collect()}
+    for path in sorted(dirty):
+        table, new = plans[path]
+        _apply(spark, table, path, new)
 
 
-def _refresh_registry(spark, table: Table, path: str, changed: DataFrame) -> None:
+def _recomputed(spark, table: Table, path: str, changed: DataFrame | None,
+                known_departments: list[str] | None) -> DataFrame | None:
+    """The rows of `path` whose registry- or department-derived values differ
+    from what they hold, recomputed (key columns, derived columns, _new_hash)."""
+    from lakehouse.ingest import pipeline
+
+    by_registry = table.entity_ref and changed is not None
+    dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
+    by_departments = bool(dept_cols) and known_departments is not None
+    if not (by_registry or by_departments):
+        return None
     rows = spark.read.format("delta").load(path)
-    name_col = "entity_name" if table.has_column("entity_name") else "name"
-    joined = rows.join(F.broadcast(changed), rows["uscc"] == changed["_r_uscc"], "inner")
-    derived = ["entity_not_in_registry", "name_differs"]
-    sent_key = F.udf(name_key, "string")(F.col(name_col))   # the normaliser's own name form
-    flags = F.array_except("flags", F.array(*[F.lit(f) for f in derived]))
-    flags = F.when(sent_key.isNotNull() & F.col("_r_name").isNotNull() & (sent_key != F.col("_r_name")),
-                   F.array_union(flags, F.array(F.lit("name_differs")))).otherwise(flags)
-    new = joined.withColumns({"registered_district": F.col("_r_district"),
-                              "flags": F.array_sort(F.array_distinct(flags))})
-    _apply(spark, table, path, new)
-
-
-def _refresh_departments(spark, table: Table, path: str, dept_cols: list[str], departments: DataFrame) -> None:
-    rows = spark.read.format("delta").load(path).where(F.array_contains("flags", "unknown_department"))
-    known = [r["_known"] for r in departments.collect()]
-    unknown = F.lit(False)
-    for c in dept_cols:
-        unknown = unknown | (F.col(c).isNotNull() & ~F.col(c).isin(known))
-    flags = F.when(unknown, F.col("flags")).otherwise(F.array_remove("flags", "unknown_department"))
-    _apply(spark, table, path, rows.withColumn("flags", flags))
+    touched = F.lit(False)
+    derived = ["flags"]
+    if by_registry:
+        rows = rows.join(F.broadcast(changed.select("_r_uscc", "_r_district", "_r_name")),
+                         rows["uscc"] == F.col("_r_uscc"), "left")
+        hit = F.col("_r_uscc").isNotNull()
+        touched = touched | hit
+        name_col = "entity_name" if table.has_column("entity_name") else "name"
+        sent_key = F.udf(name_key, "string")(F.col(name_col))   # the normaliser's own name form
+        flags = F.array_except("flags", F.array(F.lit("entity_not_in_registry"), F.lit("name_differs")))
+        flags = F.when(sent_key.isNotNull() & F.col("_r_name").isNotNull() & (sent_key != F.col("_r_name")),
+                       F.array_union(flags, F.array(F.lit("name_differs")))).otherwise(flags)
+        rows = rows.withColumns({"registered_district": F.when(hit, F.col("_r_district"))
+                                 .otherwise(F.col("registered_district")),
+                                 "flags": F.when(hit, flags).otherwise(F.col("flags"))})
+        derived = ["registered_district", "flags"]
+    if by_departments:
+        flagged = F.array_contains("flags", "unknown_department")
+        unknown = F.lit(False)
+        for c in dept_cols:
+            unknown = unknown | (F.col(c).isNotNull() & ~F.col(c).isin(known_departments))
+        touched = touched | flagged
+        rows = rows.withColumn("flags", F.when(flagged & ~unknown, F.array_remove("flags", "unknown_department"))
+                               .otherwise(F.col("flags")))
+    rows = rows.withColumn("flags", F.array_sort(F.array_distinct("flags")))
+    rows = rows.where(touched).withColumn("_new_hash", silver.content_hash(pipeline._content_columns(table)))
+    return (rows.where(F.col("_new_hash") != F.col("_row_hash"))
+            .select("_file", "_file_sha256", "_row_number", *derived, "_new_hash"))
 
 
 def _apply(spark, table: Table, path: str, new: DataFrame) -> None:
-    """MERGE the recomputed rows (with a fresh _row_hash) where anything changed."""
+    """MERGE the recomputed rows (with their fresh _row_hash) into `path`."""
     from delta.tables import DeltaTable
 
-    from lakehouse.ingest import pipeline
-
-    derived = (["registered_district"] if table.entity_ref else []) + ["flags"]
-    new = new.withColumn("_new_hash", silver.content_hash(pipeline._content_columns(table)))
-    new = (new.where(F.col("_new_hash") != F.col("_row_hash"))
-           .select("_file", "_file_sha256", "_row_number", *derived, "_new_hash"))
-    if new.limit(1).count() == 0:
-        return
+    derived = [c for c in new.columns if c not in ("_file", "_file_sha256", "_row_number", "_new_hash")]
     sets = {**{c: f"s.{c}" for c in derived}, "_row_hash": "s._new_hash"}
     (DeltaTable.forPath(spark, path).alias("t")
      .merge(new.alias("s"), "t._file = s._file AND t._file_sha256 = s._file_sha256 AND t._row_number = s._row_number")
