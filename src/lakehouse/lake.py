@@ -33,6 +33,7 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
     file that holds one, so a day's updates cost what they touch, not what
     the table holds."""
     if exists(spark, path):
+        add_missing_columns(spark, path, schema)
         return
     writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
     if change_feed:
@@ -40,6 +41,15 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
     if deletion_vectors:
         writer = writer.option("delta.enableDeletionVectors", "true")
     writer.save(path)
+
+
+def add_missing_columns(spark, path: str, schema) -> None:
+    """A table written before a column existed (e.g. _promoted_by_run_id) gets it, null in old rows."""
+    have = set(spark.read.format("delta").load(path).columns)
+    missing = [f for f in schema.fields if f.name not in have]
+    if missing:
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
 
 
 FILE_ID_SQL = "concat(_file, '@', _file_sha256)"

@@ -362,8 +362,11 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
         schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
             .add("_row_hash", "string")
         lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
+        history_path = lake.table_path("silver", f"{table.name}_history")
+        if lake.exists(spark, history_path):      # written before a lineage column existed: add it
+            lake.add_missing_columns(spark, history_path, schema)
         if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
-            lake.append_once(accepted, lake.table_path("silver", f"{table.name}_history"), written_ids)
+            lake.append_once(accepted, history_path, written_ids)
             silver.merge_current(spark, current_path, winners, table.key, _silver_columns(table))
 
 

@@ -44,7 +44,8 @@ def record(spark, entries: list[dict]) -> None:
     # blocked file retried later is a new outcome and is logged again
     keys = [f'{lake.file_id(e["_file"], e["file_sha256"])}:{e["status"]}' for e in entries]
     log = spark.createDataFrame([{**e, "_file_sha256": e["file_sha256"]} for e in entries], RUNLOG_SCHEMA)
-    _add_missing_columns(spark, lake.table_path("ops", "ingest_runs"), log.schema)
+    if lake.exists(spark, lake.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
+        lake.add_missing_columns(spark, lake.table_path("ops", "ingest_runs"), log.schema)
     lake.append_once(log, lake.table_path("ops", "ingest_runs"), keys, change_feed=True)
     ledger = log.select("_file", "source", "delivery_date", "feed", "file_sha256", "status", "reason",
                         "ingest_run_id", F.col("finished_at").alias("recorded_at"))
@@ -55,17 +56,6 @@ def record(spark, entries: list[dict]) -> None:
     (DeltaTable.forPath(spark, lpath).alias("t")
      .merge(ledger.alias("s"), "t._file = s._file AND t.file_sha256 = s.file_sha256")
      .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
-
-
-def _add_missing_columns(spark, path: str, schema) -> None:
-    """A run log written before a column existed (e.g. rows_promoted) gets it, null for old rows."""
-    if not lake.exists(spark, path):
-        return
-    have = set(spark.read.format("delta").load(path).columns)
-    missing = [f for f in schema.fields if f.name not in have]
-    if missing:
-        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
-        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
 
 
 def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> None:
