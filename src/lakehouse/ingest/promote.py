@@ -236,13 +236,15 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
     the tables with anything to change; only those are merged."""
     if changed is None and known_departments is None:
         return
+    paths = [(table, path) for table in catalog.tables.values()
+             for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history"))
+             if lake.exists(spark, path)]
+    name_keys = _name_keys(spark, paths, changed) if changed is not None else None
     plans = {}
-    for table in catalog.tables.values():
-        for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
-            if lake.exists(spark, path):
-                new = _recomputed(spark, table, path, changed, known_departments)
-                if new is not None:
-                    plans[path] = (table, new)
+    for table, path in paths:
+        new = _recomputed(spark, table, path, changed, name_keys, known_departments)
+        if new is not None:
+            plans[path] = (table, new)
     if not plans:
         return
     markers = [new.select(F.lit(path).alias("path")).limit(1) for path, (_, new) in plans.items()]
@@ -252,7 +254,24 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
         _apply(spark, table, path, new)
 
 
-def _recomputed(spark, table: Table, path: str, changed: DataFrame | None,
+def _name_col(table: Table) -> str:
+    return "entity_name" if table.has_column("entity_name") else "name"
+
+
+def _name_keys(spark, paths: list, changed: DataFrame) -> DataFrame:
+    """{name as sent -> its name key} for the rows of the changed entities, as a
+    small DataFrame: the key is the normaliser's own (NFKC) form, computed here
+    in Python once per distinct name, not by a Python UDF on the workers."""
+    names = [spark.read.format("delta").load(path)
+             .join(F.broadcast(changed.select("_r_uscc")), F.col("uscc") == F.col("_r_uscc"), "left_semi")
+             .select(F.col(_name_col(table)).alias("_n_name"))
+             for table, path in paths if table.entity_ref]
+    distinct = [r[0] for r in reduce(DataFrame.unionByName, names).distinct().collect()] if names else []
+    return spark.createDataFrame([(n, name_key(n)) for n in distinct if n is not None],
+                                 "_n_name string, _n_key string")
+
+
+def _recomputed(spark, table: Table, path: str, changed: DataFrame | None, name_keys: DataFrame | None,
                 known_departments: list[str] | None) -> DataFrame | None:
     """The rows of `path` whose registry- or department-derived values differ
     from what they hold, recomputed (key columns, derived columns, _new_hash)."""
@@ -271,8 +290,8 @@ def _recomputed(spark, table: Table, path: str, changed: DataFrame | None,
                          rows["uscc"] == F.col("_r_uscc"), "left")
         hit = F.col("_r_uscc").isNotNull()
         touched = touched | hit
-        name_col = "entity_name" if table.has_column("entity_name") else "name"
-        sent_key = F.udf(name_key, "string")(F.col(name_col))   # the normaliser's own name form
+        rows = rows.join(F.broadcast(name_keys), F.col(_name_col(table)) == F.col("_n_name"), "left")
+        sent_key = F.col("_n_key")
         flags = F.array_except("flags", F.array(F.lit("entity_not_in_registry"), F.lit("name_differs")))
         flags = F.when(sent_key.isNotNull() & F.col("_r_name").isNotNull() & (sent_key != F.col("_r_name")),
                        F.array_union(flags, F.array(F.lit("name_differs")))).otherwise(flags)
