@@ -147,7 +147,9 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
     batch = _restage(catalog, table, rows, run_id, learnt.may_resolve)
     if not batch.silver:
         return 0
-    rows = [q for q in rows if lake.file_id(q["_file"], q["_file_sha256"]) in {f.file_id for f in batch.files}]
+    staged = batch.silver[table.name][0]
+    kept = set(zip(*[staged[c].to_pylist() for c in ("_file", "_file_sha256", "_row_number")], strict=True))
+    rows = [q for q in rows if (q["_file"], q["_file_sha256"], q["_row_number"]) in kept]
     plan = pipeline._prepare_table(spark, table, batch, run_id, report, refs)
     try:
         blocked = set(plan.gate.blocked_sources)
