@@ -256,8 +256,9 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
         _apply(spark, table, path, new)
 
 
-def _name_col(table: Table) -> str:
-    return "entity_name" if table.has_column("entity_name") else "name"
+def _name_col(table: Table) -> str | None:
+    """The column holding the entity's name as sent (None: the table has none, e.g. website filings)."""
+    return next((c for c in ("entity_name", "name") if table.has_column(c)), None)
 
 
 def _name_keys(spark, paths: list, changed: DataFrame) -> DataFrame:
@@ -267,7 +268,7 @@ def _name_keys(spark, paths: list, changed: DataFrame) -> DataFrame:
     names = [spark.read.format("delta").load(path)
              .join(F.broadcast(changed.select("_r_uscc")), F.col("uscc") == F.col("_r_uscc"), "left_semi")
              .select(F.col(_name_col(table)).alias("_n_name"))
-             for table, path in paths if table.entity_ref]
+             for table, path in paths if table.entity_ref and _name_col(table)]
     distinct = [r[0] for r in reduce(DataFrame.unionByName, names).distinct().collect()] if names else []
     return spark.createDataFrame([(n, name_key(n)) for n in distinct if n is not None],
                                  "_n_name string, _n_key string")
@@ -292,8 +293,11 @@ def _recomputed(spark, table: Table, path: str, changed: DataFrame | None, name_
                          rows["uscc"] == F.col("_r_uscc"), "left")
         hit = F.col("_r_uscc").isNotNull()
         touched = touched | hit
-        rows = rows.join(F.broadcast(name_keys), F.col(_name_col(table)) == F.col("_n_name"), "left")
-        sent_key = F.col("_n_key")
+        if _name_col(table):
+            rows = rows.join(F.broadcast(name_keys), F.col(_name_col(table)) == F.col("_n_name"), "left")
+            sent_key = F.col("_n_key")
+        else:
+            sent_key = F.lit(None).cast("string")
         flags = F.array_except("flags", F.array(F.lit("entity_not_in_registry"), F.lit("name_differs")))
         flags = F.when(sent_key.isNotNull() & F.col("_r_name").isNotNull() & (sent_key != F.col("_r_name")),
                        F.array_union(flags, F.array(F.lit("name_differs")))).otherwise(flags)
