@@ -260,14 +260,14 @@ class Source(_Model):
 
     def header_map(self, feed: str, delivery_date: dt.date) -> dict[str, str]:
         """{header as sent: field} in force on `delivery_date`: the template's
-        headers, with each rename whose `since` <= that date replacing the
-        header of its field (the old header then counts as an unknown column)."""
+        headers, plus each rename whose `since` <= that date as an alias of
+        its field. The template's own header keeps working (a source may go
+        back to it); a file sending both for one field is rejected (see
+        normalise.row.conflicting_headers)."""
         assert self.template_model is not None, "source not attached to a catalog"
         headers = dict(self.template_model.headers.get(feed, {}))
         for r in sorted(self.renames, key=lambda r: r.since):
             if r.feed == feed and r.since <= delivery_date:
-                for h in [h for h, f in headers.items() if f == r.field]:
-                    del headers[h]
                 headers[r.header] = r.field
         return headers
 

@@ -105,6 +105,13 @@ def cmd_publish(_args) -> None:
               f"{p.deleted} deleted")
 
 
+def cmd_maintain(args) -> None:
+    from lakehouse.maintain import maintain
+
+    for m in maintain(retain_days=args.retain_days):
+        print(f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed, {m.rows} rows")
+
+
 def cmd_marts(args) -> None:
     from lakehouse.marts import DBT_PROJECT_DIR, run_dbt
 
@@ -210,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "publish", "silver -> PostgreSQL lake.* (changes only)",
              "Copy what changed in the silver Delta tables since the last publish into PostgreSQL lake.* "
              "(upserts and deletes, by Delta version).", cmd_publish)
+
+    mnt = _command(sub, "maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table",
+                   "Compact small files (OPTIMIZE), keep Delta checkpoints regular and VACUUM files older than "
+                   "the time-travel window, for every Delta table of the lake. Never VACUUM a lake whose last "
+                   "ingest crashed before rerunning the ingest.", cmd_maintain)
+    mnt.add_argument("--retain-days", type=int, help="time travel kept (default LAKEHOUSE_VACUUM_RETAIN_DAYS)")
 
     marts = _command(sub, "marts", "dbt build of the marts",
                      "Run `dbt build` on dbt_project/ (staging -> intermediate -> marts, with the tests) and "

@@ -40,6 +40,9 @@ class Settings:
     lock_wait_seconds: float   # how long a second ingest/publish of the same lake waits for the lock
     fault_kill_after_commits: int | None   # TEST HOOK (see faults.py): SIGKILL self after the Nth commit
     fault_kill_table: str | None           # TEST HOOK: count only commits to a target ending with this
+    vacuum_retain_days: int    # `lakehouse maintain`: time travel kept this many days, older files vacuumed
+    checkpoint_interval: int   # Delta checkpoint every this many commits (delta.checkpointInterval)
+    maintain_schedule: str     # when the maintain_lake DAG runs (cron or preset)
 
     secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
     file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)
@@ -77,6 +80,9 @@ def settings() -> Settings:
         fault_kill_after_commits=int(os.environ["LAKEHOUSE_FAULT_KILL_AFTER_COMMITS"])
         if os.environ.get("LAKEHOUSE_FAULT_KILL_AFTER_COMMITS") else None,
         fault_kill_table=os.environ.get("LAKEHOUSE_FAULT_KILL_TABLE") or None,
+        vacuum_retain_days=int(_env("LAKEHOUSE_VACUUM_RETAIN_DAYS", "7")),
+        checkpoint_interval=int(_env("LAKEHOUSE_CHECKPOINT_INTERVAL", "10")),
+        maintain_schedule=_env("LAKEHOUSE_MAINTAIN_SCHEDULE", "@weekly"),
     )
 
 

@@ -35,6 +35,7 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
     file that holds one, so a day's updates cost what they touch, not what
     the table holds."""
     if exists(spark, path):
+        add_missing_columns(spark, path, schema)
         return
     writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
     if change_feed:
@@ -64,6 +65,16 @@ def latest_version(spark, path: str) -> int | None:
     versions = [int(name[:-5]) for name in (s.getPath().getName() for s in fs.listStatus(log_dir))
                 if name.endswith(".json") and name[:-5].isdigit()]
     return max(versions) if versions else None
+
+
+def add_missing_columns(spark, path: str, schema) -> None:
+    """A table written before a column existed (e.g. _promoted_by_run_id) gets it, null in old rows."""
+    have = set(spark.read.format("delta").load(path).columns)
+    missing = [f for f in schema.fields if f.name not in have]
+    if missing:
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
+
 
 
 def file_id(relative_path: str, sha256: str) -> str:

@@ -150,3 +150,26 @@ def build_marts_dag(tables: list[str]):
 
         report(build(publish()))
     return dag
+
+
+def build_maintain_dag():
+    """Compact, checkpoint and vacuum every Delta table (lakehouse.maintain),
+    on LAKEHOUSE_MAINTAIN_SCHEDULE (default weekly). In the lake_writers pool:
+    never at the same time as an ingest or a publish."""
+    from airflow.sdk import DAG, task
+
+    with DAG(
+        dag_id="maintain_lake", description="OPTIMIZE, checkpoint and VACUUM every Delta table of the lake",
+        schedule=settings().maintain_schedule, start_date=START, catchup=False, max_active_runs=1,
+        default_args=DEFAULT_ARGS, tags=["maintenance"],
+    ) as dag:
+
+        @task(pool="lake_writers")
+        def maintain() -> list[str]:
+            from lakehouse.maintain import maintain as run_maintain
+
+            return [f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed"
+                    for m in run_maintain()]
+
+        maintain()
+    return dag

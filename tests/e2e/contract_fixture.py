@@ -188,6 +188,10 @@ def build(landing: Path) -> None:
     write_folder(landing, "xuhui", DAY1, "S", {"penalties.csv": (
         "penalties", csv_bytes(xh_header, [pen("XH-1", E_A, "上海甲乙餐饮管理有限公司", D_XH, "2017-04-01",
                                                 fine="8000")]), 1)})
+    # a rename adds an alias: the next day xuhui sends the template's standard header again
+    write_folder(landing, "xuhui", DAY2, "S", {"penalties.csv": (
+        "penalties", csv_bytes(PEN_S, [pen("XH-2", E_A, "上海甲乙餐饮管理有限公司", D_XH, "2017-04-02",
+                                           fine="6000")]), 1)})
 
     good = csv_bytes(LIC_S, lic[1:])
     truncated = csv_bytes(PEN_S, hp[:2])[:-1] + b'\r\n"HP-99,unterminated'

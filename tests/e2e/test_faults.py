@@ -130,6 +130,12 @@ def test_known_rename_is_applied_from_its_day(lakehouse):
     assert lakehouse["penalties"]["XH-1"]["fine_amount"] == Decimal("8000.00")
 
 
+def test_standard_header_keeps_working_after_a_rename(lakehouse):
+    row = lakehouse["penalties"]["XH-2"]
+    assert row["fine_amount"] == Decimal("6000.00") and not row["extra_columns"]
+    assert lakehouse["runs"][f"xuhui/{fx.DAY2}/penalties.csv"]["unknown_columns"] == []
+
+
 def test_template_p_gb18030_pipes_and_ten_thousand_yuan(lakehouse):
     row = lakehouse["penalties"]["MH-1"]
     assert row["fine_amount"] == Decimal("5000.00") and row["confiscated_amount"] is None

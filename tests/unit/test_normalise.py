@@ -26,6 +26,7 @@ from lakehouse.normalise import (
     reject_missing_required_columns,
     unknown_columns,
 )
+from lakehouse.normalise.row import conflicting_headers, reject_conflicting_headers
 from lakehouse.readers import FileRejected, RawRow
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -494,21 +495,35 @@ def test_random_plan_ratio(cat):
 
 
 def test_extra_columns_and_renames(cat):
-    header = [*S_PEN, "罚没款金额", "备注"]
-    norm = make_row_normaliser("penalties", "xuhui", cat, dt.date(2017, 3, 1), header)
-    row = s_pen(罚款金额="1", **{"罚没款金额": "7", "备注": "新列"})
-    r = norm(row)
-    assert r.values["fine_amount"] == Decimal("7.00")  # the renamed header is in force
-    assert r.extra_columns == {"罚款金额": "1", "备注": "新列"}  # the old one is kept, not dropped
-    before = make_row_normaliser("penalties", "xuhui", cat, dt.date(2017, 2, 28), header)(row)
-    assert before.values["fine_amount"] == Decimal("1.00") and before.extra_columns == {
-        "罚没款金额": "7",
-        "备注": "新列",
-    }
-    assert unknown_columns(header, cat.tables["penalties"], cat.sources["xuhui"], dt.date(2017, 3, 1)) == [
-        "罚款金额",
-        "备注",
-    ]
+    header = [*S_PEN, "备注"]
+    renamed = [("罚没款金额" if h == "罚款金额" else h) for h in header]
+    after = dt.date(2017, 3, 1)
+    r = make_row_normaliser("penalties", "xuhui", cat, after, renamed)(s_pen(**{"罚没款金额": "7", "备注": "新列"}))
+    assert r.values["fine_amount"] == Decimal("7.00")  # the renamed header is in force from its day
+    assert r.extra_columns == {"备注": "新列"}  # an unknown column is kept, not dropped
+    # the template's standard header keeps working after the rename: it is an alias, not replaced
+    std = make_row_normaliser("penalties", "xuhui", cat, after, header)(s_pen(罚款金额="1", 备注="新列"))
+    assert std.values["fine_amount"] == Decimal("1.00") and std.extra_columns == {"备注": "新列"}
+    # before its day the new header is unknown
+    before = make_row_normaliser("penalties", "xuhui", cat, dt.date(2017, 2, 28), renamed)(
+        s_pen(**{"罚没款金额": "7", "备注": "新列"}))
+    assert before.values["fine_amount"] is None and before.extra_columns == {"罚没款金额": "7", "备注": "新列"}
+    pen, xuhui = cat.tables["penalties"], cat.sources["xuhui"]
+    assert unknown_columns(header, pen, xuhui, after) == ["备注"]
+    assert unknown_columns(renamed, pen, xuhui, after) == ["备注"]
+    assert unknown_columns(renamed, pen, xuhui, dt.date(2017, 2, 28)) == ["罚没款金额", "备注"]
+
+
+def test_both_headers_of_a_renamed_field_reject_the_file(cat):
+    pen, xuhui = cat.tables["penalties"], cat.sources["xuhui"]
+    both = [*S_PEN, "罚没款金额"]
+    assert conflicting_headers(both, pen, xuhui, dt.date(2017, 3, 1)) == {"fine_amount": ["罚款金额", "罚没款金额"]}
+    assert conflicting_headers(both, pen, xuhui, dt.date(2017, 2, 28)) == {}   # not yet a rename: just unknown
+    with pytest.raises(FileRejected) as info:
+        reject_conflicting_headers("landing/xuhui/2017-03-01/penalties.csv", both, pen, xuhui, dt.date(2017, 3, 1))
+    assert info.value.reason_code == "conflicting_headers"
+    assert "'罚款金额' and '罚没款金额'" in info.value.message and "fine_amount" in info.value.message
+    assert "landing/xuhui/2017-03-01/penalties.csv" in info.value.message
 
 
 def test_missing_required_columns(cat):
@@ -518,14 +533,20 @@ def test_missing_required_columns(cat):
     assert missing_required_columns([h for h in S_PEN if h != "统一社会信用代码"], t, src, DAY) == [
         "统一社会信用代码"
     ]
-    # minhang renamed JCRQ -> JCSJ on 2017-02-01: the old name no longer satisfies the requirement
+    # minhang renamed JCRQ -> JCSJ on 2017-02-01: either name satisfies the requirement from then on,
+    # and a file with neither is told the new name
     insp, minhang = cat.tables["inspections"], cat.sources["minhang"]
     hdr = list(cat.templates["P"].headers["inspections"])
+    renamed = [("JCSJ" if h == "JCRQ" else h) for h in hdr]
+    neither = [h for h in hdr if h != "JCRQ"]
     assert missing_required_columns(hdr, insp, minhang, dt.date(2017, 1, 31)) == []
-    assert missing_required_columns(hdr, insp, minhang, dt.date(2017, 2, 1)) == ["JCSJ"]
+    assert missing_required_columns(hdr, insp, minhang, dt.date(2017, 2, 1)) == []
+    assert missing_required_columns(renamed, insp, minhang, dt.date(2017, 2, 1)) == []
+    assert missing_required_columns(renamed, insp, minhang, dt.date(2017, 1, 31)) == ["JCRQ"]
+    assert missing_required_columns(neither, insp, minhang, dt.date(2017, 2, 1)) == ["JCSJ"]
     with pytest.raises(FileRejected) as info:
         reject_missing_required_columns(
-            "landing/minhang/2017-02-01/inspections.txt", hdr, insp, minhang, dt.date(2017, 2, 1)
+            "landing/minhang/2017-02-01/inspections.txt", neither, insp, minhang, dt.date(2017, 2, 1)
         )
     assert info.value.reason_code == "missing_required_column"
     assert "JCSJ" in info.value.message and "landing/minhang/2017-02-01/inspections.txt" in info.value.message

@@ -89,3 +89,57 @@ def test_records_resolved_against_the_registry_are_never_dropped(landing, catalo
 
     assert batch.resent_duplicates == {}
     assert sum(t.num_rows for t in batch.silver["penalties"]) == 2 * entry.rows
+
+
+def test_a_file_sending_both_headers_of_a_renamed_field_is_rejected(tmp_path, catalog):
+    """xuhui renamed 罚款金额 -> 罚没款金额 on 2017-03-01: either header is read
+    from then on, both at once reject the file with a message naming them."""
+    import csv
+    import hashlib
+    import io
+
+    landing = tmp_path / "landing"
+    header = list(catalog.templates["S"].headers["penalties"])
+    row = ["XH-9", "", "91310000MA1FLA01XX", "某公司", "D1", "局", "2017-03-02", "", "", "", "罚款", "10", "",
+           "有效", "2017-03-02 10:00:00"]
+    folder = landing / "xuhui" / "2017-03-02"
+    folder.mkdir(parents=True)
+    files = []
+    for feed, cols in (("penalties", header + ["罚没款金额"]),):
+        buf = io.StringIO(newline="")
+        csv.writer(buf, lineterminator="\r\n").writerows([cols, row + ["11"]])
+        data = buf.getvalue().encode("utf-8")
+        (folder / f"{feed}.csv").write_bytes(data)
+        files.append({"name": f"{feed}.csv", "feed": feed, "rows": 1, "sha256": hashlib.sha256(data).hexdigest()})
+    (folder / "_MANIFEST.json").write_text(json.dumps({"source": "xuhui", "date": "2017-03-02", "template": "S",
+                                                       "files": files}, ensure_ascii=False), encoding="utf-8")
+    deliveries, _ = find_deliveries(landing, ["xuhui"])
+    [f] = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1).files
+    assert (f.status, f.reason) == ("rejected", "conflicting_headers")
+    assert "'罚款金额' and '罚没款金额'" in f.message and "xuhui/2017-03-02/penalties.csv" in f.message
+
+
+def test_a_quarantined_row_restaged_from_its_raw_values_is_the_row_staging_gave(landing, catalog):
+    """Promotion (ingest/promote.py) re-reads a quarantined row from the raw
+    values the quarantine keeps: in every template, that gives exactly the
+    row staging gave on delivery (values, flags, identifiers, rules)."""
+    from lakehouse.ingest import promote
+
+    deliveries, _ = find_deliveries(landing, sorted(catalog.sources))
+    batch = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1)
+    templates = set()
+    for name, parts in sorted(batch.silver.items()):
+        table = catalog.tables[name]
+        if not table.entity_ref:
+            continue
+        rows = pa.concat_tables(parts).to_pylist()[:40]
+        quarantined = [{**{k: r[k] for k in ("_source", "_delivery_date", "_file", "_file_sha256", "_row_number",
+                                               "_ingest_run_id", "_ingested_at")}, "raw": r["_raw"]} for r in rows]
+        [again] = promote._restage(catalog, table, quarantined, "promoting-run").silver[name]
+        skip = {"_row_id", "_promoted_by_run_id"}
+        got = sorted((tuple((k, repr(v)) for k, v in sorted(r.items()) if k not in skip) for r in again.to_pylist()))
+        want = sorted((tuple((k, repr(v)) for k, v in sorted(r.items()) if k not in skip) for r in rows))
+        assert got == want, name
+        assert {r["_promoted_by_run_id"] for r in again.to_pylist()} == {"promoting-run"}
+        templates |= {catalog.sources[r["_source"]].template for r in rows}
+    assert templates == {"S", "P", "J", "X"}

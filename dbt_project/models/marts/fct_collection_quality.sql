@@ -1,6 +1,8 @@
 {#- 归集质量 per source, feed and delivery day, from the run log (one row per delivered
     file, its latest run). Rows reconcile: rows_received = accepted + duplicates +
-    quarantined for every file that was read (rejected files excluded). days_since_last_delivery compares the
+    quarantined for every file that was read (rejected files excluded); rows_promoted of them were
+    quarantined on arrival and promoted when the registry learnt their entity (counted in accepted or
+    duplicates, no longer in quarantined). days_since_last_delivery compares the
     source/feed's latest delivery day with the latest delivery day seen overall (no now()). -#}
 with
 
@@ -55,6 +57,7 @@ per_day as (
         cast(coalesce(sum(rows_duplicate), 0) as bigint) as rows_duplicate,
         cast(coalesce(sum(rows_quarantined), 0) as bigint) as rows_quarantined,
         cast(coalesce(sum(rows_late), 0) as bigint) as rows_late,
+        cast(coalesce(sum(rows_promoted), 0) as bigint) as rows_promoted,
         cast(coalesce(sum(rows_in) filter (where file_status <> 'rejected'), 0) as bigint) as rows_read,
         bool_and(coalesce(expectations_passed, true)) as expectations_passed
     from runs
@@ -113,6 +116,7 @@ final as (
         per_day.rows_quarantined,
         coalesce(quarantine_by_rule.quarantined_by_rule, '{}'::jsonb) as quarantined_by_rule,
         per_day.rows_late,
+        per_day.rows_promoted,
         per_day.rows_read
             = per_day.rows_accepted + per_day.rows_duplicate + per_day.rows_quarantined as rows_reconcile,
         latest.last_delivery_date,

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from lakehouse import faults, lake, lakelock
 from lakehouse.catalog import Catalog, Table, load_catalog
 from lakehouse.config import settings
-from lakehouse.ingest import recovery, resolve, runlog, silver
+from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import GateResult, validate_batch
@@ -46,6 +46,7 @@ class IngestReport:
     blocked_sources: set[str] = field(default_factory=set)
     tables_written: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)   # stage -> seconds (for the benchmark)
+    promoted: dict[str, int] = field(default_factory=dict)    # table -> rows promoted from the quarantine
 
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -63,6 +64,7 @@ class IngestReport:
         keys = ("rows_in", "rows_accepted", "rows_duplicate", "rows_quarantined")
         out = {k: sum(f[k] or 0 for f in self.files) for k in keys}
         out["files"] = len(self.files)
+        out["rows_promoted"] = sum(self.promoted.values())   # earlier files' rows, out of the quarantine
         out["files_rejected"] = sum(f["status"] == "rejected" for f in self.files)
         out["files_blocked"] = sum(f["status"] == "blocked" for f in self.files)
         return out
@@ -206,6 +208,11 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         runlog.record(spark, entries)
     report.files.extend(entries)
     report.blocked_sources |= set(blocked)
+    # the registry may have learnt entities that quarantined rows (or flagged ones) were waiting for
+    merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
+              and any(c["accepted"] for f, c in p.counts.items() if f.split("/", 1)[0] not in blocked)}
+    for table, n in promote.heal(spark, catalog, run_id, report, merged).items():
+        report.promoted[table] = report.promoted.get(table, 0) + n
 
 
 def _tables_written_by(batch: StagedBatch) -> list[str]:
@@ -257,7 +264,7 @@ def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[s
             "_file": f.file, "file_sha256": f.sha256, "status": status, "reason": reason,
             "manifest_rows": f.manifest_rows, "rows_in": f.rows_in,
             "rows_accepted": c.get("accepted", 0), "rows_duplicate": c.get("duplicate", 0),
-            "rows_quarantined": c.get("quarantined", 0), "rows_late": c.get("late", 0),
+            "rows_quarantined": c.get("quarantined", 0), "rows_late": c.get("late", 0), "rows_promoted": 0,
             "quarantined_by_rule": c.get("quarantined_by_rule", {}), "flagged_by_rule": c.get("flags", {}),
             "unknown_columns": f.unknown_columns, "expectations_passed": status != "blocked",
             "expectation_failures": blocked.get(f.source, []) if status == "blocked" else [],
@@ -393,8 +400,11 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
         schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
             .add("_row_hash", "string")
         lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
+        history_path = lake.table_path("silver", f"{table.name}_history")
+        if lake.exists(spark, history_path):      # written before a lineage column existed: add it
+            lake.add_missing_columns(spark, history_path, schema)
         if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
-            lake.append_once(accepted, lake.table_path("silver", f"{table.name}_history"), written_ids)
+            lake.append_once(accepted, history_path, written_ids)
             silver.merge_current(spark, current_path, winners, table.key, _silver_columns(table))
 
 

@@ -1,5 +1,10 @@
 """The file ledger (which delivered files were processed, by sha256) and the
-run log (per file and run: rows in = accepted + duplicates + quarantined)."""
+run log (per file and run: rows in = accepted + duplicates + quarantined).
+
+`rows_promoted` counts the file's rows that were quarantined when it was
+ingested and left the quarantine later, when the registry learnt their entity
+(ingest/promote.py): they are counted in rows_accepted or rows_duplicate, no
+longer in rows_quarantined, so the file still reconciles."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ LEDGER_SCHEMA = ("_file string, source string, delivery_date date, feed string, 
 RUNLOG_SCHEMA = ("ingest_run_id string, source string, delivery_date date, feed string, _file string, "
                  "file_sha256 string, status string, reason string, manifest_rows bigint, rows_in bigint, "
                  "rows_accepted bigint, rows_duplicate bigint, rows_quarantined bigint, rows_late bigint, "
+                 "rows_promoted bigint, "
                  "quarantined_by_rule map<string,bigint>, flagged_by_rule map<string,bigint>, "
                  "unknown_columns array<string>, expectations_passed boolean, "
                  "expectation_failures array<string>, started_at timestamp, finished_at timestamp, _file_sha256 string")
@@ -38,6 +44,8 @@ def record(spark, entries: list[dict]) -> None:
     # blocked file retried later is a new outcome and is logged again
     keys = [f'{lake.file_id(e["_file"], e["file_sha256"])}:{e["status"]}' for e in entries]
     log = spark.createDataFrame([{**e, "_file_sha256": e["file_sha256"]} for e in entries], RUNLOG_SCHEMA)
+    if lake.exists(spark, lake.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
+        lake.add_missing_columns(spark, lake.table_path("ops", "ingest_runs"), log.schema)
     lake.append_once(log, lake.table_path("ops", "ingest_runs"), keys, change_feed=True)
     ledger = log.select("_file", "source", "delivery_date", "feed", "file_sha256", "status", "reason",
                         "ingest_run_id", F.col("finished_at").alias("recorded_at"))
@@ -49,3 +57,37 @@ def record(spark, entries: list[dict]) -> None:
      .merge(ledger.alias("s"), "t._file = s._file AND t.file_sha256 = s.file_sha256")
      .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
     lake.faults.after_commit(lpath)
+
+
+def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> None:
+    """On each file's accepted run-log row (the run that ingested it): move
+    the promoted rows (per file: accepted / duplicate / flags, as classified
+    by the promoting run) out of rows_quarantined and its `rule` count."""
+    from delta.tables import DeltaTable
+
+    path = lake.table_path("ops", "ingest_runs")
+    rows = (spark.read.format("delta").load(path).where("status = 'accepted'")
+            .where(F.concat("_file", F.lit("@"), "file_sha256").isin(sorted(moved))).collect())
+    updated = []
+    for r in rows:
+        c = moved[lake.file_id(r["_file"], r["file_sha256"])]
+        n = c["accepted"] + c["duplicate"]
+        by_rule = dict(r["quarantined_by_rule"] or {})
+        by_rule[rule] = by_rule.get(rule, 0) - n
+        flags = dict(r["flagged_by_rule"] or {})
+        for f, k in c["flags"].items():
+            flags[f] = flags.get(f, 0) + k
+        updated.append({**r.asDict(), "rows_accepted": r["rows_accepted"] + c["accepted"],
+                        "rows_duplicate": r["rows_duplicate"] + c["duplicate"],
+                        "rows_quarantined": r["rows_quarantined"] - n,
+                        "rows_promoted": (r["rows_promoted"] or 0) + n, "rows_late": r["rows_late"] + c["late"],
+                        "quarantined_by_rule": {k: v for k, v in by_rule.items() if v}, "flagged_by_rule": flags})
+    if not updated:
+        return
+    src = spark.createDataFrame(updated, RUNLOG_SCHEMA)
+    changed = ["rows_accepted", "rows_duplicate", "rows_quarantined", "rows_promoted", "rows_late",
+               "quarantined_by_rule", "flagged_by_rule"]
+    (DeltaTable.forPath(spark, path).alias("t")
+     .merge(src.alias("s"), "t.ingest_run_id = s.ingest_run_id AND t._file = s._file "
+                            "AND t.file_sha256 = s.file_sha256 AND t.status = s.status")
+     .whenMatchedUpdate(set={c: f"s.{c}" for c in changed}).execute())

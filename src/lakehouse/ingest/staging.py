@@ -25,7 +25,7 @@ from lakehouse.catalog import Catalog, Table
 from lakehouse.ingest.landing import Delivery, ManifestEntry, sha256_of
 from lakehouse.ingest.table_types import arrow_type
 from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
-from lakehouse.normalise.row import reject_missing_required_columns
+from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_required_columns
 from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.
@@ -254,6 +254,7 @@ def _read_checked(delivery: Delivery, entry: ManifestEntry, path: Path, sha: str
     delivered = read_delivery_file(path, template, entry.feed)
     check_row_count(delivered, entry.rows)
     reject_missing_required_columns(where, delivered.header, table, source, delivery.day)
+    reject_conflicting_headers(where, delivered.header, table, source, delivery.day)
     return delivered, table
 
 

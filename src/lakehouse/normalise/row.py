@@ -329,6 +329,36 @@ def reject_missing_required_columns(
         )
 
 
+def conflicting_headers(
+    header: Sequence[str], table: Table, source: Source, delivery_date: dt.date
+) -> dict[str, list[str]]:
+    """{field: [headers]} for fields the file sends under more than one header
+    (a rename's new header and the template's old one, on or after `since`)."""
+    hmap = source.header_map(table.feed, delivery_date)
+    by_field: dict[str, list[str]] = {}
+    for h in header:
+        if h in hmap:
+            by_field.setdefault(hmap[h], []).append(h)
+    return {f: hs for f, hs in by_field.items() if len(hs) > 1}
+
+
+def reject_conflicting_headers(
+    path: Path | str, header: Sequence[str], table: Table, source: Source, delivery_date: dt.date
+) -> None:
+    """Raise FileRejected(`conflicting_headers`) when one field is sent under two headers:
+    which value is meant cannot be told, so the file is not guessed at."""
+    conflicts = conflicting_headers(header, table, source, delivery_date)
+    if conflicts:
+        which = "; ".join(f"{f} as {' and '.join(repr(h) for h in hs)}" for f, hs in sorted(conflicts.items()))
+        raise FileRejected(
+            "conflicting_headers",
+            f"{path}: the header sends one field under two names ({which}) of {table.name} (source "
+            f"{source.code}, {delivery_date}): the template's header and a rename from "
+            f"schemas/sources/{source.code}.yaml are aliases, send only one; ask the source to re-send.",
+            path,
+        )
+
+
 def unknown_columns(header: Sequence[str], table: Table, source: Source, delivery_date: dt.date) -> list[str]:
     """Headers sent that the map does not know on that day (schema drift to report)."""
     hmap = source.header_map(table.feed, delivery_date)

@@ -16,6 +16,7 @@ ReasonCode = Literal[
     "malformed",
     "row_count_mismatch",
     "missing_required_column",
+    "conflicting_headers",
 ]
 
 

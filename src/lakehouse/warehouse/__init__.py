@@ -28,10 +28,12 @@ create table if not exists lake.quarantine_rows (
 create table if not exists lake.ingest_runs (
   ingest_run_id text, source text, delivery_date date, feed text, _file text, file_sha256 text, status text,
   reason text, manifest_rows bigint, rows_in bigint, rows_accepted bigint, rows_duplicate bigint,
-  rows_quarantined bigint, rows_late bigint, quarantined_by_rule jsonb, flagged_by_rule jsonb,
+  rows_quarantined bigint, rows_late bigint, rows_promoted bigint, quarantined_by_rule jsonb, flagged_by_rule jsonb,
   unknown_columns text[], expectations_passed boolean, expectation_failures text[],
   started_at timestamptz, finished_at timestamptz, _file_sha256 text,
   primary key (ingest_run_id, _file, _file_sha256));
+-- rows that left the quarantine when the registry learnt their entity (ingest/promote.py)
+alter table lake.ingest_runs add column if not exists rows_promoted bigint;
 create table if not exists lake._publish_state (
   table_name text primary key, delta_version bigint not null, published_at timestamptz not null default now());
 grant select, insert, update, delete, truncate on lake.quarantine_rows, lake.ingest_runs, lake._publish_state

@@ -29,6 +29,7 @@ renamed as (
         cast(rows_duplicate as bigint) as rows_duplicate,
         cast(rows_quarantined as bigint) as rows_quarantined,
         cast(rows_late as bigint) as rows_late,
+        cast(coalesce(rows_promoted, 0) as bigint) as rows_promoted,
         cast(quarantined_by_rule as jsonb) as quarantined_by_rule,
         cast(flagged_by_rule as jsonb) as flagged_by_rule,
 
