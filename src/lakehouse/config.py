@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class Settings:
     pg_embedded: bool          # True: the project runs its own cluster under home/postgres
     airflow_home: Path
     overdue_after_days: int    # dual notification without feedback after this many days is overdue
+    start_date: date | None    # first delivery day the daily DAGs schedule (None: only the catch-up window)
+    catchup_days: int          # days before today the daily DAGs still schedule when switched on
+    delivery_cutoff_hours: float  # a business day's delivery is missing this many hours after the day ends
 
     @property
     def pg_dsn(self) -> str:
@@ -66,7 +70,23 @@ def settings() -> Settings:
         pg_embedded=not external_pg,
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))),
         overdue_after_days=int(_env("LAKEHOUSE_OVERDUE_AFTER_DAYS", "30")),
+        start_date=date.fromisoformat(os.environ["LAKEHOUSE_START_DATE"])
+        if os.environ.get("LAKEHOUSE_START_DATE") else None,
+        catchup_days=int(_env("LAKEHOUSE_CATCHUP_DAYS", "3")),
+        delivery_cutoff_hours=float(_env("LAKEHOUSE_DELIVERY_CUTOFF", "6")),
     )
+
+
+def now() -> datetime:
+    """The current time (UTC), or LAKEHOUSE_NOW (ISO 8601, e.g. 2017-04-18T09:00+08:00) when a
+    test or a replay freezes the clock. Read on every call, not cached."""
+    frozen = os.environ.get("LAKEHOUSE_NOW")
+    if not frozen:
+        return datetime.now(timezone.utc)
+    value = datetime.fromisoformat(frozen)
+    if value.tzinfo is None:
+        raise ValueError(f"LAKEHOUSE_NOW={frozen!r} has no time zone: write e.g. {frozen}+08:00")
+    return value.astimezone(timezone.utc)
 
 
 def airflow_env() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """One marts build: dbt build, docs, and a record of which sources were
-stale at that moment (dbt source freshness), kept in lake.mart_builds."""
+stale at that moment (dbt source freshness), kept in lake.mart_builds.
+When the publish before it changed nothing, dbt is skipped (status 'skipped')."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ DDL = """create table if not exists lake.mart_builds (
 
 
 def build_and_record(published: list[str]) -> dict:
+    if not published:
+        _record([], {}, "skipped")
+        print("nothing published since the last build: dbt build skipped (lake.mart_builds status 'skipped')")
+        return {"status": "skipped", "stale_sources": {}, "published": []}
     freshness = source_freshness()
     stale = {name: status for name, status in freshness.items() if status not in ("pass",)}
     status = "success"
@@ -23,10 +28,14 @@ def build_and_record(published: list[str]) -> dict:
         status = "failed"
         raise
     finally:
-        with warehouse.connect() as conn, conn.cursor() as cur:
-            cur.execute(DDL)
-            cur.execute("grant select on lake.mart_builds to lakehouse_transformer")
-            cur.execute("insert into lake.mart_builds (published, stale_sources, status) values (%s, %s, %s)",
-                        (published, json.dumps(stale, ensure_ascii=False), status))
-            conn.commit()
+        _record(published, stale, status)
     return {"status": status, "stale_sources": stale, "published": published}
+
+
+def _record(published: list[str], stale: dict, status: str) -> None:
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        cur.execute(DDL)
+        cur.execute("grant select on lake.mart_builds to lakehouse_transformer")
+        cur.execute("insert into lake.mart_builds (published, stale_sources, status) values (%s, %s, %s)",
+                    (published, json.dumps(stale, ensure_ascii=False), status))
+        conn.commit()
