@@ -50,7 +50,8 @@ def run_dags(start: date, end: date) -> None:
             raise RuntimeError(f"DAG {dag_id} ended {run.state}; see the log above")
     print(f"[demo] {last}: the daily path, one ingest_<source> DAG per source, then build_marts once")
     problems = []
-    for cfg in source_configs():
+    # the city first: its registry and departments are what the districts' records resolve against
+    for cfg in sorted(source_configs(), key=lambda c: (c["code"] != "city", c["code"])):
         run = _dag(f"ingest_{cfg['code']}").test(run_conf={"date": last.isoformat()})
         if not _succeeded(run):
             problems.append(cfg["code"])

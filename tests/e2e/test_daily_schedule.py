@@ -89,6 +89,11 @@ def week(isolated_lakehouse_module, tmp_path_factory):
     from lakehouse.config import settings
     from lakehouse.generator import generate
 
+    # the generator knows the whole city; the DAGs see only the two sources (a private schemas copy)
+    landing = settings().landing
+    generate(out=Path(landing), truth=tmp_path_factory.mktemp("truth"), start=MONDAY, days=5, preset="tiny", seed=11,
+             sources=list(SOURCES), progress=False)
+    shutil.rmtree(f"{landing}/jingan/{MISSING_DAY}")
     schemas = tmp_path_factory.mktemp("schemas") / "schemas"
     shutil.copytree(REPO_ROOT / "schemas", schemas)
     for p in (schemas / "sources").glob("*.yaml"):
@@ -97,15 +102,14 @@ def week(isolated_lakehouse_module, tmp_path_factory):
     first_run = datetime.combine(MONDAY + timedelta(days=1), datetime.min.time(), SHANGHAI) + timedelta(hours=9)
     saved = _env(LAKEHOUSE_SCHEMAS=str(schemas), LAKEHOUSE_START_DATE=None, LAKEHOUSE_CATCHUP_DAYS="3",
                  LAKEHOUSE_DELIVERY_CUTOFF="6", LAKEHOUSE_NOW=first_run.isoformat())
-    landing = settings().landing
-    generate(out=Path(landing), truth=tmp_path_factory.mktemp("truth"), start=MONDAY, days=5, preset="tiny", seed=11,
-             sources=list(SOURCES), progress=False)
-    shutil.rmtree(f"{landing}/jingan/{MISSING_DAY}")
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
     assert sorted(d for d in bag.dag_ids if d.startswith("ingest_")) == ["ingest_backfill", "ingest_huangpu",
                                                                           "ingest_jingan"]
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()
     sync_bag_to_db(bag, "dags-folder", None)
     _set_paused("build_marts", False)          # switched on, as the README says
     _consume_marts_queue()                     # events other test modules left
