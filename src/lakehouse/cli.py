@@ -220,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     mnt = _command(sub, "maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table",
                    "Compact small files (OPTIMIZE), keep Delta checkpoints regular and VACUUM files older than "
-                   "the time-travel window, for every Delta table of the lake. Takes the ingest's lock, and first undoes a batch a crash "
-                   "left unfinished.", cmd_maintain)
+                   "the time-travel window, for every Delta table of the lake. Takes the ingest's lock and first "
+                   "undoes a batch a crash left unfinished.", cmd_maintain)
     mnt.add_argument("--retain-days", type=int, help="time travel kept (default LAKEHOUSE_VACUUM_RETAIN_DAYS)")
 
     marts = _command(sub, "marts", "dbt build of the marts",

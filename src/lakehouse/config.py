@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class Settings:
     vacuum_retain_days: int    # `lakehouse maintain`: time travel kept this many days, older files vacuumed
     checkpoint_interval: int   # Delta checkpoint every this many commits (delta.checkpointInterval)
     maintain_schedule: str     # when the maintain_lake DAG runs (cron or preset)
+    start_date: date | None    # first delivery day the daily DAGs schedule (None: only the catch-up window)
+    catchup_days: int          # days before today the daily DAGs still schedule when switched on
+    delivery_cutoff_hours: float  # a business day's delivery is missing this many hours after the day ends
 
     secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
     file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)
@@ -83,7 +87,12 @@ def settings() -> Settings:
         vacuum_retain_days=int(_env("LAKEHOUSE_VACUUM_RETAIN_DAYS", "7")),
         checkpoint_interval=int(_env("LAKEHOUSE_CHECKPOINT_INTERVAL", "10")),
         maintain_schedule=_env("LAKEHOUSE_MAINTAIN_SCHEDULE", "@weekly"),
+        start_date=date.fromisoformat(os.environ["LAKEHOUSE_START_DATE"])
+        if os.environ.get("LAKEHOUSE_START_DATE") else None,
+        catchup_days=int(_env("LAKEHOUSE_CATCHUP_DAYS", "3")),
+        delivery_cutoff_hours=float(_env("LAKEHOUSE_DELIVERY_CUTOFF", "6")),
     )
+
 
 
 # --------------------------------------------------------------------------- warehouse roles
@@ -128,6 +137,18 @@ def apply_file_mode() -> None:
     owner-only permissions, or group-readable with LAKEHOUSE_FILE_MODE=group.
     Set as the process umask, so Spark's JVM and Airflow's workers inherit it."""
     os.umask(0o027 if settings().file_mode == "group" else 0o077)
+
+
+def now() -> datetime:
+    """The current time (UTC), or LAKEHOUSE_NOW (ISO 8601, e.g. 2017-04-18T09:00+08:00) when a
+    test or a replay freezes the clock. Read on every call, not cached."""
+    frozen = os.environ.get("LAKEHOUSE_NOW")
+    if not frozen:
+        return datetime.now(timezone.utc)
+    value = datetime.fromisoformat(frozen)
+    if value.tzinfo is None:
+        raise ValueError(f"LAKEHOUSE_NOW={frozen!r} has no time zone: write e.g. {frozen}+08:00")
+    return value.astimezone(timezone.utc)
 
 
 def airflow_env() -> dict[str, str]:

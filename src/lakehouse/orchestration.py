@@ -1,20 +1,20 @@
 """DAG factories: one ingest DAG per schemas/sources/*.yaml, and the marts
-DAG triggered by the silver assets. Only wiring lives here; every task calls
-one function of the package. Nothing heavy at import: Spark, GX and dbt are
-imported inside the tasks.
+DAG triggered once per round of deliveries. Only wiring lives here; every
+task calls one function of the package (the day's decision: lakehouse.schedule).
+Nothing heavy at import: Spark, GX and dbt are imported inside the tasks.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, time, timedelta
 
 import yaml
 
-from lakehouse.config import settings
+from lakehouse.config import now, settings
 
-START = datetime(2017, 1, 1)
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(hours=2)}
+# The backfill DAG has no schedule; its start date only has to be in the past.
+BACKFILL_START = datetime(2017, 1, 1)
 
 
 def source_configs() -> list[dict]:
@@ -30,12 +30,52 @@ def silver_asset(table: str):
     return Asset(name=f"silver_{table}", uri=f"lakehouse://silver/{table}", group="silver")
 
 
+def delivered_asset(source: str):
+    """Updated once per source and business day, when its delivery was ingested
+    or marked missing: build_marts waits for every source's (one round)."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"delivered_{source}", uri=f"lakehouse://deliveries/{source}", group="deliveries")
+
+
+def daily_timetable():
+    """One run per calendar day at 00:00 in the calendar's time zone; days off end at once."""
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    from lakehouse.business_calendar import load_calendar
+
+    return CronTriggerTimetable("0 0 * * *", timezone=load_calendar().timezone)
+
+
+def daily_start_date() -> datetime:
+    """LAKEHOUSE_START_DATE, but no earlier than LAKEHOUSE_CATCHUP_DAYS before today:
+    a fresh install schedules a few days, not years (older days: ingest_backfill)."""
+    from lakehouse.business_calendar import load_calendar
+    from lakehouse.schedule import first_scheduled_day
+
+    cal, cfg = load_calendar(), settings()
+    first = first_scheduled_day(now().astimezone(cal.tz).date(), cfg.start_date, cfg.catchup_days)
+    return datetime.combine(first, time(0), tzinfo=cal.tz)
+
+
 def delivery_day(context) -> date:
-    """The day to ingest: `date` in the run's conf, else the run's logical date."""
+    """The day to ingest: `date` in the run's conf, else the run's logical date in the calendar's zone."""
+    from lakehouse.business_calendar import load_calendar
+    from lakehouse.schedule import delivery_day as day_of
+
     conf = (context.get("dag_run").conf or {}) if context.get("dag_run") else {}
     if conf.get("date"):
         return date.fromisoformat(conf["date"])
-    return context["logical_date"].date()
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    return day_of(moment, load_calendar())
+
+
+def _plan(code: str, day: date):
+    from lakehouse.business_calendar import load_calendar
+    from lakehouse.schedule import plan_day
+
+    cfg = settings()
+    return plan_day(code, day, cfg.landing, load_calendar(), now(), cfg.delivery_cutoff_hours)
 
 
 def build_ingest_dag(cfg: dict):
@@ -43,29 +83,47 @@ def build_ingest_dag(cfg: dict):
     from airflow.sdk.bases.sensor import PokeReturnValue
 
     code = cfg["code"]
+    cutoff_hours = settings().delivery_cutoff_hours
     with DAG(
         dag_id=f"ingest_{code}",
         description=f"Ingest {cfg['name']} ({cfg['template']}): landing -> bronze -> silver, validated",
-        schedule="@daily", start_date=START, catchup=True, max_active_runs=1,
+        # max_active_runs=2: a day still waiting for its delivery never holds up the next day
+        schedule=daily_timetable(), start_date=daily_start_date(), catchup=True, max_active_runs=2,
         default_args=DEFAULT_ARGS, tags=["ingest", f"template:{cfg['template']}"],
         params={"date": None},
     ) as dag:
 
-        @task.sensor(poke_interval=300, timeout=12 * 3600, mode="reschedule")
-        def wait_for_manifest(**context) -> PokeReturnValue:
-            day = delivery_day(context)
-            manifest = Path(settings().landing) / code / day.isoformat() / "_MANIFEST.json"
-            return PokeReturnValue(is_done=manifest.exists(), xcom_value=day.isoformat())
+        @task
+        def check_calendar(**context) -> str:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            plan = _plan(code, delivery_day(context))
+            print(plan.reason)
+            if plan.action == "skip":
+                raise AirflowSkipException(plan.reason)
+            return plan.day.isoformat()
+
+        # reschedule: a waiting day holds no worker slot; the wait ends at the cut-off
+        @task.sensor(poke_interval=300, exponential_backoff=True, max_wait=timedelta(hours=1),
+                     timeout=timedelta(hours=24 + cutoff_hours + 1), mode="reschedule")
+        def wait_for_delivery(day: str) -> PokeReturnValue:
+            plan = _plan(code, date.fromisoformat(day))
+            print(plan.reason)
+            return PokeReturnValue(is_done=plan.action != "wait", xcom_value=day)
 
         # One Spark session per task run; the pool keeps lake writers one at a time.
-        @task(pool="lake_writers", outlets=[silver_asset(f) for f in cfg["feeds"]])
-        def ingest(day: str) -> dict:
-            from airflow.sdk.exceptions import AirflowFailException
-
+        @task(pool="lake_writers", outlets=[delivered_asset(code)])
+        def ingest(day: str, **context) -> dict:
             from lakehouse.ingest.pipeline import ingest as run_ingest
+            from lakehouse.schedule import MISSING, record_missing
 
-            d = date.fromisoformat(day)
-            report = run_ingest(sources=[code], start=d, end=d)
+            plan = _plan(code, date.fromisoformat(day))
+            if plan.action == MISSING:
+                from lakehouse.spark import get_spark
+
+                record_missing(get_spark(), plan, run_id=f"missing-{context['run_id']}")
+                return {"status": MISSING, "problem": plan.reason}
+            report = run_ingest(sources=[code], start=plan.since, end=plan.day)
             for note in report.notes:
                 print("note:", note)
             for f in report.files:
@@ -73,14 +131,24 @@ def build_ingest_dag(cfg: dict):
                     print(f"{f['status'].upper()} {f['_file']}: {f['reason']}")
             totals = report.totals()
             print("totals:", totals)
+            problem = None
             if report.blocked_sources:
-                raise AirflowFailException(
-                    f"{code} {day}: critical expectations failed, batch not published: "
-                    + "; ".join(f["reason"] for f in report.files if f["status"] == "blocked")
-                    + f". See Data Docs under {settings().home / 'gx'} and the run log (lake.ingest_runs).")
-            return totals
+                problem = (f"{code} {day}: critical expectations failed, batch not published: "
+                           + "; ".join(f["reason"] for f in report.files if f["status"] == "blocked")
+                           + f". See Data Docs under {settings().home / 'gx'} and the run log (lake.ingest_runs).")
+            return {"status": "blocked" if problem else "ingested", "problem": problem, **totals}
 
-        ingest(wait_for_manifest())
+        # The round is announced (ingest's outlet) even when the day is missing or
+        # blocked, so the marts still build; this task then fails the run visibly.
+        @task
+        def alert(result: dict) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            if result.get("problem"):
+                raise AirflowFailException(result["problem"])
+            return result
+
+        alert(ingest(wait_for_delivery(check_calendar())))
     return dag
 
 
@@ -93,11 +161,12 @@ def build_backfill_dag(tables: list[str]):
 
     with DAG(
         dag_id="ingest_backfill", description="Ingest a range of days for many sources in one batch",
-        schedule=None, start_date=START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS,
+        schedule=None, start_date=BACKFILL_START, catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS,
         tags=["ingest", "backfill"], params={"start": None, "end": None, "sources": None},
     ) as dag:
 
-        @task(pool="lake_writers", outlets=[silver_asset(t) for t in tables])
+        # a backfill is one round: it announces every source, so build_marts runs once after it
+        @task(pool="lake_writers", outlets=[delivered_asset(c["code"]) for c in source_configs()])
         def ingest_range(**context) -> dict:
             from lakehouse.ingest.pipeline import ingest as run_ingest
 
@@ -115,16 +184,18 @@ def build_backfill_dag(tables: list[str]):
     return dag
 
 
-def build_marts_dag(tables: list[str]):
+def build_marts_dag(sources: list[str]):
+    """Triggered once per round: when every source has announced its day
+    (ingested or marked missing). Publishes what changed; dbt only if anything did."""
     from airflow.sdk import DAG, task
 
     schedule = None
-    for t in tables:
-        schedule = silver_asset(t) if schedule is None else (schedule | silver_asset(t))
+    for code in sources:
+        schedule = delivered_asset(code) if schedule is None else (schedule & delivered_asset(code))
     with DAG(
         dag_id="build_marts",
-        description="Publish silver changes to PostgreSQL and build the dbt marts when any silver table updates",
-        schedule=schedule, start_date=START, catchup=False, max_active_runs=1,
+        description="Once per round of deliveries: publish silver changes to PostgreSQL, then build the dbt marts",
+        schedule=schedule, start_date=BACKFILL_START, catchup=False, max_active_runs=1,
         default_args=DEFAULT_ARGS, tags=["marts"],
     ) as dag:
 
@@ -160,7 +231,7 @@ def build_maintain_dag():
 
     with DAG(
         dag_id="maintain_lake", description="OPTIMIZE, checkpoint and VACUUM every Delta table of the lake",
-        schedule=settings().maintain_schedule, start_date=START, catchup=False, max_active_runs=1,
+        schedule=settings().maintain_schedule, start_date=BACKFILL_START, catchup=False, max_active_runs=1,
         default_args=DEFAULT_ARGS, tags=["maintenance"],
     ) as dag:
 

@@ -3,16 +3,38 @@
     quarantined for every file that was read (rejected files excluded); rows_promoted of them were
     quarantined on arrival and promoted when the registry learnt their entity (counted in accepted or
     duplicates, no longer in quarantined). days_since_last_delivery compares the
-    source/feed's latest delivery day with the latest delivery day seen overall (no now()). -#}
+    source/feed's latest delivery day with the latest delivery day seen overall (no now()).
+    A business day a source sent nothing for by the cut-off has one row, feed 'NONE',
+    delivery_status 'not delivered' (run-log status 'missing'), until a delivery
+    for that day is ingested. -#}
 with
 
-runs as (
+latest_runs as (
 
     -- a file blocked by an expectation and ingested by a later run has two
     -- run-log rows: the latest one is the file's outcome
     select distinct on (delivered_file, file_sha256) *
     from {{ ref('stg_lake__ingest_runs') }}
     order by delivered_file, file_sha256, finished_at desc
+
+),
+
+runs as (
+
+    -- a day marked missing whose delivery came later shows the delivery only
+    select
+        latest_runs.*,
+        case when latest_runs.file_status = 'missing' then 'not delivered' else 'delivered' end
+            as delivery_status
+    from latest_runs
+    where latest_runs.file_status <> 'missing'
+        or not exists (
+            select 1
+            from latest_runs as delivered
+            where delivered.source = latest_runs.source
+                and delivered.delivery_date = latest_runs.delivery_date
+                and delivered.file_status <> 'missing'
+        )
 
 ),
 
@@ -26,7 +48,7 @@ quarantine_by_rule as (
     from (
         select
             runs.source,
-            coalesce(runs.feed, 'UNKNOWN') as feed,
+            coalesce(runs.feed, case when runs.file_status = 'missing' then 'NONE' else 'UNKNOWN' end) as feed,
             runs.delivery_date,
             per_file.key as rule_id,
             sum(cast(per_file.value as bigint)) as row_count
@@ -42,9 +64,10 @@ per_day as (
 
     select
         source,
-        coalesce(feed, 'UNKNOWN') as feed,
+        coalesce(feed, case when file_status = 'missing' then 'NONE' else 'UNKNOWN' end) as feed,
         delivery_date,
-        count(*) as files_received,
+        min(delivery_status) as delivery_status,
+        count(*) filter (where file_status <> 'missing') as files_received,
         count(*) filter (where file_status = 'rejected') as files_rejected,
         count(*) filter (where file_status = 'blocked') as files_blocked,
         coalesce(
@@ -69,7 +92,7 @@ file_lists as (
 
     select
         source,
-        coalesce(feed, 'UNKNOWN') as feed,
+        coalesce(feed, case when file_status = 'missing' then 'NONE' else 'UNKNOWN' end) as feed,
         delivery_date,
         coalesce(
             array_agg(distinct failures.failure order by failures.failure)
@@ -90,11 +113,15 @@ file_lists as (
 
 latest as (
 
+    -- days not delivered do not count as deliveries; a 'NONE' row takes its source's latest day
     select
         source,
         feed,
-        max(delivery_date) as last_delivery_date,
-        max(max(delivery_date)) over () as latest_delivery_date_overall
+        max(delivery_date) filter (where delivery_status = 'delivered') as last_delivery_date,
+        max(max(delivery_date) filter (where delivery_status = 'delivered')) over (partition by source)
+            as source_last_delivery_date,
+        max(max(delivery_date) filter (where delivery_status = 'delivered')) over ()
+            as latest_delivery_date_overall
     from per_day
     group by 1, 2
 
@@ -106,6 +133,7 @@ final as (
         per_day.source,
         per_day.feed,
         per_day.delivery_date,
+        per_day.delivery_status,
         per_day.files_received,
         per_day.files_rejected,
         per_day.files_blocked,
@@ -119,8 +147,9 @@ final as (
         per_day.rows_promoted,
         per_day.rows_read
             = per_day.rows_accepted + per_day.rows_duplicate + per_day.rows_quarantined as rows_reconcile,
-        latest.last_delivery_date,
-        latest.latest_delivery_date_overall - latest.last_delivery_date as days_since_last_delivery,
+        coalesce(latest.last_delivery_date, latest.source_last_delivery_date) as last_delivery_date,
+        latest.latest_delivery_date_overall
+            - coalesce(latest.last_delivery_date, latest.source_last_delivery_date) as days_since_last_delivery,
         per_day.expectations_passed,
         file_lists.expectation_failures,
         file_lists.unknown_columns,
