@@ -47,19 +47,64 @@ def cmd_db(args) -> None:
 
 
 def cmd_airflow_init(_args) -> None:
-    """Migrate Airflow's SQLite metadata DB and create the lake-writer pool."""
+    """Migrate Airflow's metadata DB (SQLite, or a database on the project's
+    PostgreSQL, created if missing) and create the lake-writer pool."""
+    import hashlib
+
     apply_airflow_env()
-    home = settings().airflow_home
+    cfg = settings()
+    home = cfg.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    stamp = home / ".migrated"
+    if cfg.airflow_metadata == "postgres":
+        _ensure_airflow_database()
+    conn = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # one stamp per metadata database: switching SQLite <-> PostgreSQL migrates the other once
+    stamp = home / f".migrated-{hashlib.sha256(conn.encode()).hexdigest()[:12]}"
     airflow = str(Path(sys.executable).with_name("airflow"))
     if not stamp.exists():
-        print("[setup] migrating Airflow metadata DB (SQLite) in", home)
+        print(f"[setup] migrating Airflow metadata DB ({cfg.airflow_metadata}) for", home)
         subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
         stamp.touch()
     subprocess.run([airflow, "pools", "set", "lake_writers", "1", "one writer at a time per lake"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print("[setup] Airflow ready: AIRFLOW_HOME =", home)
+
+
+def _ensure_airflow_database() -> None:
+    from lakehouse import warehouse
+
+    name = settings().airflow_database
+    with warehouse.connect("admin", dbname="postgres") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'create database "{name}"')
+                print(f"[setup] created database {name} for Airflow's metadata")
+
+
+def cmd_service(args) -> None:
+    """`lakehouse cluster|connect|s3 up|down|status`: the local stand-ins of the scaled-out column."""
+    from lakehouse import services
+
+    if args.action == "up":
+        started = services.UP[args.command]()
+        print(started.detail)
+        print("use it with:")
+        for key, value in started.exports.items():
+            print(f"  export {key}={value}")
+        print(f"stop it with: lakehouse {args.command} down")
+    elif args.action == "down":
+        stopped = services.DOWN[args.command]()
+        print("stopped " + ", ".join(stopped) if stopped else f"{args.command}: nothing running")
+    else:
+        names = SERVICE_PROCESSES[args.command]
+        for name in names:
+            pid = services.pid_of(name)
+            print(f"{name}: " + (f"running (pid {pid}, log {services.log_path(name)})" if pid else "stopped"))
+
+
+SERVICE_PROCESSES = {"cluster": ("spark-master", "spark-worker"), "connect": ("spark-connect",), "s3": ("s3",)}
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -132,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "status"])
     db.set_defaults(func=cmd_db)
     sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
+    for name, what in (("cluster", "a local Spark standalone master + worker"),
+                       ("connect", "a local Spark Connect server"),
+                       ("s3", "a local S3-compatible server (moto) with the lake's bucket")):
+        svc = sub.add_parser(name, help=f"{what}: up | down | status")
+        svc.add_argument("action", choices=["up", "down", "status"])
+        svc.set_defaults(func=cmd_service)
 
     try:
         from lakehouse.generator import cli as generator_cli
@@ -173,15 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lakehouse").setLevel(os.environ.get("LAKEHOUSE_LOG_LEVEL", "INFO"))
     args = build_parser().parse_args(argv)
     from lakehouse.embedded_pg import SetupError
+    from lakehouse.services import ServiceError
     from lakehouse.spark import SparkSetupError
 
     t0 = time.monotonic()
     try:
         args.func(args)
-    except (UserError, SetupError, SparkSetupError, ValueError, FileNotFoundError) as exc:
+    except (UserError, SetupError, SparkSetupError, ServiceError, ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command not in ("db", "airflow-init"):
+    if args.command not in ("db", "airflow-init", *SERVICE_PROCESSES):
         print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 

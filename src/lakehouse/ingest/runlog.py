@@ -43,8 +43,4 @@ def record(spark, entries: list[dict]) -> None:
                         "ingest_run_id", F.col("finished_at").alias("recorded_at"))
     lpath = lake.table_path("ops", "file_ledger")
     lake.ensure_table(spark, lpath, spark.createDataFrame([], LEDGER_SCHEMA).schema)
-    from delta.tables import DeltaTable
-
-    (DeltaTable.forPath(spark, lpath).alias("t")
-     .merge(ledger.alias("s"), "t._file = s._file AND t.file_sha256 = s.file_sha256")
-     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+    lake.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256")
