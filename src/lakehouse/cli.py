@@ -70,6 +70,16 @@ def cmd_airflow_init(_args) -> None:
     print("[setup] Airflow ready: AIRFLOW_HOME =", home)
 
 
+def cmd_airflow_env(_args) -> None:
+    """Print config.airflow_env() as shell exports (docker/entrypoint.sh evals them)."""
+    import shlex
+
+    from lakehouse.config import airflow_env
+
+    for key, value in airflow_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
 def _ensure_airflow_database() -> None:
     from lakehouse import warehouse
 
@@ -177,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "status"])
     db.set_defaults(func=cmd_db)
     sub.add_parser("airflow-init", help="migrate Airflow's metadata DB").set_defaults(func=cmd_airflow_init)
+    sub.add_parser("airflow-env", help="print the environment Airflow runs with, as shell exports"
+                   ).set_defaults(func=cmd_airflow_env)
     for name, what in (("cluster", "a local Spark standalone master + worker"),
                        ("connect", "a local Spark Connect server"),
                        ("s3", "a local S3-compatible server (moto) with the lake's bucket")):
@@ -233,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, SetupError, SparkSetupError, ServiceError, ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command not in ("db", "airflow-init", *SERVICE_PROCESSES):
+    if args.command not in ("db", "airflow-init", "airflow-env", *SERVICE_PROCESSES):
         print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 

@@ -197,12 +197,12 @@ def cluster_down() -> list[str]:
 
 # --------------------------------------------------------------------------- Spark Connect
 
-def connect_up(port: int | None = None) -> Started:
+def connect_up(port: int | None = None, memory: str | None = None) -> Started:
     """A Spark Connect server with Delta (and s3a when the lake is on object
     storage), on the master of settings (local[2] by default)."""
     cfg = settings()
     port = port or cfg.connect_port
-    conf = {**session_conf(), "spark.driver.memory": cfg.service_memory,
+    conf = {**session_conf(), "spark.driver.memory": memory or cfg.service_memory,
             "spark.connect.grpc.binding.port": str(port), "spark.connect.grpc.binding.address": HOST,
             "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN"}
     cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", cfg.spark_master,

@@ -34,6 +34,7 @@ LOCAL_TUNING = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
     "spark.driver.memory": "8g",
+    "spark.executor.memory": "1g",      # Spark's own default, listed so that it can be overridden (clusters)
     "spark.sql.adaptive.enabled": "true",
 }
 
