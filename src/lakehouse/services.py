@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from lakehouse.config import settings
-from lakehouse.spark import jar_paths, session_conf
+from lakehouse.spark import jar_conf, session_conf
 
 HOST = "127.0.0.1"
 
@@ -202,12 +202,12 @@ def connect_up(port: int | None = None, memory: str | None = None) -> Started:
     storage), on the master of settings (local[2] by default)."""
     cfg = settings()
     port = port or cfg.connect_port
-    conf = {**session_conf(), "spark.driver.memory": memory or cfg.service_memory,
+    conf = {**session_conf(), **jar_conf(), "spark.driver.memory": memory or cfg.service_memory,
             "spark.connect.grpc.binding.port": str(port), "spark.connect.grpc.binding.address": HOST,
             "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN"}
     cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", cfg.spark_master,
            "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-           "--name", "lakehouse-connect", "--jars", ",".join(jar_paths())]
+           "--name", "lakehouse-connect"]
     for key, value in conf.items():
         cmd += ["--conf", f"{key}={value}"]
     cmd.append("spark-internal")

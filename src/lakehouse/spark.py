@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 from lakehouse.config import settings
 
@@ -82,6 +83,20 @@ def s3a_conf() -> dict[str, str]:
     return conf
 
 
+def jar_conf() -> dict[str, str]:
+    """Delta's jars through spark.jars; the s3a ones (when needed) on the class
+    path instead: spark.jars copies every jar to each executor, 0.7 GB of SDK
+    bundle per session. A cluster's workers then need them at the same path
+    (the docker image has them)."""
+    jars = jar_paths()
+    small = [j for j in jars if not Path(j).name.startswith(S3A_JAR_PREFIXES)]
+    conf = {"spark.jars": ",".join(small)}
+    if len(small) < len(jars):
+        s3a = ":".join(j for j in jars if j not in small)
+        conf |= {"spark.driver.extraClassPath": s3a, "spark.executor.extraClassPath": s3a}
+    return conf
+
+
 def session_conf(s3a: bool | None = None) -> dict[str, str]:
     """Delta, the local tuning (each overridable by LAKEHOUSE_SPARK_<KEY>) and
     s3a when the lake is on object storage: what a local session or the
@@ -107,7 +122,8 @@ def get_spark():
         # the server holds the jars and the Delta/s3a settings (see services.py)
         return SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
     builder = SparkSession.builder.master(cfg.spark_master).appName("lakehouse")
-    builder = builder.config("spark.jars", ",".join(jar_paths()))
+    for key, value in jar_conf().items():
+        builder = builder.config(key, value)
     for key, value in session_conf().items():
         builder = builder.config(key, value)
     builder = builder.config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")

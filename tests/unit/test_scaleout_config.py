@@ -79,8 +79,14 @@ def test_s3a_jars_only_for_an_s3a_lake(env, tmp_path):
     env(LAKEHOUSE_JARS_DIR=str(tmp_path), LAKEHOUSE_LAKE="/tmp/lake")
     assert [p.rsplit("/", 1)[1] for p in spark.jar_paths()] == ["delta-spark_4.2_2.13-4.4.0.jar",
                                                                 "delta-storage-4.4.0.jar"]
+    assert set(spark.jar_conf()) == {"spark.jars"}
     env(LAKEHOUSE_LAKE="s3a://b/p")
     assert len(spark.jar_paths()) == 4
+    conf = spark.jar_conf()     # the 0.7 GB SDK bundle is not copied to executors through spark.jars
+    assert "bundle" not in conf["spark.jars"] and "hadoop-aws" not in conf["spark.jars"]
+    assert conf["spark.driver.extraClassPath"] == conf["spark.executor.extraClassPath"]
+    assert {p.rsplit("/", 1)[1] for p in conf["spark.driver.extraClassPath"].split(":")} == \
+        {"hadoop-aws-3.5.0.jar", "bundle-2.35.4.jar"}
 
 
 def test_s3a_lake_without_the_s3a_jars_says_what_to_do(env, tmp_path):
