@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -188,28 +189,65 @@ def test_lake_on_object_storage_gives_the_same_silver_and_marts(baseline):
         assert not (baseline["root"] / "s3a" / "lake").exists()
 
 
+@contextmanager
+def _execution_api(env: dict[str, str], port: int):
+    """Airflow's execution API (`airflow api-server --apps execution`), which
+    LocalExecutor workers report to; stopped (its process group) on exit."""
+    from lakehouse.services import port_open
+
+    log = open(Path(env["AIRFLOW_HOME"]) / "api-server.log", "wb")
+    cmd = f'eval "$({LAKEHOUSE} airflow-env)" && exec {BIN / "airflow"} api-server --apps execution ' \
+          f'-H 127.0.0.1 -p {port} -w 1'
+    proc = subprocess.Popen(["sh", "-c", cmd], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not port_open(port):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                f"api-server did not start; see {log.name}"
+            time.sleep(0.5)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
 def test_airflow_on_postgres_gives_the_same_silver_and_marts(baseline):
-    """The backfill and marts DAGs through `airflow dags test`, Airflow's
-    metadata in a database of the project's PostgreSQL (LocalExecutor
-    configured), the environment assembled by `lakehouse airflow-env`."""
+    """The backfill and marts DAGs through `airflow dags test --use-executor`:
+    Airflow's metadata in a database of the project's PostgreSQL, the tasks run
+    by the LocalExecutor (reporting to a local execution API), the
+    environment assembled by `lakehouse airflow-env`."""
     from lakehouse import warehouse
+    from lakehouse.services import free_port
 
     airflow_db = f"airflow_e2e_{uuid.uuid4().hex[:8]}"
+    api_port = free_port()
     with _database(baseline, "airflow") as env:
         env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
         env.update(LAKEHOUSE_AIRFLOW_METADATA="postgres", LAKEHOUSE_AIRFLOW_DATABASE=airflow_db,
-                   AIRFLOW_HOME=str(baseline["root"] / "airflow" / "home"))
+                   AIRFLOW_HOME=str(baseline["root"] / "airflow" / "home"),
+                   AIRFLOW__API_AUTH__JWT_SECRET=uuid.uuid4().hex,
+                   AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{api_port}/execution/")
+        Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
         try:
             _run([LAKEHOUSE, "airflow-init"], env, "airflow:init")
             shown = _run([LAKEHOUSE, "airflow-env"], env, "airflow:env")
             assert f"/{airflow_db}" in shown and "postgresql+psycopg2://" in shown
             assert "AIRFLOW__CORE__EXECUTOR=LocalExecutor" in shown
-            airflow = f'eval "$({LAKEHOUSE} airflow-env)" && exec {BIN / "airflow"} dags test'
-            _run(["sh", "-c", f"{airflow} ingest_backfill --conf '{{}}'"], env, "airflow:ingest_backfill")
-            _run(["sh", "-c", f"{airflow} build_marts"], env, "airflow:build_marts")
+            airflow = f'eval "$({LAKEHOUSE} airflow-env)" && exec {BIN / "airflow"} dags test --use-executor'
+            with _execution_api(env, api_port):
+                _run(["sh", "-c", f"{airflow} ingest_backfill --conf '{{}}'"], env, "airflow:ingest_backfill")
+                _run(["sh", "-c", f"{airflow} build_marts"], env, "airflow:build_marts")
             with warehouse.connect("admin", dbname=airflow_db) as conn, conn.cursor() as cur:
                 cur.execute("select dag_id, state from dag_run order by dag_id")
-                assert cur.fetchall() == [("build_marts", "success"), ("ingest_backfill", "success")]
+                runs = cur.fetchall()
+            assert runs == [("build_marts", "success"), ("ingest_backfill", "success")], \
+                f"{runs}: see the task logs under {env.get('AIRFLOW_HOME')} and {os.environ.get('LAKEHOUSE_HOME')}"
             _assert_same(baseline["rows"], env, "airflow")
         finally:
             with warehouse.connect("admin", dbname="postgres") as conn:
