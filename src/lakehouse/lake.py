@@ -43,6 +43,16 @@ def exists(spark, path: str) -> bool:
         return False
 
 
+def arrow_frame(spark, table):
+    """spark.createDataFrame(an Arrow table), also when it has no rows: Spark
+    Connect cannot infer a schema from no rows, so it is given the table's."""
+    if table.num_rows == 0:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return spark.createDataFrame([], from_arrow_schema(table.schema))
+    return spark.createDataFrame(table)
+
+
 def latest_version(spark, path: str) -> int:
     """The table's newest commit version."""
     return spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").collect()[0]["version"]

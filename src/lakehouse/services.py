@@ -233,8 +233,10 @@ def s3_up(port: int | None = None, bucket: str | None = None) -> Started:
     cfg = settings()
     port = port or cfg.s3_port
     bucket = bucket or s3_bucket()
-    server = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-    if not Path(server).exists():
+    # the virtualenv's own (pinned) moto first, then one on PATH
+    server = str(Path(sys.executable).with_name("moto_server"))
+    server = server if Path(server).exists() else shutil.which("moto_server")
+    if not server:
         raise ServiceError("moto_server not found: install the dev extra (pip install -e '.[dev]'), "
                            "which pins moto[server]")
     _start("s3", [server, "-H", HOST, "-p", str(port)], {}, lambda: port_open(port))
