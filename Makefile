@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup demo test unit e2e lint stop clean benchmark airflow airflow-stop
+.PHONY: setup demo test unit e2e lint stop clean benchmark airflow airflow-stop cluster-up cluster-down connect-up connect-down s3-up s3-down
 
 setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow metadata (idempotent)
 	@bash scripts/setup.sh
@@ -23,6 +23,9 @@ lint:
 
 benchmark: setup  ## prints throughput and wall times (see scripts/benchmark.py)
 	$(PY) scripts/benchmark.py
+
+cluster-up cluster-down connect-up connect-down s3-up s3-down:  ## local stand-ins of the scaled-out column (README)
+	@$(VENV)/bin/lakehouse $(firstword $(subst -, ,$@)) $(lastword $(subst -, ,$@))
 
 airflow: setup    ## start the Airflow UI (prints the URL and how to log in); stop: make airflow-stop
 	@$(VENV)/bin/lakehouse airflow start

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up of the embedded default: virtualenv and
-# pinned packages, Delta jars from Maven Central, the project-local
+# pinned packages, Delta and s3a jars from Maven Central, the project-local
 # PostgreSQL cluster, and Airflow's SQLite metadata DB. Safe to run again:
 # every step is skipped when already done.
 set -euo pipefail
@@ -39,10 +39,23 @@ else
   step "virtualenv up to date"
 fi
 
-# --- Delta and other JVM jars (jvm/pom.xml is the one list) ----------------
-if ! ls "$JARS"/delta-spark_*.jar >/dev/null 2>&1; then
-  command -v mvn >/dev/null || die "Maven is needed once to fetch the Delta jars (apt-get install maven), or put the jars listed in jvm/pom.xml into $JARS."
-  step "fetching Delta jars from Maven Central into $JARS"
+# --- Delta, s3a and other JVM jars (jvm/pom.xml is the one list) ----------
+# Fetched again whenever a jar the pom names is missing (a pom that gained a
+# dependency, e.g. hadoop-aws, fills an older jars folder).
+missing_jars=$("$VENV/bin/python" - "$JARS" <<'PY'
+import sys, xml.etree.ElementTree as ET
+from pathlib import Path
+ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+jars = Path(sys.argv[1])
+for dep in ET.parse("jvm/pom.xml").getroot().iterfind("m:dependencies/m:dependency", ns):
+    name = f'{dep.findtext("m:artifactId", namespaces=ns)}-{dep.findtext("m:version", namespaces=ns)}.jar'
+    if not (jars / name).exists():
+        print(name)
+PY
+)
+if [ -n "$missing_jars" ]; then
+  command -v mvn >/dev/null || die "Maven is needed once to fetch the JVM jars (apt-get install maven), or put the jars listed in jvm/pom.xml into $JARS (missing: $missing_jars)."
+  step "fetching the jars of jvm/pom.xml from Maven Central into $JARS (missing: $(echo $missing_jars))"
   tmp=$(mktemp -d)
   mvn -q -B -f jvm/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
     || die "Maven could not fetch the jars in jvm/pom.xml (is Maven Central reachable?)"
@@ -51,11 +64,18 @@ if ! ls "$JARS"/delta-spark_*.jar >/dev/null 2>&1; then
   mkdir -p "$JARS"
   for jar in "$tmp"/*.jar; do
     name=$(basename "$jar" .jar); artifact=${name%-*}
-    ls "$spark_jars/$artifact"-[0-9]*.jar >/dev/null 2>&1 || cp "$jar" "$JARS/"
+    ls "$spark_jars/$artifact"-[0-9]*.jar >/dev/null 2>&1 || [ -f "$JARS/$(basename "$jar")" ] || cp "$jar" "$JARS/"
   done
   rm -rf "$tmp"
 else
-  step "Delta jars present in $JARS"
+  step "JVM jars of jvm/pom.xml present in $JARS"
+fi
+
+# --- docker-compose, only to validate docker/ (no Docker engine is needed) -
+if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  step "installing docker-compose (Debian package) to validate docker/docker-compose.yml"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } \
+    || echo "[setup] warning: could not install docker-compose; the compose validation test will fail" >&2
 fi
 
 # --- headless Chromium and CJK fonts (the report's browser test) ------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -50,14 +51,22 @@ def cmd_db(args) -> None:
 
 
 def cmd_airflow_init(_args) -> None:
-    """Migrate Airflow's SQLite metadata DB and create the lake-writer pool."""
+    """Migrate Airflow's metadata DB (SQLite, or a database on the project's
+    PostgreSQL, created if missing) and create the lake-writer pool."""
+    import hashlib
+
     apply_airflow_env()
-    home = settings().airflow_home
+    cfg = settings()
+    home = cfg.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    stamp = home / ".migrated"
+    if cfg.airflow_metadata == "postgres":
+        _ensure_airflow_database()
+    conn = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # one stamp per metadata database: switching SQLite <-> PostgreSQL migrates the other once
+    stamp = home / f".migrated-{hashlib.sha256(conn.encode()).hexdigest()[:12]}"
     airflow = str(Path(sys.executable).with_name("airflow"))
     if not stamp.exists():
-        print("[setup] migrating Airflow metadata DB (SQLite) in", home)
+        print(f"[setup] migrating Airflow metadata DB ({cfg.airflow_metadata}) for", home)
         subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
         stamp.touch()
     subprocess.run([airflow, "pools", "set", "lake_writers", "1", "one writer at a time per lake"],
@@ -76,6 +85,53 @@ def cmd_airflow(args) -> None:
         print(airflow_ui.stop())
     else:
         print(airflow_ui.status())
+
+
+def cmd_airflow_env(_args) -> None:
+    """Print config.airflow_env() as shell exports (docker/entrypoint.sh evals them)."""
+    import shlex
+
+    from lakehouse.config import airflow_env
+
+    for key, value in airflow_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
+def _ensure_airflow_database() -> None:
+    from lakehouse import warehouse
+
+    name = settings().airflow_database
+    with warehouse.connect("admin", dbname="postgres") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'create database "{name}"')
+                print(f"[setup] created database {name} for Airflow's metadata")
+
+
+def cmd_service(args) -> None:
+    """`lakehouse cluster|connect|s3 up|down|status`: the local stand-ins of the scaled-out column."""
+    from lakehouse import services
+
+    if args.action == "up":
+        started = services.UP[args.command]()
+        print(started.detail)
+        print("use it with:")
+        for key, value in started.exports.items():
+            print(f"  export {key}={value}")
+        print(f"stop it with: lakehouse {args.command} down")
+    elif args.action == "down":
+        stopped = services.DOWN[args.command]()
+        print("stopped " + ", ".join(stopped) if stopped else f"{args.command}: nothing running")
+    else:
+        names = SERVICE_PROCESSES[args.command]
+        for name in names:
+            pid = services.pid_of(name)
+            print(f"{name}: " + (f"running (pid {pid}, log {services.log_path(name)})" if pid else "stopped"))
+
+
+SERVICE_PROCESSES = {"cluster": ("spark-master", "spark-worker"), "connect": ("spark-connect",), "s3": ("s3",)}
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -197,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
                   "the URL and how to log in as admin; stop: ends all its processes; status: running or not.",
                   cmd_airflow)
     af.add_argument("action", choices=["start", "stop", "status"], help="start, stop or status of the UI")
+    _command(sub, "airflow-env", "print the environment Airflow runs with, as shell exports",
+             "Print config.airflow_env() as shell exports (docker/entrypoint.sh evaluates them).", cmd_airflow_env)
+    for name, what in (("cluster", "a local Spark standalone master + worker"),
+                       ("connect", "a local Spark Connect server"),
+                       ("s3", "a local S3-compatible server (moto) with the lake's bucket")):
+        svc = _command(sub, name, f"{what}: up | down | status",
+                       f"Start, stop or check {what}, a local stand-in of the scaled-out column; `up` prints "
+                       "the variables that point the project at it.", cmd_service)
+        svc.add_argument("action", choices=["up", "down", "status"], help="up, down or status")
 
     try:
         from lakehouse.generator import cli as generator_cli
@@ -279,16 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.embedded_pg import SetupError
     from lakehouse.faults import LakehouseFault
     from lakehouse.lakelock import LakeBusy
+    from lakehouse.services import ServiceError
     from lakehouse.spark import SparkSetupError
 
     t0 = time.monotonic()
     try:
         args.func(args)
-    except (UserError, SetupError, SparkSetupError, AirflowUIError, LakehouseFault, LakeBusy, ValueError,
-            FileNotFoundError) as exc:
+    except (UserError, SetupError, SparkSetupError, AirflowUIError, LakehouseFault, LakeBusy, ServiceError,
+            ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
-    if args.command not in ("db", "airflow-init", "airflow"):
+    if args.command not in ("db", "airflow-init", "airflow", "airflow-env", *SERVICE_PROCESSES):
         print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 

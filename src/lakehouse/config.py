@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,12 +48,44 @@ class Settings:
     start_date: date | None    # first delivery day the daily DAGs schedule (None: only the catch-up window)
     catchup_days: int          # days before today the daily DAGs still schedule when switched on
     delivery_cutoff_hours: float  # a business day's delivery is missing this many hours after the day ends
+    # object storage (used when `lake` is s3a://...): credentials and endpoint of an S3-compatible server
+    s3_endpoint: str           # "" = AWS itself; http://127.0.0.1:9000 for MinIO or moto
+    s3_access_key: str
+    s3_secret_key: str
+    s3_region: str
+    # Airflow's metadata database: "sqlite" (embedded default) or "postgres"
+    # (a database `airflow_database` on the project's PostgreSQL, LocalExecutor)
+    airflow_metadata: str
+    airflow_database: str
+    # the local services of `lakehouse cluster|connect|s3 up` (tries of the scaled-out column)
+    cluster_port: int          # standalone master: spark://127.0.0.1:<port>
+    connect_port: int          # Spark Connect server: sc://127.0.0.1:<port>
+    s3_port: int               # moto's S3 server: http://127.0.0.1:<port>
+    service_memory: str        # heap of each local worker / executor / Connect server
 
     secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
     file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)
 
     def lake_path(self, *parts: str) -> str:
         return "/".join([self.lake.rstrip("/"), *parts])
+
+    @property
+    def lake_on_s3(self) -> bool:
+        return self.lake.startswith("s3a://")
+
+    @property
+    def airflow_sql_alchemy_conn(self) -> str:
+        """The one place Airflow's metadata connection is assembled. On
+        PostgreSQL it uses the project's server and login (PGHOST, PGPORT,
+        PGUSER, PGPASSWORD, or the embedded cluster's secrets file) as the
+        administrator role, which owns the Airflow database."""
+        if self.airflow_metadata == "sqlite":
+            return f"sqlite:///{self.airflow_home}/airflow.db"
+        from lakehouse import credentials  # reads this module: imported late
+
+        user, password = credentials.pg_credentials("admin")
+        login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+        return f"postgresql+psycopg2://{login}@{self.pg_host}:{self.pg_port}/{self.airflow_database}"
 
 
 @lru_cache(maxsize=1)
@@ -91,7 +124,24 @@ def settings() -> Settings:
         if os.environ.get("LAKEHOUSE_START_DATE") else None,
         catchup_days=int(_env("LAKEHOUSE_CATCHUP_DAYS", "3")),
         delivery_cutoff_hours=float(_env("LAKEHOUSE_DELIVERY_CUTOFF", "6")),
+        s3_endpoint=_env("LAKEHOUSE_S3_ENDPOINT", _env("AWS_ENDPOINT_URL", "")),
+        s3_access_key=_env("AWS_ACCESS_KEY_ID", ""),
+        s3_secret_key=_env("AWS_SECRET_ACCESS_KEY", ""),
+        s3_region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
+        airflow_metadata=_airflow_metadata(),
+        airflow_database=_env("LAKEHOUSE_AIRFLOW_DATABASE", "airflow"),
+        cluster_port=int(_env("LAKEHOUSE_CLUSTER_PORT", "7077")),
+        connect_port=int(_env("LAKEHOUSE_CONNECT_PORT", "15002")),
+        s3_port=int(_env("LAKEHOUSE_S3_PORT", "9000")),
+        service_memory=_env("LAKEHOUSE_SERVICE_MEMORY", "1g"),
     )
+
+
+def _airflow_metadata() -> str:
+    kind = _env("LAKEHOUSE_AIRFLOW_METADATA", "sqlite")
+    if kind not in ("sqlite", "postgres"):
+        raise ValueError(f"LAKEHOUSE_AIRFLOW_METADATA={kind!r}: use 'sqlite' (embedded default) or 'postgres'")
+    return kind
 
 
 
@@ -152,15 +202,17 @@ def now() -> datetime:
 
 
 def airflow_env() -> dict[str, str]:
-    """Environment Airflow needs for the embedded default (SQLite metadata, the
-    repo's dags/ folder, no examples). Values already set by the user win."""
+    """Environment Airflow needs: the repo's dags/ folder, no examples, and the
+    metadata database of settings (SQLite by default; PostgreSQL with the
+    LocalExecutor when LAKEHOUSE_AIRFLOW_METADATA=postgres). Values already
+    set by the user win."""
     cfg = settings()
     cores = os.cpu_count() or 2
     defaults = {
         "AIRFLOW_HOME": str(cfg.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{cfg.airflow_home}/airflow.db",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": cfg.airflow_sql_alchemy_conn,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(cfg.home / "logs"),
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
@@ -181,6 +233,8 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
             f"http://127.0.0.1:{_env('LAKEHOUSE_AIRFLOW_PORT', '8080')}/execution/",
     }
+    if cfg.airflow_metadata == "postgres":
+        defaults["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
     return {k: os.environ.get(k) or v for k, v in defaults.items()}
 
 

@@ -14,6 +14,8 @@ Layout under the lake root (local folder or s3a://):
 
 from __future__ import annotations
 
+import uuid
+
 from lakehouse import faults
 from lakehouse.config import settings
 
@@ -22,10 +24,61 @@ def table_path(layer: str, name: str) -> str:
     return settings().lake_path(layer, name)
 
 
-def exists(spark, path: str) -> bool:
-    from delta.tables import DeltaTable
+def _is_connect(spark) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
-    return DeltaTable.isDeltaTable(spark, path)
+
+def _sql_path(path: str) -> str:
+    return "delta.`" + path.replace("`", "``") + "`"
+
+
+def exists(spark, path: str) -> bool:
+    if not _is_connect(spark):
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(spark, path)
+    # Spark Connect: no DeltaTable; asking for the table's detail fails when it is none
+    from pyspark.errors import PySparkException
+
+    try:
+        return spark.sql(f"DESCRIBE DETAIL {_sql_path(path)}").collect()[0]["format"] == "delta"
+    except PySparkException:
+        return False
+
+
+def arrow_frame(spark, table):
+    """spark.createDataFrame(an Arrow table), also when it has no rows: Spark
+    Connect cannot infer a schema from no rows, so it is given the table's."""
+    if table.num_rows == 0:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return spark.createDataFrame([], from_arrow_schema(table.schema))
+    return spark.createDataFrame(table)
+
+
+def merge(spark, path: str, source, condition: str, columns: list[str] | None = None,
+          update_only: list[str] | None = None) -> None:
+    """MERGE source into the Delta table at path on `condition` (t = target,
+    s = source): matched rows are updated, others inserted, with `columns`
+    (all columns when None). With `update_only`, matched rows get just those
+    columns and nothing is inserted. SQL over a temporary view, so that it
+    runs the same on a classic session and on Spark Connect."""
+    view = f"_merge_source_{uuid.uuid4().hex}"   # unique: tables merge from several threads at once
+    source.createOrReplaceTempView(view)
+    if columns is None:
+        actions = "UPDATE SET *", "INSERT *"
+    else:
+        cols = [f"`{c}`" for c in columns]
+        actions = ("UPDATE SET " + ", ".join(f"t.{c} = s.{c}" for c in cols),
+                   f"INSERT ({', '.join(cols)}) VALUES ({', '.join('s.' + c for c in cols)})")
+    clauses = f"WHEN MATCHED THEN {actions[0]} WHEN NOT MATCHED THEN {actions[1]}"
+    if update_only is not None:
+        clauses = "WHEN MATCHED THEN UPDATE SET " + ", ".join(f"t.`{c}` = s.`{c}`" for c in update_only)
+    try:
+        spark.sql(f"MERGE INTO {_sql_path(path)} AS t USING {view} AS s ON {condition} {clauses}").collect()
+    finally:
+        spark.catalog.dropTempView(view)
+    faults.after_commit(path)
 
 
 def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_vectors: bool = False) -> None:
@@ -57,7 +110,7 @@ def latest_version(spark, path: str) -> int | None:
     if jvm is None:
         if not exists(spark, path):
             return None
-        return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").collect()[0]["version"]
+        return spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").collect()[0]["version"]
     log_dir = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
     fs = log_dir.getFileSystem(conf)
     if not fs.exists(log_dir):

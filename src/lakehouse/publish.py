@@ -88,9 +88,7 @@ def _publish(catalog: Catalog | None, spark) -> list[Published]:
 
 
 def _publish_table(spark, conn, pg_table: str, path: str, key: list[str], columns) -> Published | None:
-    from delta.tables import DeltaTable
-
-    latest = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+    latest = lake.latest_version(spark, path)
     with conn.cursor() as cur:
         cur.execute("select delta_version from lake._publish_state where table_name = %s", (pg_table,))
         row = cur.fetchone()

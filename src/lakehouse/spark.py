@@ -2,13 +2,21 @@
 
 Local by default (local[2], Delta jars from $LAKEHOUSE_JARS_DIR, fetched once
 by `make setup`); a cluster via LAKEHOUSE_SPARK_MASTER, or a Spark Connect
-server via SPARK_REMOTE, without code changes.
+server via SPARK_REMOTE, without code changes. A lake under s3a:// adds the
+s3a jars and settings (endpoint, path-style access, credentials from the
+environment, see config.py).
+
+Code that must run on both kinds of session (classic and Connect) uses only
+the DataFrame and SQL APIs: no SparkContext, no JVM, no RDDs, and Delta's
+operations as SQL (lake.py), since Delta's Python DeltaTable needs a Connect
+server plugin that is not published for this Delta version.
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 from lakehouse.config import apply_file_mode, settings
 
@@ -27,22 +35,79 @@ LOCAL_TUNING = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
     "spark.driver.memory": "8g",
+    "spark.executor.memory": "1g",      # Spark's own default, listed so that it can be overridden (clusters)
     "spark.sql.adaptive.enabled": "true",
 }
+
+
+# Jars only s3a:// needs (hadoop-aws and what it brings: the AWS SDK bundle
+# alone is 0.7 GB, so a session without an s3a lake leaves them out).
+S3A_JAR_PREFIXES = ("hadoop-aws-", "bundle-", "analyticsaccelerator-s3-", "wildfly-openssl-")
 
 
 class SparkSetupError(RuntimeError):
     pass
 
 
-def _delta_jars() -> str:
-    jars_dir = settings().jars_dir
-    jars = sorted(jars_dir.glob("*.jar")) if jars_dir.exists() else []
+def jar_paths(s3a: bool | None = None) -> list[str]:
+    """The jars of jvm/pom.xml in LAKEHOUSE_JARS_DIR: Delta always, the s3a ones
+    when the lake is on object storage (or when `s3a` says so)."""
+    cfg = settings()
+    s3a = cfg.lake_on_s3 if s3a is None else s3a
+    jars = sorted(cfg.jars_dir.glob("*.jar")) if cfg.jars_dir.exists() else []
     if not any(j.name.startswith("delta-spark_") for j in jars):
         raise SparkSetupError(
-            f"Delta jars not found in {jars_dir}. Run `make setup` (or `lakehouse setup`) once "
+            f"Delta jars not found in {cfg.jars_dir}. Run `make setup` once "
             "with access to Maven Central, or set LAKEHOUSE_JARS_DIR to a folder holding them.")
-    return ",".join(str(j) for j in jars)
+    if s3a and not any(j.name.startswith("hadoop-aws-") for j in jars):
+        raise SparkSetupError(
+            f"LAKEHOUSE_LAKE is {cfg.lake} but the s3a jars (hadoop-aws, AWS SDK bundle) are not in "
+            f"{cfg.jars_dir}. Run `make setup` (it fetches every jar of jvm/pom.xml).")
+    return [str(j) for j in jars if s3a or not j.name.startswith(S3A_JAR_PREFIXES)]
+
+
+def s3a_conf() -> dict[str, str]:
+    """Hadoop's s3a settings for an S3-compatible server: path-style URLs
+    (bucket in the path, as MinIO and moto serve), credentials from settings."""
+    cfg = settings()
+    conf = {"spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.endpoint.region": cfg.s3_region,
+            "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
+    if cfg.s3_endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = cfg.s3_endpoint
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(cfg.s3_endpoint.startswith("https")).lower()
+    if cfg.s3_access_key:
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        conf["spark.hadoop.fs.s3a.access.key"] = cfg.s3_access_key
+        conf["spark.hadoop.fs.s3a.secret.key"] = cfg.s3_secret_key
+    return conf
+
+
+def jar_conf() -> dict[str, str]:
+    """Delta's jars through spark.jars; the s3a ones (when needed) on the class
+    path instead: spark.jars copies every jar to each executor, 0.7 GB of SDK
+    bundle per session. A cluster's workers then need them at the same path
+    (the docker image has them)."""
+    jars = jar_paths()
+    small = [j for j in jars if not Path(j).name.startswith(S3A_JAR_PREFIXES)]
+    conf = {"spark.jars": ",".join(small)}
+    if len(small) < len(jars):
+        s3a = ":".join(j for j in jars if j not in small)
+        conf |= {"spark.driver.extraClassPath": s3a, "spark.executor.extraClassPath": s3a}
+    return conf
+
+
+def session_conf(s3a: bool | None = None) -> dict[str, str]:
+    """Delta, the local tuning (each overridable by LAKEHOUSE_SPARK_<KEY>) and
+    s3a when the lake is on object storage: what a local session or the
+    Connect server (services.py) starts with."""
+    cfg = settings()
+    s3a = cfg.lake_on_s3 if s3a is None else s3a
+    conf = {key: os.environ.get("LAKEHOUSE_SPARK_" + key.replace(".", "_").upper(), value)
+            for key, value in {**DELTA_CONF, **LOCAL_TUNING}.items()}
+    if s3a:
+        conf.update(s3a_conf())
+    return conf
 
 
 @lru_cache(maxsize=1)
@@ -55,11 +120,13 @@ def get_spark():
     cfg = settings()
     apply_file_mode()   # the JVM inherits it: Delta files owner-only (or group, LAKEHOUSE_FILE_MODE)
     if cfg.spark_remote:
+        # the server holds the jars and the Delta/s3a settings (see services.py)
         return SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
     builder = SparkSession.builder.master(cfg.spark_master).appName("lakehouse")
-    builder = builder.config("spark.jars", _delta_jars())
-    for key, value in {**DELTA_CONF, **LOCAL_TUNING}.items():
-        builder = builder.config(key, os.environ.get("LAKEHOUSE_SPARK_" + key.replace(".", "_").upper(), value))
+    for key, value in jar_conf().items():
+        builder = builder.config(key, value)
+    for key, value in session_conf().items():
+        builder = builder.config(key, value)
     builder = builder.config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

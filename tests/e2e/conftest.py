@@ -103,3 +103,9 @@ def read_delta(spark):
     from lakehouse import lake
 
     return lambda layer, name: spark.read.format("delta").load(lake.table_path(layer, name))
+
+
+@pytest.fixture(scope="session")
+def private_lakehouse_factory(e2e_env):
+    """private_lakehouse(root), for a test that runs several lakes side by side."""
+    return private_lakehouse

@@ -277,7 +277,7 @@ def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[s
 
 
 def _write_bronze(spark, feed: str, tables: list[pa.Table], file_ids: list[str]) -> None:
-    lake.append_once(spark.createDataFrame(_one_chunk(tables)), lake.table_path("bronze", feed), file_ids)
+    lake.append_once(lake.arrow_frame(spark, _one_chunk(tables)), lake.table_path("bronze", feed), file_ids)
 
 
 def _one_chunk(tables: list[pa.Table]) -> pa.Table:
@@ -354,8 +354,8 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         arrow = _one_chunk(batch.silver[table.name])
         # The raw values are only needed by quarantined rows: kept out of the
         # joins and windows below, where they would double every row's width.
-        raw = spark.createDataFrame(arrow.select(["_row_id", "_raw"]))
-        df = spark.createDataFrame(arrow.drop_columns(["_raw"]))
+        raw = lake.arrow_frame(spark, arrow.select(["_row_id", "_raw"]))
+        df = lake.arrow_frame(spark, arrow.drop_columns(["_raw"]))
         if table.entity_ref:
             df = resolve.resolve_entities(df, refs.registry(), small_batch=arrow.num_rows <= BROADCAST_ROWS)
         dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
@@ -397,7 +397,7 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
     written_ids = [f for f in plan.file_ids if f.split("/", 1)[0] not in blocked]
     current_path = lake.table_path("silver", table.name)
     with report.timed("silver_write"):
-        schema = spark.createDataFrame(arrow_schema(table, with_helpers=False).empty_table()).schema \
+        schema = lake.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \
             .add("_row_hash", "string")
         lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
         history_path = lake.table_path("silver", f"{table.name}_history")

@@ -51,20 +51,13 @@ def record(spark, entries: list[dict]) -> None:
                         "ingest_run_id", F.col("finished_at").alias("recorded_at"))
     lpath = lake.table_path("ops", "file_ledger")
     lake.ensure_table(spark, lpath, spark.createDataFrame([], LEDGER_SCHEMA).schema)
-    from delta.tables import DeltaTable
-
-    (DeltaTable.forPath(spark, lpath).alias("t")
-     .merge(ledger.alias("s"), "t._file = s._file AND t.file_sha256 = s.file_sha256")
-     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
-    lake.faults.after_commit(lpath)
+    lake.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256")
 
 
 def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> None:
     """On each file's accepted run-log row (the run that ingested it): move
     the promoted rows (per file: accepted / duplicate / flags, as classified
     by the promoting run) out of rows_quarantined and its `rule` count."""
-    from delta.tables import DeltaTable
-
     path = lake.table_path("ops", "ingest_runs")
     rows = (spark.read.format("delta").load(path).where("status = 'accepted'")
             .where(F.concat("_file", F.lit("@"), "file_sha256").isin(sorted(moved))).collect())
@@ -87,7 +80,7 @@ def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> N
     src = spark.createDataFrame(updated, RUNLOG_SCHEMA)
     changed = ["rows_accepted", "rows_duplicate", "rows_quarantined", "rows_promoted", "rows_late",
                "quarantined_by_rule", "flagged_by_rule"]
-    (DeltaTable.forPath(spark, path).alias("t")
-     .merge(src.alias("s"), "t.ingest_run_id = s.ingest_run_id AND t._file = s._file "
-                            "AND t.file_sha256 = s.file_sha256 AND t.status = s.status")
-     .whenMatchedUpdate(set={c: f"s.{c}" for c in changed}).execute())
+    lake.merge(spark, path, src.select("ingest_run_id", "_file", "file_sha256", "status", *changed),
+               "t.ingest_run_id = s.ingest_run_id AND t._file = s._file "
+               "AND t.file_sha256 = s.file_sha256 AND t.status = s.status", update_only=changed)
+

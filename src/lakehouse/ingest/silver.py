@@ -65,16 +65,8 @@ def latest_per_key(accepted: DataFrame, key: list[str]) -> DataFrame:
 
 
 def merge_current(spark, path: str, winners: DataFrame, key: list[str], columns: list[str]) -> None:
-    from delta.tables import DeltaTable
-
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
-    assignments = {c: f"s.`{c}`" for c in columns}
-    (DeltaTable.forPath(spark, path).alias("t")
-     .merge(winners.select(*columns).alias("s"), cond)
-     .whenMatchedUpdate(set=assignments)
-     .whenNotMatchedInsert(values=assignments)
-     .execute())
-    lake.faults.after_commit(path)
+    lake.merge(spark, path, winners.select(*columns), cond, columns)
 
 
 def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
