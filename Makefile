@@ -11,15 +11,16 @@ setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow met
 demo: setup       ## generate a small city, run the DAGs, print where the results are
 	@$(VENV)/bin/lakehouse demo
 
-test: setup       ## every test: the quick unit suite, then the end-to-end suite
+test: setup       ## lint, the quick unit suite, then the end-to-end suite
+	$(VENV)/bin/ruff check src dags tests scripts
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
 	$(PY) -m pytest tests/e2e -q -p no:cacheprovider
 
 unit:             ## the quick unit suite only (seconds; no services needed)
 	$(PY) -m pytest tests/unit -q
 
-lint:
-	$(VENV)/bin/ruff check src dags tests
+lint:             ## ruff over the Python (also the first step of `make test`)
+	$(VENV)/bin/ruff check src dags tests scripts
 
 benchmark: setup  ## prints throughput and wall times (see scripts/benchmark.py)
 	$(PY) scripts/benchmark.py

@@ -144,7 +144,6 @@ def _airflow_metadata() -> str:
     return kind
 
 
-
 # --------------------------------------------------------------------------- warehouse roles
 # The project's roles, by the job they do (see warehouse/bootstrap.sql).
 PG_ROLES = ("admin", "loader", "transformer", "analyst", "dashboard", "privacy_officer")

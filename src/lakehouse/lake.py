@@ -129,7 +129,6 @@ def add_missing_columns(spark, path: str, schema) -> None:
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
 
 
-
 def file_id(relative_path: str, sha256: str) -> str:
     """A delivered file is its path and its bytes: the same path re-sent with
     other bytes is another file (both kept), the same bytes again are not."""

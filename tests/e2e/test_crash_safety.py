@@ -186,7 +186,7 @@ def test_second_ingest_fails_fast_or_waits_for_the_lock(world, spark):
     line = refused.stderr.strip().splitlines()[-1]
     assert f"pid {os.getpid()}" in line and "locked by another ingest" in line and "rerun" in line, line
     assert "Traceback" not in refused.stderr
-    out, err = waiting.communicate(timeout=900)
+    _, err = waiting.communicate(timeout=900)
     assert waiting.returncode == 0, err[-2000:]
     assert "waiting up to" in err
     assert_equal(spark, lake, world["clean"])

@@ -308,6 +308,7 @@ def test_entity_lookup_of_an_unknown_name_says_what_to_do(marts, capsys):
     assert "no entity matches" in capsys.readouterr().err
 # ---------------------------------------------------------------- buildings and hotspots (楼宇经济, 监管热点)
 
+
 ADDRESS_KEY = ("address_district", "address_road", "address_lane", "address_number", "address_building")
 PROBLEMS = ("RECTIFY_ORDERED", "CASE_OPENED")
 

@@ -228,7 +228,7 @@ def test_identifiers_pass_their_checks(small):
 
 
 def test_truth_is_consistent(small):
-    landing, truth, summary = small
+    _, truth, _ = small
     per_file = Counter(r["file"] for r in load_jsonl(truth / "rows.jsonl"))
     for f in load_jsonl(truth / "files.jsonl"):
         if f["expected_status"] == "accepted":
