@@ -156,7 +156,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         batch = stage_deliveries(deliveries, catalog, run_id, started, processed)
     if not batch.files:
         return
-    recovery.begin(spark, run_id, batch_no, _tables_written_by(batch), len(batch.files))
+    recovery.begin(spark, run_id, batch_no, _tables_written_by(batch, catalog), len(batch.files))
 
     with report.timed("bronze"):
         small = sum(t.num_rows for tables in batch.bronze.values() for t in tables) <= PARALLEL_TABLES_MAX_ROWS
@@ -198,6 +198,14 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     refs.invalidate()
     spark.catalog.clearCache()
 
+    # The registry may have learnt entities that quarantined rows (or flagged ones)
+    # were waiting for. Healed before the ledger commit, the batch's last, so a
+    # crash while healing is undone with the rest of the batch (recovery.py).
+    merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
+              and any(c["accepted"] for f, c in p.counts.items() if f.split("/", 1)[0] not in blocked)}
+    for table, n in promote.heal(spark, catalog, run_id, report, merged).items():
+        report.promoted[table] = report.promoted.get(table, 0) + n
+
     counts: dict[str, dict] = {}
     for plan in plans:
         counts.update(plan.counts)
@@ -208,17 +216,14 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         runlog.record(spark, entries)
     report.files.extend(entries)
     report.blocked_sources |= set(blocked)
-    # the registry may have learnt entities that quarantined rows (or flagged ones) were waiting for
-    merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
-              and any(c["accepted"] for f, c in p.counts.items() if f.split("/", 1)[0] not in blocked)}
-    for table, n in promote.heal(spark, catalog, run_id, report, merged).items():
-        report.promoted[table] = report.promoted.get(table, 0) + n
 
 
-def _tables_written_by(batch: StagedBatch) -> list[str]:
-    """Every table ("layer/name") the batch may commit to, the ledger aside."""
-    return ([f"bronze/{feed}" for feed in batch.bronze] + [f"silver/{t}" for t in batch.silver]
-            + [f"silver/{t}_history" for t in batch.silver] + ["quarantine/rows", "ops/ingest_runs"])
+def _tables_written_by(batch: StagedBatch, catalog: Catalog) -> list[str]:
+    """Every table ("layer/name") the batch may commit to, the ledger aside. A
+    batch that merges a reference table may heal every silver table (promote.py)."""
+    silver_tables = sorted(catalog.tables) if set(batch.silver) & set(REFERENCE_FIRST) else sorted(batch.silver)
+    return ([f"bronze/{feed}" for feed in batch.bronze] + [f"silver/{t}" for t in silver_tables]
+            + [f"silver/{t}_history" for t in silver_tables] + ["quarantine/rows", "ops/ingest_runs"])
 
 
 def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:

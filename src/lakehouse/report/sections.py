@@ -400,5 +400,45 @@ def risk_keyword_warnings(ctx: Context) -> Section:
     return section
 
 
+def buildings_and_hotspots(ctx: Context) -> Section:
+    """楼宇经济与监管热点 buildings with the most entities, and where problems stand out"""
+    buildings = ctx.rows(f"""
+        select b.address_label, b.district_name, b.entities::int as entities,
+               coalesce(sum(s.inspections), 0)::int as inspections,
+               coalesce(sum(s.inspections_with_problems), 0)::int as problems
+        from marts.dim_building b left join marts.fct_building_supervision s using (building_id)
+        group by b.building_id, b.address_label, b.district_name, b.entities
+        order by b.entities desc, problems desc, b.address_label limit {TOP_N}""")
+    hotspots = ctx.rows(f"""
+        select h.event_month, h.level, coalesce(b.address_label, h.place_id) as place,
+               coalesce(b.district_name, d.district_name, h.district_code) as district_name, h.rule_id, h.reason
+        from marts.fct_supervision_hotspots h
+        left join marts.dim_building b on b.building_id = h.building_id
+        left join (select distinct district_code, district_name from marts.dim_building) d
+            on d.district_code = h.district_code
+        order by h.event_month desc, h.value - coalesce(h.trailing_value, h.district_value, 0) desc, place
+        limit {TOP_N}""")
+    [total] = ctx.rows("select count(*)::int as n from marts.fct_supervision_hotspots")
+    section = Section("buildings_and_hotspots", "楼宇经济与监管热点 buildings and hotspots",
+                      f"The {TOP_N} buildings with the most entities (by domicile or place of business) and the "
+                      "inspections and problems recorded there; then the latest places whose problem rate stood "
+                      "out, with the rule and the figures behind each.")
+    labels = [f"{r['address_label']} · {r['district_name']}" for r in buildings][::-1]
+    fig = go.Figure()
+    fig.add_bar(name="主体 entities", y=labels, x=[r["entities"] for r in buildings][::-1], orientation="h",
+                marker_color="#5c6bc0")
+    fig.add_bar(name="发现问题 inspections with problems", y=labels, x=[r["problems"] for r in buildings][::-1],
+                orientation="h", marker_color="#e53935")
+    fig.update_layout(barmode="group", title="主体最多的楼宇 buildings with the most entities",
+                      height=max(320, 36 * len(buildings) + 140))
+    section.figures.append(fig)
+    section.tables.append(html_table(
+        ["月份 month", "层级 level", "地点 place", "区 district", "规则 rule", "原因 why"],
+        [[str(r["event_month"])[:7], r["level"], r["place"], r["district_name"], r["rule_id"], r["reason"]]
+         for r in hotspots]))
+    section.kpis["hotspots"] = ("监管热点 hotspots", total["n"])
+    return section
+
+
 SECTIONS = [collection_quality, credit_classes, cross_district, dual_notification_funnel, random_plans,
-            joint_inspections, risk_keyword_warnings]
+            joint_inspections, risk_keyword_warnings, buildings_and_hotspots]
