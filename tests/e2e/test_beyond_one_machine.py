@@ -165,7 +165,7 @@ def test_standalone_cluster_gives_the_same_silver_and_marts(baseline):
 # Not yet green (issue 13 stays open): Connect still failed after the empty-Arrow
 # fix, and the Airflow-on-PostgreSQL run hung for ten minutes and left a
 # LocalExecutor worker behind. Skipped rather than left to fail slowly in every
-# CI run; run them by hand with  -k "connect or airflow" --runxfail  once fixed.
+# CI run; remove this mark to run them once fixed.
 UNVERIFIED = pytest.mark.skip(reason="issue 13: not yet working, see the comment above")
 
 
