@@ -123,7 +123,7 @@ def test_killed_after_quarantine_commit_new_day_then_publish(world, spark, isola
     assert_equal(spark, lake, world["clean"])
     with lake_at(lake, landing):
         publish(spark=spark)
-        with warehouse.connect() as conn, conn.cursor() as cur:
+        with warehouse.connect(role="loader") as conn, conn.cursor() as cur:
             for table, pg in (("quarantine/rows", "quarantine_rows"), ("ops/ingest_runs", "ingest_runs"),
                               ("silver/licences", "licences")):
                 cur.execute(f"select count(*) from lake.{pg}")
@@ -222,7 +222,7 @@ def test_postgres_unreachable_then_publish_catches_up(world, spark, capsys, isol
 
 
 def _assert_published(warehouse, clean: dict) -> None:
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="loader") as conn, conn.cursor() as cur:
         for table, rows in clean.items():
             layer, name = table.split("/")
             pg = {"quarantine": "quarantine_rows"}.get(layer) or (name if layer == "silver" else

@@ -178,7 +178,7 @@ def test_a_missing_weekday_fails_visibly_and_blocks_nothing(week, read_delta):
 def test_the_collection_quality_mart_says_not_delivered(week):
     from lakehouse import warehouse
 
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
         cur.execute("""select source, delivery_date, feed, files_received, rows_received
                        from marts.fct_collection_quality where delivery_status = 'not delivered'""")
         assert cur.fetchall() == [("jingan", MISSING_DAY, "NONE", 0, 0)]
@@ -198,7 +198,7 @@ def test_marts_build_once_per_business_day_and_skip_dbt_when_nothing_changed(wee
     assert [day for day, _ in builds] == [d for d in WEEK if _business(d)]
     assert all("success" in str(run.state).lower() for _, run in builds)
     assert "success" in str(week["idle_marts"].state).lower()
-    with warehouse.connect() as conn, conn.cursor() as cur:
+    with warehouse.connect(role="loader") as conn, conn.cursor() as cur:
         cur.execute("select status, cardinality(published) from lake.mart_builds order by built_at")
         rows = cur.fetchall()
     assert [s for s, _ in rows] == ["success"] * 5 + ["skipped"]
