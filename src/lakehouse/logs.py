@@ -29,6 +29,20 @@ def library_level() -> str:
     return "INFO" if verbose() else "WARNING"
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record, not the
+    stream of when the handler was made: a command run twice in one process
+    (tests, notebooks) may have had its stderr swapped and closed since."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure() -> None:
     """Set up logging for a `lakehouse` command."""
     logging.basicConfig(level=library_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -37,7 +51,7 @@ def configure() -> None:
     ours = logging.getLogger("lakehouse")
     ours.setLevel(settings().log_level)
     if not any(h.get_name() == _HANDLER_NAME for h in ours.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.set_name(_HANDLER_NAME)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         ours.addHandler(handler)
