@@ -105,6 +105,9 @@ def session_conf(s3a: bool | None = None) -> dict[str, str]:
     s3a = cfg.lake_on_s3 if s3a is None else s3a
     conf = {key: os.environ.get("LAKEHOUSE_SPARK_" + key.replace(".", "_").upper(), value)
             for key, value in {**DELTA_CONF, **LOCAL_TUNING}.items()}
+    # Hadoop's file system applies its own umask (022 by default), not the
+    # process's: the lake's files follow LAKEHOUSE_FILE_MODE only through this
+    conf.setdefault("spark.hadoop.fs.permissions.umask-mode", "027" if cfg.file_mode == "group" else "077")
     if s3a:
         conf.update(s3a_conf())
     return conf
