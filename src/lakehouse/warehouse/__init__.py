@@ -171,7 +171,8 @@ def personal_ddl(table: Table) -> str:
     key_match_old = " and ".join(f'p."{k}" = old."{k}"' for k in keys)
     key_cols = ", ".join(f'"{k}"' for k in keys)
     cols_def = ", ".join(f'"{c}" {types[c]}' for c in [*keys, *(c.name for c in pii)])
-    fn = lambda c: "array" if types[c.name] == "text[]" else "text"  # noqa: E731
+    # the SQL helper for a column's kind: private.mask_text / private.mask_array (and pseudonym_*)
+    kind = {c.name: "array" if types[c.name] == "text[]" else "text" for c in pii}
     new_key_vals = ", ".join(f'new."{k}"' for k in keys)
     pii_cols = ", ".join(f'"{c.name}"' for c in pii)
     # an insert (how publish writes) keeps all clear values in one statement; an update only the changed ones
@@ -187,8 +188,8 @@ def personal_ddl(table: Table) -> str:
       insert into private.{t} ({key_cols}, "{c.name}") values ({new_key_vals}, new."{c.name}")
         on conflict ({key_cols}) do update set "{c.name}" = excluded."{c.name}";
     end if;
-    new."{c.name}_hmac" := private.pseudonym_{fn(c)}(new."{c.name}");
-    new."{c.name}" := private.mask_{fn(c)}(new."{c.name}");
+    new."{c.name}_hmac" := private.pseudonym_{kind[c.name]}(new."{c.name}");
+    new."{c.name}" := private.mask_{kind[c.name]}(new."{c.name}");
   end if;""" for c in pii)
     add_cols = "\n".join(f'alter table lake.{t} add column if not exists "{c.name}_hmac" {types[c.name]};\n'
                           f'comment on column lake.{t}."{c.name}_hmac" is '
