@@ -17,13 +17,7 @@ source as (
         business_scope,
         updated_at,
         name_keys,
-        address_district,
-        address_road,
-        address_lane,
-        address_number,
-        address_building,
-        address_floor,
-        address_room,
+        {{ parsed_address() }}
         flags,
         extra_columns,
         -- lake.* holds personal columns masked only (clear values: private.entities)
