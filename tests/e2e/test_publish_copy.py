@@ -53,13 +53,14 @@ def test_copy_path_upserts_and_deletes_by_key(isolated_lakehouse, spark):
     path = str(isolated_lakehouse / "lake" / "silver" / "pub_probe")
     spark.createDataFrame(list(FIRST.values()), SCHEMA).write.format("delta") \
         .option("delta.enableChangeDataFeed", "true").save(path)
+    # lake.* tables are created by the bootstrap role and written by the loader (as ensure_lake_tables does)
+    with warehouse.connect(role="admin") as admin, admin.cursor() as cur:
+        cur.execute("create table lake.pub_probe (id text primary key, label text, amount numeric(12,2), "
+                    "tags text[], meta jsonb, at timestamptz, day date)")
+        cur.execute("grant select, insert, update, delete, truncate on lake.pub_probe to lakehouse_loader")
+        cur.execute(warehouse.OPS_DDL)                                   # lake._publish_state
+        admin.commit()
     with warehouse.connect(role="loader") as conn:
-        with conn.cursor() as cur:
-            cur.execute("create table lake.pub_probe (id text primary key, label text, amount numeric(12,2), "
-                        "tags text[], meta jsonb, at timestamptz, day date)")
-            cur.execute(warehouse.OPS_DDL)                               # lake._publish_state
-        conn.commit()
-
         first = _publish_table(spark, conn, "pub_probe", path, ["id"], COLUMNS)
         assert (first.from_version, first.upserted, first.deleted) == (None, 4, 0)
         assert _lake_rows(conn) == _expected(FIRST)
