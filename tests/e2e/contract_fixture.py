@@ -82,6 +82,8 @@ def xlsx_bytes(sheet: str, title: str, header, rows) -> bytes:
 
     from openpyxl import Workbook
 
+    from lakehouse.generator.writers import deterministic_zip
+
     wb = Workbook()
     ws = wb.active
     ws.title = sheet
@@ -96,7 +98,7 @@ def xlsx_bytes(sheet: str, title: str, header, rows) -> bytes:
                 cell.number_format = "yyyy-mm-dd"
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    return deterministic_zip(buf.getvalue())     # the same bytes (and sha256) every time it is built
 
 
 def build(landing: Path) -> None:
