@@ -131,7 +131,7 @@ def _column_differences(got, want) -> list:
     """(row, column, got, want) for rows at the same place, for a readable failure."""
     if isinstance(got, dict):
         got, want = [got], [want]
-    return [(i, k, g.get(k), w.get(k)) for i, (g, w) in enumerate(zip(got, want))
+    return [(i, k, g.get(k), w.get(k)) for i, (g, w) in enumerate(zip(got, want, strict=False))
             for k in sorted(set(g) | set(w)) if g.get(k) != w.get(k)]
 
 

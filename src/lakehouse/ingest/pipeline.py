@@ -30,7 +30,7 @@ from lakehouse.config import settings
 from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
-from lakehouse.quality.gate import GateResult, validate_batch
+from lakehouse.quality.gate import GateResult, build_data_docs, validate_batch
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     entries = _run_log_entries(batch, counts, blocked, run_id, started, utc_now(), report)
     with report.timed("run_log"):
         runlog.record(spark, entries)
+    build_data_docs()
     report.files.extend(entries)
     report.blocked_sources |= set(blocked)
 

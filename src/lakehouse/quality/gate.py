@@ -1,5 +1,6 @@
 """Run a table's suite as a GX checkpoint on a Spark batch and keep the
-results and Data Docs under $LAKEHOUSE_HOME/gx.
+results and Data Docs under $LAKEHOUSE_HOME/gx (Data Docs rendered once per
+batch, build_data_docs).
 
 One validation per table per run (cheap); only when a critical expectation
 fails is the batch re-validated per source, so that only the failing
@@ -20,6 +21,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from lakehouse.config import settings
 from lakehouse.quality.suites import load_suite
@@ -36,6 +38,9 @@ class GateResult:
 
 
 _GX_LOCK = threading.RLock()   # tables are validated from several threads; GX's context is not thread-safe
+# Validation results not yet in Data Docs. Rendering rebuilds the site's index,
+# which lists every result ever stored: once per run, not once per table.
+_UNRENDERED: list = []
 
 
 @lru_cache(maxsize=4)
@@ -52,9 +57,23 @@ def _context(home: str):
     return ctx
 
 
-def _checkpoint(home: str, table: str, engine: str):
-    """The table's checkpoint, registered again on every run: a cached one goes
-    stale when its lake's GX folder is recreated."""
+def _registered_checkpoint(home: str, table: str, engine: str):
+    """The table's checkpoint, registered once per process and GX folder
+    (registering writes suite, definition and checkpoint files: about 1 s a
+    table, under the lock). A recreated folder is a new one: registered again."""
+    gx_dir = Path(home) / "gx"
+    if not gx_dir.is_dir():
+        _context.cache_clear()
+        _checkpoint.cache_clear()
+        _context(home)
+    folder = gx_dir.stat()
+    return _checkpoint(home, table, engine, (folder.st_ino, folder.st_mtime_ns))
+
+
+@lru_cache(maxsize=128)
+def _checkpoint(home: str, table: str, engine: str, folder_id: tuple):
+    """Register the table's suite, validation definition and checkpoint (no
+    actions: Data Docs are built once per run, see build_data_docs)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -81,8 +100,8 @@ def _checkpoint(home: str, table: str, engine: str):
     definition = ctx.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{spec['name']}_{engine}", data=batch_def, suite=suite))
     return ctx.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{spec['name']}_{engine}", validation_definitions=[definition],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")], result_format="SUMMARY"))
+        name=f"{spec['name']}_{engine}", validation_definitions=[definition], actions=[],
+        result_format="SUMMARY"))
 
 
 def _suite_columns(table: str) -> list[str]:
@@ -100,8 +119,9 @@ def _run(table: str, df, run_name: str, rows: int) -> tuple[list[str], list[str]
     if engine == "pandas":
         df = df.select(*[c for c in _suite_columns(table) if c in df.columns]).toPandas()
     with _GX_LOCK:
-        result = _checkpoint(str(settings().home), table, engine).run(
+        result = _registered_checkpoint(str(settings().home), table, engine).run(
             batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name))
+        _UNRENDERED.extend(result.run_results)
     failures, warnings = [], []
     for validation in result.run_results.values():
         for r in validation.results:
@@ -127,6 +147,15 @@ def validate_batch(table: str, df, run_id: str, rows: int) -> GateResult:
             blocked.add(src)
             failures.extend(f"[{src}] {f}" for f in src_failures)
     return GateResult(False, failures, warnings, blocked)
+
+
+def build_data_docs() -> None:
+    """Render the results validated since the last call into Data Docs (one
+    index rebuild); the ingest calls it at the end of each batch."""
+    with _GX_LOCK:
+        results, _UNRENDERED[:] = list(_UNRENDERED), []
+        if results:
+            _context(str(settings().home)).build_data_docs(resource_identifiers=results)
 
 
 def data_docs_index() -> str:
