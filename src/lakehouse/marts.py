@@ -16,8 +16,12 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse.config import REPO_ROOT
+
+if TYPE_CHECKING:
+    from lakehouse.catalog import Catalog
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -29,7 +33,7 @@ class DbtError(RuntimeError):
 DISTRICTS_SEED_COLUMNS = ("district_code", "source_code", "district_name", "legacy_codes")
 
 
-def districts_seed_csv(catalog=None) -> str:
+def districts_seed_csv(catalog: Catalog | None = None) -> str:
     """The districts seed (seeds/_seeds.yml): one row per division of the catalog's
     registry, with the abolished codes merged into it (`;`-separated)."""
     from lakehouse.catalog import load_catalog
@@ -46,7 +50,7 @@ def districts_seed_csv(catalog=None) -> str:
     return out.getvalue()
 
 
-def write_districts_seed(project_dir: Path | None = None, catalog=None) -> Path:
+def write_districts_seed(project_dir: Path | None = None, catalog: Catalog | None = None) -> Path:
     """Write seeds/districts.csv of the dbt project from the catalog (only when it changed;
     through a temporary file, so a dbt run beside this one never reads half a file)."""
     path = Path(project_dir or DBT_PROJECT_DIR) / "seeds" / "districts.csv"
