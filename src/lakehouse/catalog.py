@@ -4,7 +4,8 @@ Borrowed from OpenSanctions zavod: configuration is parsed once into pydantic
 models with `extra="forbid"`, and cross-file consistency (a template names a
 table, a rename names a column, ...) is checked at load time. A typo therefore
 fails at start-up with the file and the key, not deep inside a Spark job.
-Adding a source is adding `schemas/sources/<code>.yaml`; nothing here changes.
+Adding a source is adding `schemas/sources/<code>.yaml`; nothing here changes:
+the division registry (`Catalog.districts`) is derived from the sources.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Column(_Model):
     unit: Literal["yuan", "10k_yuan", "fraction"] | None = None
     # what the value must be found in (flag rules, not quarantine): a table
     # (e.g. departments: checked by the Spark stage) or a reference list
-    # (districts: reference.yaml; licence_types: rules.yaml), checked by normalise.
+    # (districts: the sources' division codes; licence_types: rules.yaml), checked by normalise.
     references: str | None = None
     # computed by the pipeline (e.g. entities.name_keys), never sent by a source
     derived: bool = False
@@ -243,6 +244,9 @@ class Source(_Model):
     code: str
     name: str
     division_code: str
+    # the division's name where `name` is not it (city.yaml: 上海市, its source being the
+    # city-level departments); the division registry takes it from here
+    division_name: str | None = None
     template: str
     feeds: list[str]
     renames: list[Rename] = Field(default_factory=list)
@@ -304,7 +308,7 @@ class _RulesFile(_Model):
 
 
 class _ReferenceFile(_Model):
-    districts: dict[str, District]
+    # today's districts are not here: they follow from sources/ (see _division_registry)
     legacy_districts: dict[str, str]
     legacy_district_names: dict[str, str] = Field(default_factory=dict)  # 闸北区 -> 310106
 
@@ -346,6 +350,7 @@ class Catalog(_Model):
     sources: dict[str, Source]
     rules: dict[str, Rule]
     thresholds: Thresholds
+    # division code -> District, one per source (derived from sources/, city first)
     districts: dict[str, District]
     legacy_districts: dict[str, str]
     legacy_district_names: dict[str, str] = Field(default_factory=dict)
@@ -423,7 +428,6 @@ def load_catalog(root: Path | None = None) -> Catalog:
     root = Path(root) if root is not None else default_schemas_dir()
     if not root.is_dir():
         raise CatalogError(f"schemas folder {root} does not exist (set LAKEHOUSE_SCHEMAS)")
-
     ref_path, rules_path, common_path = (
         root / "reference.yaml",
         root / "rules.yaml",
@@ -435,6 +439,31 @@ def load_catalog(root: Path | None = None) -> Catalog:
     ref: _ReferenceFile = _parse(_ReferenceFile, _read_yaml(ref_path, root), ref_path, root)
     rules: _RulesFile = _parse(_RulesFile, _read_yaml(rules_path, root), rules_path, root)
     common: _CommonFile = _parse(_CommonFile, _read_yaml(common_path, root), common_path, root)
+    for rid in CODE_RULES:
+        if rid not in rules.rules:
+            _fail(rules_path, root, "rules", f"rule {rid!r} is evaluated by the pipeline but not defined")
+
+    tables = _load_tables(root, common)
+    templates = _load_templates(root, tables)
+    sources, source_files = _load_sources(root, templates, tables)
+    districts = _division_registry(sources, source_files, root)
+    _check_legacy_districts(ref, districts, ref_path, root)
+    return Catalog(
+        root=root,
+        tables=tables,
+        templates=templates,
+        sources=sources,
+        rules=rules.rules,
+        thresholds=rules.thresholds,
+        districts=districts,
+        legacy_districts=ref.legacy_districts,
+        legacy_district_names=ref.legacy_district_names,
+        known_licence_types=frozenset(rules.known_licence_types),
+    )
+
+
+def _load_tables(root: Path, common: _CommonFile) -> dict[str, Table]:
+    """tables/*.yaml (not _common.yaml), each with the common columns it asks for."""
     common_cols = {
         "lineage": common.lineage,
         "entity_ref": common.entity_ref,
@@ -442,21 +471,6 @@ def load_catalog(root: Path | None = None) -> Catalog:
         "extras": common.extras,
         "parsed_address": common.parsed_address,
     }
-
-    for code, target in ref.legacy_districts.items():
-        if target not in ref.districts:
-            _fail(
-                ref_path, root, f"legacy_districts.{code}", f"maps to {target!r}, which is not in districts"
-            )
-    for name, target in ref.legacy_district_names.items():
-        if target not in ref.districts:
-            _fail(ref_path, root, f"legacy_district_names.{name}",
-                  f"maps to {target!r}, which is not in districts")
-    for rid in CODE_RULES:
-        if rid not in rules.rules:
-            _fail(rules_path, root, "rules", f"rule {rid!r} is evaluated by the pipeline but not defined")
-
-    # tables
     tables: dict[str, Table] = {}
     table_files: dict[str, Path] = {}
     for path in sorted((root / "tables").glob("*.yaml")):
@@ -467,7 +481,6 @@ def load_catalog(root: Path | None = None) -> Catalog:
             _fail(path, root, "name", f"{t.name!r} differs from the file name {path.stem!r}")
         tables[t.name] = t
         table_files[t.name] = path
-    feeds = {t.feed: t for t in tables.values()}
     for name, t in tables.items():
         for i, col in enumerate(t.columns):
             if col.references and col.references not in tables and col.references not in REFERENCE_LISTS:
@@ -477,8 +490,11 @@ def load_catalog(root: Path | None = None) -> Catalog:
                     f"columns.{i}.references",
                     f"{col.references!r} is neither a table nor one of {sorted(REFERENCE_LISTS)}",
                 )
+    return tables
 
-    # templates (raw first, then resolve headers_from / values_from)
+
+def _load_templates(root: Path, tables: dict[str, Table]) -> dict[str, Template]:
+    """templates/*.yaml: raw first, then headers_from / values_from resolved, then checked."""
     raw_templates: dict[str, dict[str, Any]] = {}
     template_files: dict[str, Path] = {}
     for path in sorted((root / "templates").glob("*.yaml")):
@@ -491,40 +507,58 @@ def load_catalog(root: Path | None = None) -> Catalog:
     templates: dict[str, Template] = {}
     for code, data in raw_templates.items():
         path = template_files[code]
-        merged = dict(data)
-        for attr, part in (("headers_from", "headers"), ("values_from", "values")):
-            base = data.get(attr)
-            if base is None:
-                continue
-            if base not in raw_templates:
-                _fail(path, root, attr, f"unknown template {base!r} (known: {sorted(raw_templates)})")
-            if raw_templates[base].get(attr):
-                _fail(path, root, attr, f"template {base!r} itself borrows {part}; chains are not supported")
-            if data.get(part):
-                _fail(path, root, part, f"set both {part} and {attr}; choose one")
-            merged[part] = raw_templates[base].get(part, {})
+        merged = _resolve_borrowed(data, raw_templates, path, root)
         tpl: Template = _parse(Template, merged, path, root)
-        for feed, hmap in tpl.headers.items():
-            if feed not in feeds:
-                _fail(path, root, f"headers.{feed}", f"{feed!r} is not the feed of any table")
-            table = feeds[feed]
-            for header, field in hmap.items():
-                if field not in table.feed_fields:
-                    _fail(
-                        path,
-                        root,
-                        f"headers.{feed}.{header}",
-                        f"field {field!r} is not a column of table {table.name!r}",
-                    )
-            if len(set(hmap.values())) != len(hmap):
-                _fail(path, root, f"headers.{feed}", "two headers map to the same field")
-        _check_value_maps(tpl.values, tables, path, root, "values")
-        for feed in tpl.sheet_names:
-            if feed not in feeds:
-                _fail(path, root, f"sheet_names.{feed}", f"{feed!r} is not the feed of any table")
+        _check_template(tpl, tables, path, root)
         templates[code] = tpl
+    return templates
 
-    # sources
+
+def _resolve_borrowed(
+    data: dict[str, Any], raw_templates: dict[str, dict[str, Any]], path: Path, root: Path
+) -> dict[str, Any]:
+    """The template's data with headers_from / values_from replaced by the other template's part."""
+    merged = dict(data)
+    for attr, part in (("headers_from", "headers"), ("values_from", "values")):
+        base = data.get(attr)
+        if base is None:
+            continue
+        if base not in raw_templates:
+            _fail(path, root, attr, f"unknown template {base!r} (known: {sorted(raw_templates)})")
+        if raw_templates[base].get(attr):
+            _fail(path, root, attr, f"template {base!r} itself borrows {part}; chains are not supported")
+        if data.get(part):
+            _fail(path, root, part, f"set both {part} and {attr}; choose one")
+        merged[part] = raw_templates[base].get(part, {})
+    return merged
+
+
+def _check_template(tpl: Template, tables: dict[str, Table], path: Path, root: Path) -> None:
+    feeds = {t.feed: t for t in tables.values()}
+    for feed, hmap in tpl.headers.items():
+        if feed not in feeds:
+            _fail(path, root, f"headers.{feed}", f"{feed!r} is not the feed of any table")
+        table = feeds[feed]
+        for header, field in hmap.items():
+            if field not in table.feed_fields:
+                _fail(
+                    path,
+                    root,
+                    f"headers.{feed}.{header}",
+                    f"field {field!r} is not a column of table {table.name!r}",
+                )
+        if len(set(hmap.values())) != len(hmap):
+            _fail(path, root, f"headers.{feed}", "two headers map to the same field")
+    _check_value_maps(tpl.values, tables, path, root, "values")
+    for feed in tpl.sheet_names:
+        if feed not in feeds:
+            _fail(path, root, f"sheet_names.{feed}", f"{feed!r} is not the feed of any table")
+
+
+def _load_sources(
+    root: Path, templates: dict[str, Template], tables: dict[str, Table]
+) -> tuple[dict[str, Source], dict[str, Path]]:
+    """sources/*.yaml, each checked and attached to its template; also the file of each."""
     sources: dict[str, Source] = {}
     source_files: dict[str, Path] = {}
     for path in sorted((root / "sources").glob("*.yaml")):
@@ -541,48 +575,76 @@ def load_catalog(root: Path | None = None) -> Catalog:
         if src.template not in templates:
             _fail(path, root, "template", f"unknown template {src.template!r} (known: {sorted(templates)})")
         tpl = templates[src.template]
-        if src.division_code not in ref.districts:
-            _fail(path, root, "division_code", f"{src.division_code!r} is not in reference.yaml districts")
-        for i, feed in enumerate(src.feeds):
-            if feed not in feeds:
-                _fail(
-                    path,
-                    root,
-                    f"feeds.{i}",
-                    f"{feed!r} is not the feed of any table (known: {sorted(feeds)})",
-                )
-            if feed not in tpl.headers:
-                _fail(path, root, f"feeds.{i}", f"template {tpl.template} has no headers for feed {feed!r}")
-            if tpl.format == "xlsx" and feed not in tpl.sheet_names:
-                _fail(
-                    path, root, f"feeds.{i}", f"template {tpl.template} has no sheet name for feed {feed!r}"
-                )
-        for i, r in enumerate(src.renames):
-            if r.feed not in src.feeds:
-                _fail(path, root, f"renames.{i}.feed", f"{r.feed!r} is not one of this source's feeds")
-            if r.field not in feeds[r.feed].feed_fields:
-                _fail(
-                    path,
-                    root,
-                    f"renames.{i}.field",
-                    f"{r.field!r} is not a column of table {feeds[r.feed].name!r}",
-                )
-        _check_value_maps(src.values, tables, path, root, "values")
+        _check_source_feeds(src, tpl, tables, path, root)
         sources[src.code] = src.model_copy(update={"template_model": tpl})
         source_files[src.code] = path
+    return sources, source_files
 
-    return Catalog(
-        root=root,
-        tables=tables,
-        templates=templates,
-        sources=sources,
-        rules=rules.rules,
-        thresholds=rules.thresholds,
-        districts=ref.districts,
-        legacy_districts=ref.legacy_districts,
-        legacy_district_names=ref.legacy_district_names,
-        known_licence_types=frozenset(rules.known_licence_types),
-    )
+
+def _check_source_feeds(src: Source, tpl: Template, tables: dict[str, Table], path: Path, root: Path) -> None:
+    """The source's feeds, renames and value maps name what its template and the tables hold."""
+    feeds = {t.feed: t for t in tables.values()}
+    for i, feed in enumerate(src.feeds):
+        if feed not in feeds:
+            _fail(
+                path,
+                root,
+                f"feeds.{i}",
+                f"{feed!r} is not the feed of any table (known: {sorted(feeds)})",
+            )
+        if feed not in tpl.headers:
+            _fail(path, root, f"feeds.{i}", f"template {tpl.template} has no headers for feed {feed!r}")
+        if tpl.format == "xlsx" and feed not in tpl.sheet_names:
+            _fail(
+                path, root, f"feeds.{i}", f"template {tpl.template} has no sheet name for feed {feed!r}"
+            )
+    for i, r in enumerate(src.renames):
+        if r.feed not in src.feeds:
+            _fail(path, root, f"renames.{i}.feed", f"{r.feed!r} is not one of this source's feeds")
+        if r.field not in feeds[r.feed].feed_fields:
+            _fail(
+                path,
+                root,
+                f"renames.{i}.field",
+                f"{r.field!r} is not a column of table {feeds[r.feed].name!r}",
+            )
+    _check_value_maps(src.values, tables, path, root, "values")
+
+
+def _division_registry(sources: dict[str, Source], source_files: dict[str, Path], root: Path) -> dict[str, District]:
+    """{division code: District}: one per source (a new district is one file in sources/)."""
+    districts: dict[str, District] = {}
+    for code, src in sorted(sources.items(), key=lambda item: item[1].division_code):
+        other = districts.get(src.division_code)
+        if other is not None:
+            _fail(
+                source_files[code],
+                root,
+                "division_code",
+                f"{src.division_code!r} is also the division of source {other.code!r} "
+                f"({_rel(source_files[other.code], root)}); each division has one source",
+            )
+        districts[src.division_code] = District(code=src.code, name=src.division_name or src.name)
+    return districts
+
+
+def _check_legacy_districts(ref: _ReferenceFile, districts: dict[str, District], ref_path: Path, root: Path) -> None:
+    for code, target in ref.legacy_districts.items():
+        if code in districts:
+            _fail(
+                ref_path, root, f"legacy_districts.{code}",
+                f"{code!r} is the division_code of source {districts[code].code!r}; an abolished code "
+                "cannot be a source's division (give the source today's code)",
+            )
+        if target not in districts:
+            _fail(
+                ref_path, root, f"legacy_districts.{code}",
+                f"maps to {target!r}, which is not the division_code of any source in sources/",
+            )
+    for name, target in ref.legacy_district_names.items():
+        if target not in districts:
+            _fail(ref_path, root, f"legacy_district_names.{name}",
+                  f"maps to {target!r}, which is not the division_code of any source in sources/")
 
 
 def _check_value_maps(

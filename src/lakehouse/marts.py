@@ -4,21 +4,62 @@ dbt connects as lakehouse_transformer (PGHOST, PGPORT, PGDATABASE, and the
 role's user and password put into LAKEHOUSE_DBT_USER / LAKEHOUSE_DBT_PASSWORD
 by _transformer_env; see dbt_project/profiles.yml).
 No dbt packages are used, so `dbt deps` is never needed.
+Before every dbt command the districts seed is written from the catalog
+(write_districts_seed): the districts follow from schemas/sources/, so the
+seed is generated, never kept by hand.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse.config import REPO_ROOT
+
+if TYPE_CHECKING:
+    from lakehouse.catalog import Catalog
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 
 class DbtError(RuntimeError):
     """A dbt command failed (a model, a test or dbt itself)."""
+
+
+DISTRICTS_SEED_COLUMNS = ("district_code", "source_code", "district_name", "legacy_codes")
+
+
+def districts_seed_csv(catalog: Catalog | None = None) -> str:
+    """The districts seed (seeds/_seeds.yml): one row per division of the catalog's
+    registry, with the abolished codes merged into it (`;`-separated)."""
+    from lakehouse.catalog import load_catalog
+
+    catalog = catalog if catalog is not None else load_catalog()
+    merged: dict[str, list[str]] = {}
+    for old, new in sorted(catalog.legacy_districts.items()):
+        merged.setdefault(new, []).append(old)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(DISTRICTS_SEED_COLUMNS)
+    for code, district in catalog.districts.items():
+        writer.writerow([code, district.code, district.name, ";".join(merged.get(code, []))])
+    return out.getvalue()
+
+
+def write_districts_seed(project_dir: Path | None = None, catalog: Catalog | None = None) -> Path:
+    """Write seeds/districts.csv of the dbt project from the catalog (only when it changed;
+    through a temporary file, so a dbt run beside this one never reads half a file)."""
+    path = Path(project_dir or DBT_PROJECT_DIR) / "seeds" / "districts.csv"
+    text = districts_seed_csv(catalog)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return path
 
 
 def _base_args(project_dir: Path) -> list[str]:
@@ -42,6 +83,7 @@ def _invoke(args: list[str], vars: dict | None = None, project_dir: Path | None 
     from lakehouse import logs
 
     project_dir = Path(project_dir or DBT_PROJECT_DIR)
+    write_districts_seed(project_dir)
     # dbt's per-node lines only when debugging; warnings are collected and summarised
     # instead (dbt_warnings), errors are always shown; logs/dbt.log keeps everything
     cli_args = ["--log-level", "info" if logs.verbose() else "error"] + list(args) + _base_args(project_dir)

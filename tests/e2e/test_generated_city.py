@@ -254,12 +254,10 @@ def test_report_figures_equal_the_marts(report_page, marts):
 
 
 def _district_names() -> dict[str, str]:
-    import yaml
+    from lakehouse.catalog import load_catalog
 
-    from lakehouse.config import settings
-
-    reference = yaml.safe_load((settings().schemas_dir / "reference.yaml").read_text(encoding="utf-8"))
-    return {code: d["name"] for code, d in reference["districts"].items()}
+    # the division registry follows from schemas/sources/ (one file per district)
+    return {code: d.name for code, d in load_catalog().districts.items()}
 
 
 def _truth_records(truth: Path) -> dict[str, dict[tuple[str, str], int]]:

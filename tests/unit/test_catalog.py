@@ -90,17 +90,19 @@ def test_header_map_applies_renames_from_their_date(catalog):
 
 
 def test_new_source_is_just_a_yaml_file(tmp_schemas):
-    (tmp_schemas / "sources" / "luwan.yaml").write_text(
-        'code: luwan\nname: 卢湾区\ndivision_code: "310101"\ntemplate: P\n'
+    # a new division code: the division registry follows (see test_new_district.py)
+    (tmp_schemas / "sources" / "lingang.yaml").write_text(
+        'code: lingang\nname: 临港新区\ndivision_code: "310119"\ntemplate: P\n'
         "feeds: [licences, penalties]\nrenames: []\nvalues:\n  licences.status: {作废: CANCELLED}\n",
         encoding="utf-8",
     )
     cat = load_catalog(tmp_schemas)
     assert len(cat.sources) == 18
-    luwan = cat.sources["luwan"]
-    assert luwan.header_map("licences", dt.date(2017, 1, 1))["JLBH"] == "record_id"
-    assert luwan.value_map("licences", "status")["作废"] == "CANCELLED"
-    assert luwan.value_map("licences", "status")["有效"] == "VALID"
+    assert cat.districts["310119"].code == "lingang"
+    lingang = cat.sources["lingang"]
+    assert lingang.header_map("licences", dt.date(2017, 1, 1))["JLBH"] == "record_id"
+    assert lingang.value_map("licences", "status")["作废"] == "CANCELLED"
+    assert lingang.value_map("licences", "status")["有效"] == "VALID"
 
 
 def _expect_error(root: Path, *fragments: str) -> None:

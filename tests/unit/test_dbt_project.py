@@ -59,17 +59,6 @@ def test_credit_rules_fixture_is_version_1_of_the_seed():
     assert seed and seed == rows(DBT / "tests" / "fixtures" / "credit_rules_v1.csv")
 
 
-def test_districts_seed_is_reference_yaml():
-    ref = yaml.safe_load((REPO_ROOT / "schemas" / "reference.yaml").read_text(encoding="utf-8"))
-    with (DBT / "seeds" / "districts.csv").open(encoding="utf-8") as f:
-        seed = {r["district_code"]: r for r in csv.DictReader(f)}
-    assert set(seed) == set(ref["districts"])
-    for code, d in ref["districts"].items():
-        assert (seed[code]["source_code"], seed[code]["district_name"]) == (d["code"], d["name"])
-    for old, new in ref["legacy_districts"].items():
-        assert old in seed[new]["legacy_codes"].split(";")
-
-
 def test_contracted_marts_grant_the_dashboard_and_others_do_not():
     contracted = set()
     for path in (DBT / "models" / "marts").glob("*.yml"):

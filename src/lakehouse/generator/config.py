@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from lakehouse.catalog import load_catalog
+
 DISTRICT_FEEDS = ("licences", "inspections", "penalties")
 CITY_FEEDS = (
     "entities",
@@ -151,12 +153,14 @@ def load_schemas(root: str | None = None) -> Schemas:
             parse_address=bool(raw.get("parse_address")),
         )
     th = rules["thresholds"]
+    registry = load_catalog(base).districts
     return Schemas(
         sources=sources,
         templates=templates,
         tables=tables,
-        districts={str(k): v["code"] for k, v in ref["districts"].items()},
-        district_names={str(k): v["name"] for k, v in ref["districts"].items()},
+        # the division registry follows from sources/ (the catalog derives it)
+        districts={div: d.code for div, d in registry.items()},
+        district_names={div: d.name for div, d in registry.items()},
         legacy={str(k): str(v) for k, v in ref["legacy_districts"].items()},
         known_licence_types=tuple(rules["known_licence_types"]),
         late_after_days=int(th["late_after_days"]),

@@ -4,8 +4,8 @@
     -> district 310106, road 南京西路, number 1266, building 2, floor 15, room 1501
 
 A pure function: no catalog, no I/O. The caller passes the district names it
-knows (today's and legacy, e.g. 闸北区 -> 310106), read from
-schemas/reference.yaml. An address without a known district, a road and a
+knows (today's, from schemas/sources/, and legacy, e.g. 闸北区 -> 310106,
+from schemas/reference.yaml). An address without a known district, a road and a
 number (or a lane: 弄) does not parse: the row keeps the address as sent and
 is flagged `address_unparsed`, never dropped.
 
@@ -57,8 +57,8 @@ class ParsedAddress(NamedTuple):
 
 
 def district_lookup(districts: Mapping[str, str], legacy_names: Mapping[str, str]) -> dict[str, str]:
-    """{district name: today's division code}, from reference.yaml's
-    districts (code -> name) and legacy_district_names (name -> code).
+    """{district name: today's division code}, from the catalog's division
+    registry (code -> name) and reference.yaml's legacy_district_names (name -> code).
     The city itself (310000, 上海市) is not a district."""
     names = {name: code for code, name in districts.items() if code != "310000"}
     names.update(legacy_names)
