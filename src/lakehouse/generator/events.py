@@ -14,6 +14,8 @@ import math
 import random
 from datetime import date, datetime, timedelta
 
+from lakehouse.catalog import Catalog
+
 from . import vocab
 from .addresses import Parts, render
 from .faults import FaultRates, identity_fault, name_fault, value_fault
@@ -63,14 +65,14 @@ HOTSPOT_INSPECTIONS = 6   # per month at the planted hotspot: none with problems
 
 
 class World:
-    def __init__(self, preset: Preset, seed: int, start: date, schemas, horizon: int):
-        self.preset, self.seed, self.schemas = preset, seed, schemas
+    def __init__(self, preset: Preset, seed: int, start: date, catalog: Catalog, horizon: int):
+        self.preset, self.seed, self.catalog = preset, seed, catalog
         self.rates: FaultRates = preset.rates
         self.days = business_days(start, horizon)
         self.index = {d: i for i, d in enumerate(self.days)}
-        self.div_names = {k: v for k, v in schemas.district_names.items()}
-        self.source_div = {s.code: s.division_code for s in schemas.sources.values()}
-        self.templates = {s.code: s.template for s in schemas.sources.values()}
+        self.div_names = {code: d.name for code, d in catalog.districts.items()}
+        self.source_div = {s.code: s.division_code for s in catalog.sources.values()}
+        self.templates = {s.code: s.template for s in catalog.sources.values()}
         self.district_sources = [
             s for s in sorted(self.source_div, key=lambda s: self.source_div[s]) if s != "city"
         ]
@@ -316,19 +318,7 @@ class World:
         rng = random.Random(f"{seed}:city-stream:{i}")
         self.n_before_today = len(reg)
         self.pool_len = {d: len(p) for d, p in reg.pool.items()}
-        out = {
-            f: []
-            for f in (
-                "entities",
-                "departments",
-                "abnormal_list",
-                "serious_violations",
-                "dual_notifications",
-                "random_plans",
-                "random_draws",
-                "website_filings",
-            )
-        }
+        out = {t.feed: [] for t in self.catalog.tables.values() if not t.district_held}
         changed: list[int] = []
         # registry changes
         n = len(reg)
@@ -582,7 +572,7 @@ class World:
         out["random_plans"].append(row)
         pub = end_i + 5
         self.plan_results_due.setdefault(pub, []).append(row)
-        holder = "city" if div == "310000" else self.schemas.districts[div]
+        holder = "city" if div == "310000" else self.catalog.districts[div].code
         for idx in rng.sample(population, draws):
             drow = {
                 "plan_id": plan_id,
@@ -611,7 +601,7 @@ class World:
         self.addr_rng = random.Random(f"{seed}:{source}:{i}:addresses")
         template = self.templates[source]
         div = self.source_div[source]
-        out = {"licences": [], "inspections": [], "penalties": []}
+        out: dict[str, list[dict]] = {f: [] for f in self.catalog.district_feeds}
         randoms = self.random_insp.pop((source, i), [])
         for plan_id, idx, dept, insp_i, result in randoms:
             row = self._inspection(
@@ -757,7 +747,7 @@ class World:
     def _licence(self, rng, source, div, day, template) -> dict:
         reg = self.registry
         idx = self._pick(rng, div)
-        types = reg.ind[reg.industry[idx]][4] or self.schemas.known_licence_types
+        types = reg.ind[reg.industry[idx]][4] or self.catalog.known_licence_types
         ltype = rng.choice(types)
         dept = self.departments.by_licence_type.get((div, ltype)) or self._market(div)
         dd = self._event_date(rng, day)
@@ -891,21 +881,19 @@ class World:
         return rows
 
     def _value_fault(self, rng, row, feed, day, template) -> None:
-        event = {"licences": "decision_date", "inspections": "inspection_date", "penalties": "decision_date"}[
-            feed
-        ]
+        table = self.catalog.table_for_feed(feed)
         amounts = (
             tuple(f for f in ("fine_amount", "confiscated_amount") if row.get(f) is not None)
             if feed == "penalties"
             else ()
         )
-        vocab_fields = {
-            "licences": ("status",),
-            "inspections": (rng.choice(("kind", "result")),),
-            "penalties": ("status",),
-        }[feed]
+        # a value fault may hit one vocabulary column; the draw is made for every row, one or
+        # two columns (licences, penalties: status; inspections: kind or result), so the stream stays
+        columns = tuple(c.name for c in table.columns if c.values)
+        k = rng.randrange(2)
+        vocab_fields = (columns[k % len(columns)],) if columns else ()
         f = value_fault(
-            rng, self.rates, row, feed, event, day, template, amounts, vocab_fields, self.departments
+            rng, self.rates, row, feed, table.event_date, day, template, amounts, vocab_fields, self.departments
         )
         if f:
             row.setdefault("_faults", []).append(f)

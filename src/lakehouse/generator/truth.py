@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from lakehouse.catalog import Catalog
 from lakehouse.identifiers import is_valid_uscc, normalise_identifier
 
 from .faults import ExcelNumber, Raw
@@ -93,18 +94,19 @@ class RegistryView:
 
 
 class Truth:
-    def __init__(self, schemas, out_dir: Path, rows: bool):
-        self.schemas = schemas
+    def __init__(self, catalog: Catalog, out_dir: Path, rows: bool):
+        self.catalog = catalog
+        self.tables = {t.feed: t for t in catalog.tables.values()}
         self.rows_enabled = rows
         self.dir = out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.files_fh = open(out_dir / "files.jsonl", "w", encoding="utf-8")
         self.rows_fh = open(out_dir / "rows.jsonl", "w", encoding="utf-8") if rows else None
-        self.registry = RegistryView(schemas.districts, schemas.legacy)
+        self.registry = RegistryView(catalog.districts, catalog.legacy_districts)
         self.departments: set[str] = set()
         self.state: dict[str, dict] = {}
         self.silver: dict[str, dict] = {}
-        self.known_types = set(schemas.known_licence_types)
+        self.known_types = set(catalog.known_licence_types)
         self.expected_totals: dict[str, dict[str, int]] = {}
 
     def close(self) -> None:
@@ -126,22 +128,23 @@ class Truth:
     def _district_flags(self, code, flags):
         if code is None or code == "":
             return code
-        if code in self.schemas.legacy:
+        legacy = self.catalog.legacy_districts
+        if code in legacy:
             flags.append("legacy_district")
-            return self.schemas.legacy[code]
-        if code not in self.schemas.districts:
+            return legacy[code]
+        if code not in self.catalog.districts:
             flags.append("unknown_district")
         return code
 
     def evaluate(
         self, source: str, feed: str, day: date, file: str, row_number: int, row: dict, template: str
     ) -> dict:
-        sch = self.schemas
-        table = sch.tables[feed]
-        holding = sch.sources[source].division_code
+        catalog, thresholds = self.catalog, self.catalog.thresholds
+        table = self.tables[feed]
+        holding = catalog.sources[source].division_code
         rules: list[str] = []
         flags: list[str] = []
-        for f in table.required:
+        for f in table.required_fields:
             v = row.get(f)
             if v is None or (isinstance(v, str) and not isinstance(v, ExcelNumber) and v.strip() == ""):
                 rules.append("required_missing")
@@ -168,24 +171,24 @@ class Truth:
                 rules.append("date_impossible")
             elif isinstance(ev, date):
                 d = ev.date() if isinstance(ev, datetime) else ev
-                if d < sch.min_event_date or d > day:
+                if d < thresholds.min_event_date or d > day:
                     rules.append("date_impossible")
-                elif (day - d).days > sch.late_after_days:
+                elif (day - d).days > thresholds.late_after_days:
                     flags.append("late")
         for f in AMOUNT_FIELDS:
             v = row.get(f)
-            if f in table.types and v is not None:
-                if isinstance(v, Raw) or v < 0 or v > sch.max_amount_yuan:
+            if table.has_column(f) and v is not None:
+                if isinstance(v, Raw) or v < 0 or v > thresholds.max_amount_yuan:
                     rules.append("amount_invalid")
                     break
-        for f in table.vocab:
-            if isinstance(row.get(f), Raw):
+        for col in table.columns:
+            if col.values and isinstance(row.get(col.name), Raw):
                 rules.append("value_unknown")
                 break
         dept = row.get("department_code")
         if (
             dept is not None
-            and feed in ("licences", "inspections", "penalties")
+            and table.district_held
             and dept not in self.departments
         ):
             flags.append("unknown_department")
@@ -297,7 +300,7 @@ class Truth:
     def _canon(self, field, v, table, template):
         if v is None or isinstance(v, Raw):
             return None if v is None else str(v)
-        t = table.types.get(field, "string")
+        is_int = table.has_column(field) and table.column(field).kind == "int"
         if isinstance(v, datetime):
             return iso_ts(v)
         if isinstance(v, date):
@@ -310,7 +313,7 @@ class Truth:
             return format(Decimal(v).quantize(Decimal("0.0001")), "f")
         if isinstance(v, list):
             return [self._text(x, template) for x in v]
-        if t == "int":
+        if is_int:
             return int(v)
         return self._text(v, template)
 
@@ -340,9 +343,9 @@ class Truth:
                 resolved_by=resolved_by,
                 registered_district=reg_district,
             )
-        for f in table.types:
-            if f not in out:
-                out[f] = self._canon(f, row.get(f), table, template)
+        for col in table.columns:
+            if col.name not in out:
+                out[col.name] = self._canon(col.name, row.get(col.name), table, template)
         out.update(extra)
         out["flags"] = flags
         if row.get("_extra_columns"):
