@@ -313,15 +313,29 @@ class World:
 
     # ------------------------------------------------------------ city stream
     def city_day(self, i: int) -> dict[str, list[dict]]:
-        """Everything the city delivers on day i (also updates the registry)."""
-        reg, day, seed = self.registry, self.days[i], self.seed
-        rng = random.Random(f"{seed}:city-stream:{i}")
+        """Everything the city delivers on day i (also updates the registry). The steps
+        draw from one stream in this order: moving one changes every later value."""
+        reg = self.registry
+        rng = random.Random(f"{self.seed}:city-stream:{i}")
         self.n_before_today = len(reg)
         self.pool_len = {d: len(p) for d, p in reg.pool.items()}
         out = {t.feed: [] for t in self.catalog.tables.values() if not t.district_held}
+        n = len(reg)  # entities before today's registrations: what today's events pick from
+        changed = self._registry_changes(i, rng)
+        changed += self._registrations(i, rng, out["dual_notifications"])
+        self._feedback(i, rng, out["dual_notifications"])
+        self._random_plans(i, rng, out)
+        self._abnormal_list(i, rng, n, out["abnormal_list"])
+        self._serious_violations(i, rng, out["serious_violations"])
+        self._website_crawls(i, rng, out["website_filings"])
+        self._registry_snapshot(i, changed, out)
+        self._city_resends(i, rng, out)
+        return out
+
+    def _registry_changes(self, i: int, rng) -> list[int]:
+        """Renames, ends (注销, 吊销, 迁出) and moves of the day: the entities changed."""
+        reg, day, n = self.registry, self.days[i], len(self.registry)
         changed: list[int] = []
-        # registry changes
-        n = len(reg)
         for _ in range(int(n * 0.0001 + rng.random())):
             idx = rng.randrange(n)
             if reg.etype[idx] == "企业" and reg.status[idx] == "存续":
@@ -336,21 +350,16 @@ class World:
             idx = rng.randrange(n)
             reg.move(idx, at(day, rng))
             changed.append(idx)
-        # new registrations and their dual notifications
+        return changed
+
+    def _registrations(self, i: int, rng, notifications: list[dict]) -> list[int]:
+        """New registrations per district and their dual notifications (feedback scheduled)."""
+        reg, day = self.registry, self.days[i]
         cal = self.preset.calibration
         cal_div = self.source_div[cal.source] if cal else None
+        changed: list[int] = []
         for div in reg.divisions:
-            if div == cal_div and i in self.cal_window:
-                pushes = list(self.cal_pushes.get(i, []))
-            else:
-                k = int(self.push_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random())
-                pushes = [
-                    (
-                        rng.randrange(2, 30),
-                        rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"), (72, 5, 10, 13))[0],
-                    )
-                    for _ in range(k)
-                ]
+            pushes = self._day_pushes(i, div, cal_div, rng)
             n_new = max(
                 math.ceil(len(pushes) / 1.7),
                 int(self.new_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random()),
@@ -361,30 +370,45 @@ class World:
             changed.extend(new)
             targets = self.departments.push_targets[div]
             for j, (lag, outcome) in enumerate(pushes):
-                idx = new[j % len(new)]
                 dept = rng.choice(targets)
-                matter = (
-                    dept["_types"][0]
-                    if dept["_types"]
-                    else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
-                )
-                pushed = reg.updated[idx] + timedelta(minutes=30 + rng.randrange(300))
-                row = {
-                    "notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
-                    "registered_date": day,
-                    "licence_matter": matter,
-                    "pushed_department_code": dept["department_code"],
-                    "pushed_at": pushed,
-                    "feedback_status": "NO_FEEDBACK",
-                    "feedback_at": None,
-                    "licence_no": None,
-                    "updated_at": pushed,
-                }
-                self._entity_fields(rng, row, idx, "S", protected=div == cal_div)
-                out["dual_notifications"].append(row)
+                row = self._push_row(i, new[j % len(new)], dept, rng, protected=div == cal_div)
+                notifications.append(row)
                 if outcome != "NONE":
-                    fi = i + lag_days(lag)
-                    self.feedback_due.setdefault(fi, []).append((row, outcome, dept))
+                    self.feedback_due.setdefault(i + lag_days(lag), []).append((row, outcome, dept))
+        return changed
+
+    def _day_pushes(self, i: int, div: str, cal_div: str | None, rng) -> list[tuple[int, str]]:
+        """(feedback lag in days, outcome) of each notification district `div` is pushed today."""
+        if div == cal_div and i in self.cal_window:
+            return list(self.cal_pushes.get(i, []))
+        k = int(self.push_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random())
+        return [
+            (rng.randrange(2, 30), rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"), (72, 5, 10, 13))[0])
+            for _ in range(k)
+        ]
+
+    def _push_row(self, i: int, idx: int, dept: dict, rng, protected: bool) -> dict:
+        """A dual notification: the new entity idx pushed to the department deciding its licence."""
+        reg, day = self.registry, self.days[i]
+        matter = dept["_types"][0] if dept["_types"] else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
+        pushed = reg.updated[idx] + timedelta(minutes=30 + rng.randrange(300))
+        row = {
+            "notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
+            "registered_date": day,
+            "licence_matter": matter,
+            "pushed_department_code": dept["department_code"],
+            "pushed_at": pushed,
+            "feedback_status": "NO_FEEDBACK",
+            "feedback_at": None,
+            "licence_no": None,
+            "updated_at": pushed,
+        }
+        self._entity_fields(rng, row, idx, "S", protected=protected)
+        return row
+
+    def _feedback(self, i: int, rng, notifications: list[dict]) -> None:
+        """Departments' feedback due today: a later version of each notification."""
+        day = self.days[i]
         for row, outcome, dept in self.feedback_due.pop(i, []):
             upd = dict(row)
             upd["_faults"] = list(row.get("_faults", []))
@@ -393,8 +417,11 @@ class World:
             upd["updated_at"] = upd["feedback_at"]
             if outcome == "ISSUED":
                 upd["licence_no"] = f"{dept['_abbr']}许{day.year}{rng.randrange(10**6):06d}"
-            out["dual_notifications"].append(upd)
-        # random plans
+            notifications.append(upd)
+
+    def _random_plans(self, i: int, rng, out: dict) -> None:
+        """Plans starting today (with their draws) and plans whose results are published today."""
+        day = self.days[i]
         for plan in self.plans_by_day.get(i, []):
             self._start_plan(i, plan, rng, out)
         for plan_row in self.plan_results_due.pop(i, []):
@@ -402,26 +429,21 @@ class World:
             upd["results_published_date"] = day
             upd["updated_at"] = at(day, rng)
             out["random_plans"].append(upd)
-        # abnormal list
+
+    def _abnormal_list(self, i: int, rng, n: int, rows: list[dict]) -> None:
+        """Abnormal-list entries: history (day 0), due listings, the unreachable, July's
+        missing annual reports, then removals. `n`: entities before today's registrations."""
+        reg, day = self.registry, self.days[i]
         if i == 0:
             for e in self.history_abnormal:
-                out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
+                rows.append(self._list_row(rng, e, "abnormal"))
         for e in self.abnormal_due.pop(i, []):
             e["listed"] = day
             e["updated"] = at(day, rng)
-            out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
+            rows.append(self._list_row(rng, e, "abnormal"))
             self._follow_up(e, rng)
         for _ in range(int(n * 0.00003 + rng.random())):
-            idx = rng.randrange(n)
-            e = {
-                "idx": idx,
-                "listed": day,
-                "reason": "unreachable",
-                "updated": at(day, rng),
-                "dept": self._market(reg.district[idx]),
-            }
-            out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
-            self._follow_up(e, rng)
+            self._list_new(rng, rng.randrange(n), day, "unreachable", rows)
         if day.month == 7 and (i == 0 or self.days[i - 1].month != 7):  # annual reports were due 30 June
             for idx in range(n):
                 if (
@@ -430,19 +452,27 @@ class World:
                     and reg.established[idx].year < day.year
                     and rng.random() < 0.02
                 ):
-                    e = {
-                        "idx": idx,
-                        "listed": day,
-                        "reason": "no_report",
-                        "updated": at(day, rng),
-                        "dept": self._market(reg.district[idx]),
-                    }
-                    out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
-                    self._follow_up(e, rng)
+                    self._list_new(rng, idx, day, "no_report", rows)
         for e in self.removal_due.pop(i, []):
             e["removed"] = max(day, e["listed"])
             e["updated"] = at(day, rng)
-            out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
+            rows.append(self._list_row(rng, e, "abnormal"))
+
+    def _list_new(self, rng, idx: int, day: date, reason: str, rows: list[dict]) -> None:
+        """Entity idx listed as abnormal today for `reason` (its removal or move scheduled)."""
+        e = {
+            "idx": idx,
+            "listed": day,
+            "reason": reason,
+            "updated": at(day, rng),
+            "dept": self._market(self.registry.district[idx]),
+        }
+        rows.append(self._list_row(rng, e, "abnormal"))
+        self._follow_up(e, rng)
+
+    def _serious_violations(self, i: int, rng, rows: list[dict]) -> None:
+        """Abnormal entries three years unresolved move to the serious-violation list."""
+        day = self.days[i]
         for e in self.serious_due.pop(i, []):
             listed = day if i > 0 else min(day, three_years_after(e["listed"]))
             s = {
@@ -452,29 +482,32 @@ class World:
                 "updated": at(day, rng),
                 "dept": self._market("310000"),
             }
-            out["serious_violations"].append(self._list_row(rng, s, "serious"))
-        # websites
+            rows.append(self._list_row(rng, s, "serious"))
+
+    def _website_crawls(self, i: int, rng, rows: list[dict]) -> None:
+        """Every filed website crawled on day 0, then a few a day."""
+        day = self.days[i]
         if i == 0:
             for site in self.websites:
                 site["text"] = self._homepage(rng, site)
-                out["website_filings"].append(self._site_row(rng, site, at(day, rng, 0, 6)))
+                rows.append(self._site_row(rng, site, at(day, rng, 0, 6)))
         elif self.websites:
             for _ in range(int(len(self.websites) * 0.003 + rng.random())):
                 site = self.websites[rng.randrange(len(self.websites))]
                 site["text"] = self._homepage(rng, site)
-                out["website_filings"].append(self._site_row(rng, site, at(day, rng, 0, 6)))
-        # registry and departments: full snapshot on the first day and the first day of a month
-        if day in self.month_first:
-            out["entities"] = range(len(reg))
+                rows.append(self._site_row(rng, site, at(day, rng, 0, 6)))
+
+    def _registry_snapshot(self, i: int, changed: list[int], out: dict) -> None:
+        """Registry and departments: a full snapshot on the first day and the first day of a
+        month, else the entities changed today (once each, in order of change)."""
+        if self.days[i] in self.month_first:
+            out["entities"] = range(len(self.registry))
             out["departments"] = self.departments.rows
         else:
-            seen, order = set(), []
-            for idx in changed:
-                if idx not in seen:
-                    seen.add(idx)
-                    order.append(idx)
-            out["entities"] = order
-        # some rows are sent again unchanged on a later day
+            out["entities"] = list(dict.fromkeys(changed))
+
+    def _city_resends(self, i: int, rng, out: dict) -> None:
+        """Some faulty list rows are sent again unchanged on a later day; today's are added."""
         for feed in ("dual_notifications", "abnormal_list"):
             for row in out[feed]:
                 if "_faults" in row and rng.random() < self.rates.duplicate_resend:
@@ -483,7 +516,6 @@ class World:
                     )
         for feed, row, tag in self.pending.pop(("city-lists", i), []):
             out[feed].append(resend(row, tag))
-        return out
 
     def _list_row(self, rng, e: dict, kind: str) -> dict:
         row = {
