@@ -163,23 +163,10 @@ class Truth:
                     table, source, holding, row, key_vals, uscc, resolved_by, reg_district, flags, silver,
                     template,
                 )
-        rec = {
-            "source": source,
-            "feed": feed,
-            "date": day.isoformat(),
-            "file": file,
-            "row_number": row_number,
-            "key": key_vals,
-            "expected": expected,
-            "rules": rules,
-            "flags": flags,
-            "resolved_by": resolved_by,
-            "uscc": uscc,
-            "faults": sorted(set(row.get("_faults") or [])),
-        }
-        if self.rows_fh:
-            self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        return rec
+        return self._answer(
+            source, feed, day, file, row_number, key=key_vals, expected=expected, rules=rules, flags=flags,
+            resolved_by=resolved_by, uscc=uscc, faults=sorted(set(row.get("_faults") or [])),
+        )
 
     def _row_rules(self, table: Table, day: date, row: dict) -> tuple[list[str], list[str]]:
         """(rules, flags) of the row's own values: required_missing, date_impossible,
@@ -274,20 +261,16 @@ class Truth:
 
     def duplicate(self, source, feed, day, file, row_number, key, flags, uscc) -> dict:
         """A row known to repeat its last accepted version unchanged (fast path for registry snapshots)."""
-        rec = {
-            "source": source,
-            "feed": feed,
-            "date": day.isoformat(),
-            "file": file,
-            "row_number": row_number,
-            "key": key,
-            "expected": "duplicate",
-            "rules": [],
-            "flags": flags,
-            "resolved_by": None,
-            "uscc": uscc,
-            "faults": [],
-        }
+        return self._answer(
+            source, feed, day, file, row_number, key=key, expected="duplicate", rules=[], flags=flags,
+            resolved_by=None, uscc=uscc, faults=[],
+        )
+
+    def _answer(self, source, feed, day: date, file, row_number, **outcome) -> dict:
+        """One line of rows.jsonl: where the row was delivered, then `outcome` (key, expected,
+        rules, flags, resolved_by, uscc, faults: the order the answer file lists them)."""
+        rec = {"source": source, "feed": feed, "date": day.isoformat(), "file": file, "row_number": row_number,
+               **outcome}
         if self.rows_fh:
             self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return rec
