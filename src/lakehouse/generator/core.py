@@ -273,69 +273,20 @@ class Generator:
             d[kind][name] = d[kind].get(name, 0) + n
 
     def _write_feed(self, source, template, i, day, folder, feed, rows, ready):
-        catalog = self.catalog
-        tpl = catalog.templates[template]
-        vmap = self.values_out[template]
         rng = random.Random(f"{self.seed}:render:{source}:{i}:{feed}")
         headers, drift = self._headers(source, template, feed, i, day)
-        if any(f == "_extra" for _, f in headers):
-            extra_header = next(h for h, f in headers if f == "_extra")
-            for row in rows:
-                row["_extra"] = rng.choice(("系统导入", "人工录入", "接口推送"))
-                row["_extra_columns"] = {extra_header: row["_extra"]}
-        else:
-            for row in rows:
-                row.pop("_extra_columns", None)
+        _fill_extra_column(headers, rows, rng)
         fault = self._file_fault(source, i, day, feed, template) if ready else None
-        name = tpl.file.format(feed=feed)
+        rendered, fault, bom = self._render(source, template, day, feed, headers, rows, fault, rng)
+        name = self.catalog.templates[template].file_name(feed)
         rel = f"{source}/{day.isoformat()}/{name}"
-        bom = False
-        if template == "X":
-            sheet = tpl.sheet_names.get(feed, feed)
-            title = f"{catalog.sources[source].name}{sheet}信息导出 {day.isoformat()}"
-            data = render_xlsx(title, sheet, feed, headers, rows, vmap, rng, self.rates.x_text_dates)
-            head_only = (
-                render_xlsx(title, sheet, feed, headers, [], vmap, rng, 0)
-                if fault == "header_only"
-                else None
-            )
-            rendered = break_xlsx(data, len(rows), fault, rng, head_only)
-        else:
-            head, lines = render_text(template, feed, headers, rows, vmap, rng)
-            if template == "S":
-                bom = rng.random() < self.rates.bom
-            if template == "J" and fault == "header_only":
-                fault = "empty_file"  # JSON Lines has no header: header-only is an empty file
-            rendered = assemble(template, text_encoding(tpl), head, lines, fault, bom, rng)
         (folder / name).write_bytes(rendered.data)
         self.bytes_written += len(rendered.data)
         sha = hashlib.sha256(
             rendered.sha_override if rendered.sha_override is not None else rendered.data
         ).hexdigest()
         entry = {"name": name, "feed": feed, "rows": rendered.rows, "sha256": sha}
-        faults: dict[str, int] = {}
-        reject = None
-        if fault:
-            faults[fault] = 1
-            reject = REJECT_REASON[fault]
-        for d in drift:
-            faults[d] = 1
-        if "missing_required_column" in drift and reject is None:
-            reject = "missing_required_column"
-        if bom:
-            faults["bom"] = 1
-        event = catalog.table_for_feed(feed).event_date
-        late_after = catalog.thresholds.late_after_days
-        for row in rows:
-            for f in row.get("_faults") or ():
-                faults[f] = faults.get(f, 0) + 1
-            ev = row.get(event) if event else None
-            if (
-                isinstance(ev, date)
-                and (day - (ev.date() if hasattr(ev, "date") else ev)).days > late_after
-                and ev.year >= 1949
-            ):
-                faults["late"] = faults.get("late", 0) + 1
+        faults, reject = self._planted(feed, day, rows, fault, drift, bom)
         status = "accepted" if reject is None else "rejected"
         if not ready:
             status = "not_ready"
@@ -361,14 +312,64 @@ class Generator:
         elif status == "accepted":
             self._calibration(source, feed, day, rows)
             if self.truth_rows:
-                for n, row in enumerate(rows, 1):
-                    rec = self.truth.evaluate(source, feed, day, rel, n, row, template)
-                    self._count(source, feed, "expected", rec["expected"])
-                    for r in rec["rules"]:
-                        self._count(source, feed, "rules", r)
-                    for f in rec["flags"]:
-                        self._count(source, feed, "flags", f)
+                self._evaluate_rows(source, feed, day, rel, rows, template)
         return entry, len(rows)
+
+    def _render(self, source, template, day, feed, headers, rows, fault, rng):
+        """(bytes broken as `fault` says, the fault as applied, whether a BOM was written)."""
+        tpl, vmap = self.catalog.templates[template], self.values_out[template]
+        if template == "X":
+            sheet = tpl.sheet_names.get(feed, feed)
+            title = f"{self.catalog.sources[source].name}{sheet}信息导出 {day.isoformat()}"
+            data = render_xlsx(title, sheet, feed, headers, rows, vmap, rng, self.rates.x_text_dates)
+            head_only = (
+                render_xlsx(title, sheet, feed, headers, [], vmap, rng, 0)
+                if fault == "header_only"
+                else None
+            )
+            return break_xlsx(data, len(rows), fault, rng, head_only), fault, False
+        head, lines = render_text(template, feed, headers, rows, vmap, rng)
+        bom = template == "S" and rng.random() < self.rates.bom
+        if template == "J" and fault == "header_only":
+            fault = "empty_file"  # JSON Lines has no header: header-only is an empty file
+        return assemble(template, text_encoding(tpl), head, lines, fault, bom, rng), fault, bom
+
+    def _planted(self, feed, day, rows, fault, drift, bom) -> tuple[dict[str, int], str | None]:
+        """(fault -> count, the reject reason or None) of a delivered file and its rows."""
+        faults: dict[str, int] = {}
+        reject = None
+        if fault:
+            faults[fault] = 1
+            reject = REJECT_REASON[fault]
+        for d in drift:
+            faults[d] = 1
+        if "missing_required_column" in drift and reject is None:
+            reject = "missing_required_column"
+        if bom:
+            faults["bom"] = 1
+        event = self.catalog.table_for_feed(feed).event_date
+        late_after = self.catalog.thresholds.late_after_days
+        for row in rows:
+            for f in row.get("_faults") or ():
+                faults[f] = faults.get(f, 0) + 1
+            ev = row.get(event) if event else None
+            if (
+                isinstance(ev, date)
+                and (day - (ev.date() if hasattr(ev, "date") else ev)).days > late_after
+                and ev.year >= 1949
+            ):
+                faults["late"] = faults.get("late", 0) + 1
+        return faults, reject
+
+    def _evaluate_rows(self, source, feed, day, rel, rows, template) -> None:
+        """The answer for each row of an accepted file, counted for the summary."""
+        for n, row in enumerate(rows, 1):
+            rec = self.truth.evaluate(source, feed, day, rel, n, row, template)
+            self._count(source, feed, "expected", rec["expected"])
+            for r in rec["rules"]:
+                self._count(source, feed, "rules", r)
+            for f in rec["flags"]:
+                self._count(source, feed, "flags", f)
 
     def _write_entities(self, source, i, day, folder, indices, ready):
         if not indices:
@@ -536,6 +537,17 @@ class Generator:
                 ),
             },
         }
+
+
+def _fill_extra_column(headers: list[tuple[str, str]], rows: list[dict], rng: random.Random) -> None:
+    """A drifted file's unknown column gets a value per row (kept in silver's extra_columns)."""
+    extra_header = next((h for h, f in headers if f == "_extra"), None)
+    for row in rows:
+        if extra_header is None:
+            row.pop("_extra_columns", None)
+        else:
+            row["_extra"] = rng.choice(("系统导入", "人工录入", "接口推送"))
+            row["_extra_columns"] = {extra_header: row["_extra"]}
 
 
 def generate(
