@@ -290,23 +290,7 @@ class Generator:
         status = "accepted" if reject is None else "rejected"
         if not ready:
             status = "not_ready"
-        self.truth.file(
-            {
-                "source": source,
-                "date": day.isoformat(),
-                "feed": feed,
-                "file": rel,
-                "rows_written": len(rows),
-                "manifest_rows": rendered.rows,
-                "expected_status": status,
-                "reject_reason": reject,
-                "faults": dict(sorted(faults.items())),
-            }
-        )
-        self._count(source, feed, "rows_written", None, len(rows))
-        self._count(source, feed, "files", None)
-        for f, n in faults.items():
-            self._count(source, feed, "faults", f, n)
+        self._file_answer(source, day, feed, rel, len(rows), rendered.rows, status, reject, faults)
         if status == "rejected":
             self.carry[(source, feed)] = rows  # the source sends them again with its next delivery
         elif status == "accepted":
@@ -391,7 +375,6 @@ class Generator:
             for c in range(0, len(idx_list), ENTITY_CHUNK):
                 chunk = idx_list[c : c + ENTITY_CHUNK]
                 need = [x for x in chunk if x not in reg.lines]
-                fresh = set(need)
                 rows = {x: reg.row(x) for x in need}
                 head, lines = render_text(
                     template, "entities", headers, list(rows.values()), self.values_out[template], rng
@@ -407,57 +390,61 @@ class Generator:
                 h.update(data)
                 self.bytes_written += len(data)
                 for k, x in enumerate(chunk):
-                    if reg.check_exception[x]:
-                        faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
-                    if reg.district_sent[x] != reg.district[x]:
-                        key = (
-                            "legacy_district"
-                            if reg.district_sent[x] in self.catalog.legacy_districts
-                            else "unknown_district"
-                        )
-                        faults[key] = faults.get(key, 0) + 1
+                    self._entity_faults(x, faults)
                     if self.truth_rows and ready:
-                        known = self.entity_truth.get(x)
-                        if x in fresh or known is None:
-                            rec = self.truth.evaluate(
-                                source, "entities", day, rel, n + k + 1, rows.get(x) or reg.row(x), template
-                            )
-                            self.entity_truth[x] = rec["flags"]
-                        else:  # unchanged since its last delivery: a duplicate
-                            rec = self.truth.duplicate(
-                                source,
-                                "entities",
-                                day,
-                                rel,
-                                n + k + 1,
-                                {"uscc": reg.uscc[x]},
-                                known,
-                                reg.uscc[x],
-                            )
-                        self._count(source, "entities", "expected", rec["expected"])
-                        for f in rec["flags"]:
-                            self._count(source, "entities", "flags", f)
+                        self._entity_answer(source, day, rel, n + k + 1, x, rows.get(x), template)
                 n += len(chunk)
         if bom:
             faults["bom"] = 1
+        status = "accepted" if ready else "not_ready"
+        self._file_answer(source, day, "entities", rel, n, n, status, None, faults)
+        return {"name": name, "feed": "entities", "rows": n, "sha256": h.hexdigest()}, n
+
+    def _entity_faults(self, x: int, faults: dict[str, int]) -> None:
+        """Counts what registry row x carries: a check-digit exception, a legacy or unknown district."""
+        reg = self.world.registry
+        if reg.check_exception[x]:
+            faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
+        if reg.district_sent[x] != reg.district[x]:
+            key = "legacy_district" if reg.district_sent[x] in self.catalog.legacy_districts else "unknown_district"
+            faults[key] = faults.get(key, 0) + 1
+
+    def _entity_answer(self, source, day, rel, row_number, x, fresh_row, template) -> None:
+        """The answer for registry row x: evaluated when it is new or changed today (`fresh_row`)
+        or not yet evaluated, else a duplicate of its last delivery."""
+        reg = self.world.registry
+        known = self.entity_truth.get(x)
+        if fresh_row is not None or known is None:
+            row = fresh_row if fresh_row is not None else reg.row(x)
+            rec = self.truth.evaluate(source, "entities", day, rel, row_number, row, template)
+            self.entity_truth[x] = rec["flags"]
+        else:  # unchanged since its last delivery: a duplicate
+            rec = self.truth.duplicate(
+                source, "entities", day, rel, row_number, {"uscc": reg.uscc[x]}, known, reg.uscc[x]
+            )
+        self._count(source, "entities", "expected", rec["expected"])
+        for f in rec["flags"]:
+            self._count(source, "entities", "flags", f)
+
+    def _file_answer(self, source, day, feed, rel, rows_written, manifest_rows, status, reject, faults) -> None:
+        """files.jsonl's line for a delivered file, and its counts for the summary."""
         self.truth.file(
             {
                 "source": source,
                 "date": day.isoformat(),
-                "feed": "entities",
+                "feed": feed,
                 "file": rel,
-                "rows_written": n,
-                "manifest_rows": n,
-                "expected_status": "accepted" if ready else "not_ready",
-                "reject_reason": None,
+                "rows_written": rows_written,
+                "manifest_rows": manifest_rows,
+                "expected_status": status,
+                "reject_reason": reject,
                 "faults": dict(sorted(faults.items())),
             }
         )
-        self._count(source, "entities", "rows_written", None, n)
-        self._count(source, "entities", "files", None)
-        for f, k in faults.items():
-            self._count(source, "entities", "faults", f, k)
-        return {"name": name, "feed": "entities", "rows": n, "sha256": h.hexdigest()}, n
+        self._count(source, feed, "rows_written", None, rows_written)
+        self._count(source, feed, "files", None)
+        for f, n in faults.items():
+            self._count(source, feed, "faults", f, n)
 
     # ------------------------------------------------------------ reporting
     def _calibration(self, source, feed, day, rows):
