@@ -555,13 +555,49 @@ class World:
         return row
 
     def _start_plan(self, i: int, plan: dict, rng, out) -> None:
+        """A random plan starts: its row, its draws, and their inspections scheduled."""
         reg, day = self.registry, self.days[i]
         div = plan["div"]
+        target = plan["target"] + self.plan_shortfall
+        population = self._plan_population(plan, target, rng)
+        pop = len(population)
+        ratio = round(min(0.5, target / pop), 4) if pop else 0.0
+        draws = round(pop * ratio)
+        self.plan_shortfall = max(0, target - draws)
+        lead = self._market(div)
+        parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
+        scope = (
+            ("全市" if div == "310000" else self.div_names[div])
+            + "、".join(reg.ind[x][1] for x in plan["industries"])
+            + "行业市场主体"
+        )
+        end_i = min(len(self.days) - 1, i + plan["length"])
+        row = {
+            "plan_id": f"SJ{day.year}{div[2:]}{plan['n']:03d}",
+            "plan_name": f"{day.year}年{scope}双随机抽查",
+            "lead_department_code": lead["department_code"],
+            "participant_department_codes": parts,
+            "scope": scope,
+            "sampling_ratio": ratio,
+            "population": pop,
+            "start_date": day,
+            "end_date": self.days[end_i],
+            "results_published_date": None,
+            "updated_at": at(day, rng, 8, 1),
+        }
+        out["random_plans"].append(row)
+        self.plan_results_due.setdefault(end_i + 5, []).append(row)
+        for idx in rng.sample(population, draws):
+            self._draw(i, end_i, row["plan_id"], div, lead, idx, rng, out["random_draws"])
+
+    def _plan_population(self, plan: dict, target: int, rng) -> list[int]:
+        """The entities a plan draws from: its industries in its district(s) (the city: all),
+        widened by further industries until the target is at most 30% of it."""
+        reg, div = self.registry, plan["div"]
         divs = reg.divisions if div == "310000" else [div]
         inds = list(plan["industries"])
         others = [x[0] for x in vocab.INDUSTRIES if x[0] not in inds]
         rng.shuffle(others)
-        target = plan["target"] + self.plan_shortfall
 
         def population_of(industries):
             found = []
@@ -575,55 +611,31 @@ class World:
             inds.append(others.pop())
             population = population_of(inds)
         plan["industries"] = inds
-        pop = len(population)
-        ratio = round(min(0.5, target / pop), 4) if pop else 0.0
-        draws = round(pop * ratio)
-        self.plan_shortfall = max(0, target - draws)
-        lead = self._market(div)
-        parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
-        plan_id = f"SJ{day.year}{div[2:]}{plan['n']:03d}"
-        scope = (
-            ("全市" if div == "310000" else self.div_names[div])
-            + "、".join(reg.ind[x][1] for x in plan["industries"])
-            + "行业市场主体"
-        )
-        end_i = min(len(self.days) - 1, i + plan["length"])
-        row = {
+        return population
+
+    def _draw(self, i: int, end_i: int, plan_id: str, div: str, lead: dict, idx: int, rng, draws: list) -> None:
+        """Entity idx drawn for a plan: the draw row, and its inspection (delivered by the
+        holding source between today and the plan's end; an unreachable one gets listed)."""
+        reg, day = self.registry, self.days[i]
+        drow = {
             "plan_id": plan_id,
-            "plan_name": f"{day.year}年{scope}双随机抽查",
-            "lead_department_code": lead["department_code"],
-            "participant_department_codes": parts,
-            "scope": scope,
-            "sampling_ratio": ratio,
-            "population": pop,
-            "start_date": day,
-            "end_date": self.days[end_i],
-            "results_published_date": None,
-            "updated_at": at(day, rng, 8, 1),
+            "drawn_at": at(day, rng, 9, 1),
+            "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
+            "updated_at": None,
         }
-        out["random_plans"].append(row)
-        pub = end_i + 5
-        self.plan_results_due.setdefault(pub, []).append(row)
+        drow["updated_at"] = drow["drawn_at"]
+        self._entity_fields(rng, drow, idx, "S")
+        draws.append(drow)
+        insp_i = rng.randint(i, end_i)
+        deliver_i = insp_i + rng.choice((0, 0, 1, 2))
+        result = weighted(rng, INSPECTION_RESULTS)
+        if reg.status[idx] != "存续":
+            result = "NOT_OPERATING"
         holder = "city" if div == "310000" else self.catalog.districts[div].code
-        for idx in rng.sample(population, draws):
-            drow = {
-                "plan_id": plan_id,
-                "drawn_at": at(day, rng, 9, 1),
-                "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
-                "updated_at": None,
-            }
-            drow["updated_at"] = drow["drawn_at"]
-            self._entity_fields(rng, drow, idx, "S")
-            out["random_draws"].append(drow)
-            insp_i = rng.randint(i, end_i)
-            deliver_i = insp_i + rng.choice((0, 0, 1, 2))
-            result = weighted(rng, INSPECTION_RESULTS)
-            if reg.status[idx] != "存续":
-                result = "NOT_OPERATING"
-            self.random_insp.setdefault((holder, deliver_i), []).append((plan_id, idx, lead, insp_i, result))
-            if result == "UNREACHABLE":
-                e = {"idx": idx, "reason": "unreachable", "dept": lead}
-                self.abnormal_due.setdefault(deliver_i + rng.randrange(5, 15), []).append(e)
+        self.random_insp.setdefault((holder, deliver_i), []).append((plan_id, idx, lead, insp_i, result))
+        if result == "UNREACHABLE":
+            e = {"idx": idx, "reason": "unreachable", "dept": lead}
+            self.abnormal_due.setdefault(deliver_i + rng.randrange(5, 15), []).append(e)
 
     # -------------------------------------------------------- district streams
     def district_day(self, source: str, i: int) -> dict[str, list[dict]]:
