@@ -67,3 +67,15 @@ def test_borrowed_headers_and_values_are_the_readers(tmp_path, monkeypatch):
             compared += 1
     assert compared >= 5  # small preset, one day, one district: a handful of records
     assert "VALID" in sent_status or "EFFECTIVE" in sent_status  # J's spelling, not S's 有效
+
+
+def test_district_feeds_and_licence_types_follow_schemas():
+    catalog = load_catalog(SCHEMAS)
+    held = [t.feed for t in catalog.tables.values() if t.district_held]
+    assert sorted(catalog.district_feeds) == sorted(held) and held
+    for src in catalog.sources.values():  # each source lists them in that order
+        assert [f for f in src.feeds if f in held] == list(catalog.district_feeds)
+    # the generator draws licence types from this sequence: rules.yaml's order, not a set's
+    rules = (SCHEMAS / "rules.yaml").read_text(encoding="utf-8")
+    positions = [rules.index(t) for t in catalog.known_licence_types]
+    assert positions == sorted(positions)
