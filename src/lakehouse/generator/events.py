@@ -655,13 +655,33 @@ class World:
             out["inspections"].append(row)
         joint_rows = self._joints(rng, source, div, i, template)
         out["inspections"].extend(joint_rows)
+        base = self._records_today(source, i, rng, len(randoms) + len(joint_rows))
+        self._ordinary_records(rng, source, div, day, template, base, out)
+        if self.hotspot and source == self.hotspot["source"] and i == 0:
+            out["inspections"].extend(self._hotspot_rows(source, div, day, template))
+        # value faults, then schedule resends and corrections
+        for feed, rows in out.items():
+            for row in rows:
+                if row.get("_protected"):
+                    continue
+                self._value_fault(rng, row, feed, day, template)
+                self._schedule_resends(rng, source, i, feed, row)
+        for feed, row, tag in self.pending.pop((source, i), []):
+            out[feed].append(resend(row, tag))
+        return out
+
+    def _records_today(self, source: str, i: int, rng, planned: int) -> int:
+        """How many ordinary records `source` delivers on day i (the calibration source: what
+        its window still needs after the `planned` random and joint inspections)."""
         cal = self.preset.calibration
         if cal and source == cal.source and i in self.cal_records:
-            base = self.cal_records[i] + self.cal_deficit - len(randoms) - len(joint_rows)
+            base = self.cal_records[i] + self.cal_deficit - planned
             self.cal_deficit = min(0, base)
-            base = max(0, base)
-        else:
-            base = int(self.records_mean[source] * (0.75 + 0.5 * rng.random()) + rng.random())
+            return max(0, base)
+        return int(self.records_mean[source] * (0.75 + 0.5 * rng.random()) + rng.random())
+
+    def _ordinary_records(self, rng, source, div, day, template, base: int, out: dict) -> None:
+        """`base` records split into licences, inspections and penalties by preset.feed_split."""
         split = self.preset.feed_split
         counts = [0, 0, 0]
         for _ in range(base):
@@ -675,32 +695,12 @@ class World:
             dept = self._dept(rng, div, "inspections")
             out["inspections"].append(
                 self._inspection(
-                    rng,
-                    source,
-                    div,
-                    day,
-                    idx,
-                    dept,
-                    self._event_date(rng, day),
-                    kind,
-                    weighted(rng, INSPECTION_RESULTS),
-                    template,
+                    rng, source, div, day, idx, dept, self._event_date(rng, day), kind,
+                    weighted(rng, INSPECTION_RESULTS), template,
                 )
             )
         for _ in range(counts[2]):
             out["penalties"].append(self._penalty(rng, source, div, day, template))
-        if self.hotspot and source == self.hotspot["source"] and i == 0:
-            out["inspections"].extend(self._hotspot_rows(source, div, day, template))
-        # value faults, then schedule resends and corrections
-        for feed, rows in out.items():
-            for row in rows:
-                if row.get("_protected"):
-                    continue
-                self._value_fault(rng, row, feed, day, template)
-                self._schedule_resends(rng, source, i, feed, row)
-        for feed, row, tag in self.pending.pop((source, i), []):
-            out[feed].append(resend(row, tag))
-        return out
 
     def _plan_hotspot(self) -> None:
         """A supervision hotspot to find (preset.hotspot names the district source): the
