@@ -354,7 +354,7 @@ class Catalog(_Model):
     districts: dict[str, District]
     legacy_districts: dict[str, str]
     legacy_district_names: dict[str, str] = Field(default_factory=dict)
-    known_licence_types: frozenset[str]
+    known_licence_types: tuple[str, ...]  # in rules.yaml's order (the generator draws from it)
 
     @cached_property
     def address_district_names(self) -> dict[str, str]:
@@ -362,6 +362,16 @@ class Catalog(_Model):
         from lakehouse.normalise.address import district_lookup  # here: normalise imports this module
 
         return district_lookup({code: d.name for code, d in self.districts.items()}, self.legacy_district_names)
+
+    @cached_property
+    def district_feeds(self) -> tuple[str, ...]:
+        """Feeds of the district-held tables (licences, inspections, penalties), in the
+        order the sources list them: the records every district delivers."""
+        held = {t.feed for t in self.tables.values() if t.district_held}
+        seen: dict[str, None] = {}
+        for src in self.sources.values():
+            seen.update((f, None) for f in src.feeds if f in held)
+        return tuple(seen) + tuple(sorted(held - seen.keys()))
 
     def table_for_feed(self, feed: str) -> Table:
         for t in self.tables.values():
@@ -458,7 +468,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
         districts=districts,
         legacy_districts=ref.legacy_districts,
         legacy_district_names=ref.legacy_district_names,
-        known_licence_types=frozenset(rules.known_licence_types),
+        known_licence_types=tuple(rules.known_licence_types),
     )
 
 

@@ -12,12 +12,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from lakehouse.catalog import load_catalog
 from lakehouse.identifiers import normalise_identifier
 
 USCC_LIKE = re.compile(r"^[0-9A-Z]{18}$")
 REG_NO_LIKE = re.compile(r"^\d{15}$")
 CLASS_NAMES = {"green": "良好", "yellow": "警示", "red": "失信", "black": "严重失信"}
-FEEDS = ("licences", "inspections", "penalties")
 
 
 class EntityNotFound(LookupError):
@@ -133,12 +133,13 @@ def _registry_lines(r: dict) -> list[str]:
 def _records_lines(records: dict[tuple[str, str], int]) -> list[str]:
     lines = ["", "各区记录 records per district and feed:"]
     if records:
+        feeds = load_catalog().district_feeds  # the feeds districts hold (schemas/tables)
         districts = sorted({d for d, _ in records})
-        lines.append(f"  {_pad('district', 12)}" + "".join(f"{f:>13}" for f in FEEDS))
+        lines.append(f"  {_pad('district', 12)}" + "".join(f"{f:>13}" for f in feeds))
         for d in districts:
-            lines.append(f"  {_pad(d, 12)}" + "".join(f"{records.get((d, f), 0):>13}" for f in FEEDS))
+            lines.append(f"  {_pad(d, 12)}" + "".join(f"{records.get((d, f), 0):>13}" for f in feeds))
         lines.append(f"  {_pad('total', 12)}" + "".join(
-            f"{sum(n for (_, feed), n in records.items() if feed == f):>13}" for f in FEEDS))
+            f"{sum(n for (_, feed), n in records.items() if feed == f):>13}" for f in feeds))
     else:
         lines.append("  none: no district holds licences, inspections or penalties on it")
     return lines

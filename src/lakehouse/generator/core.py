@@ -11,12 +11,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-from .config import CITY_FEEDS, load_schemas, source_order
+from lakehouse.catalog import Catalog, Template, load_catalog
+
 from .events import World
 from .faults import FILE_FAULTS, REJECT_REASON, file_fault_slots
 from .presets import get_preset
 from .truth import Truth
-from .writers import FEED_TITLES, assemble, break_xlsx, render_text, render_xlsx
+from .writers import assemble, break_xlsx, render_text, render_xlsx
 
 ENTITY_CHUNK = 50_000
 
@@ -74,6 +75,22 @@ CONVENTIONS = {
 }
 
 
+def source_order(catalog: Catalog) -> list[str]:
+    """Sources in division-code order, city first: a fixed order for deterministic output."""
+    return sorted(catalog.sources, key=lambda s: catalog.sources[s].division_code)
+
+
+def values_out(template: Template) -> dict[str, dict[str, str]]:
+    """"table.field" -> {canonical: as sent}: the template's value map read backwards."""
+    return {key: {canon: sent for sent, canon in m.items()} for key, m in template.values.items()}
+
+
+def text_encoding(template: Template) -> str:
+    """The codec a text file is written in; utf-8-sig is utf-8 whose BOM the
+    generator adds per file (rates.bom), so the codec itself never writes one."""
+    return (template.encoding or "utf-8").removesuffix("-sig")
+
+
 class Generator:
     def __init__(
         self,
@@ -88,21 +105,22 @@ class Generator:
         truth_rows: bool | None,
     ):
         self.preset = get_preset(preset)
-        self.schemas = load_schemas()
+        self.catalog = load_catalog()
+        self.values_out = {code: values_out(tpl) for code, tpl in self.catalog.templates.items()}
         self.out, self.truth_dir = Path(out), Path(truth)
         self.start = start or self.preset.start
         self.n_days = days or self.preset.days
         self.seed = seed
         self.progress = progress
-        order = source_order(self.schemas)
-        unknown = [s for s in (sources or []) if s not in self.schemas.sources]
+        order = source_order(self.catalog)
+        unknown = [s for s in (sources or []) if s not in self.catalog.sources]
         if unknown:
             raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(order)}")
         self.selected = [s for s in order if sources is None or s in sources]
         self.rates = self.preset.rates
         self.truth_rows = self.preset.truth_rows if truth_rows is None else truth_rows
         horizon = max(self.n_days, self.preset.days)
-        self.world = World(self.preset, seed, self.start, self.schemas, horizon)
+        self.world = World(self.preset, seed, self.start, self.catalog, horizon)
         self.days = self.world.days[: self.n_days]
         self.protected = set(self.preset.protect)
         if self.world.hotspot:   # its rows must reach silver: no file fault on that file
@@ -112,11 +130,11 @@ class Generator:
         for d in self.preset.drift:
             self.drift.setdefault((d.source, d.feed), []).append((d, max(1, int(horizon * d.day_fraction))))
         slots = [
-            (s, i, f, self.schemas.sources[s].template)
+            (s, i, f, self.catalog.sources[s].template)
             for s in order
             for i in range(self.n_days - 1)
-            for f in self.schemas.sources[s].feeds
-            if f in ("licences", "inspections", "penalties") and (s, self.days[i]) not in self.protected
+            for f in self.catalog.sources[s].feeds
+            if f in self.catalog.district_feeds and (s, self.days[i]) not in self.protected
         ]
         self.forced = file_fault_slots(self.rates, seed, slots)
         self.not_ready = set()
@@ -126,7 +144,7 @@ class Generator:
             rng = random.Random(f"{seed}:not-ready:{last}")
             self.not_ready = set(rng.sample(cands, min(len(cands), self.rates.not_ready_sources)))
         self.carry: dict[tuple[str, str], list] = {}
-        self.truth = Truth(self.schemas, self.truth_dir, self.truth_rows)
+        self.truth = Truth(self.catalog, self.truth_dir, self.truth_rows)
         self.totals: dict = {}
         self.calib = {
             "record_ids": {},
@@ -165,10 +183,10 @@ class Generator:
         return summary
 
     def _headers(self, source: str, template: str, feed: str, i: int, day: date):
-        tpl = self.schemas.templates[template]
-        headers = list(tpl.headers[feed])
+        tpl = self.catalog.templates[template]
+        headers = list(tpl.headers[feed].items())
         applied = []
-        src = self.schemas.sources[source]
+        src = self.catalog.sources[source]
         for rn in src.renames:
             if rn.feed == feed and day >= rn.since:
                 headers = [(rn.header if f == rn.field else h, f) for h, f in headers]
@@ -181,7 +199,7 @@ class Generator:
                 random.Random(f"{self.seed}:reorder:{source}:{feed}").shuffle(headers)
                 applied.append("reordered_columns")
             elif d.kind == "missing_required_column" and i == since:
-                event = self.schemas.tables[feed].event_date
+                event = self.catalog.table_for_feed(feed).event_date
                 headers = [(h, f) for h, f in headers if f != event]
                 applied.append("missing_required_column")
         return headers, applied
@@ -201,14 +219,15 @@ class Generator:
         return None
 
     def _deliver(self, source: str, i: int, day: date, feeds: dict) -> int:
-        src = self.schemas.sources[source]
+        src = self.catalog.sources[source]
         template = src.template
         folder = self.out / source / day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         entries = []
         written = 0
         ready = source not in self.not_ready or i != len(self.days) - 1
-        order = sorted(src.feeds, key=lambda f: (f not in ("entities", "departments"), f not in CITY_FEEDS))
+        district_feeds = self.catalog.district_feeds
+        order = sorted(src.feeds, key=lambda f: (f not in ("entities", "departments"), f in district_feeds))
         for feed in order:
             if feed == "entities":
                 res = self._write_entities(source, i, day, folder, feeds.get("entities") or [], ready)
@@ -254,49 +273,53 @@ class Generator:
             d[kind][name] = d[kind].get(name, 0) + n
 
     def _write_feed(self, source, template, i, day, folder, feed, rows, ready):
-        schemas = self.schemas
-        tpl = schemas.templates[template]
         rng = random.Random(f"{self.seed}:render:{source}:{i}:{feed}")
         headers, drift = self._headers(source, template, feed, i, day)
-        if any(f == "_extra" for _, f in headers):
-            extra_header = next(h for h, f in headers if f == "_extra")
-            for row in rows:
-                row["_extra"] = rng.choice(("系统导入", "人工录入", "接口推送"))
-                row["_extra_columns"] = {extra_header: row["_extra"]}
-        else:
-            for row in rows:
-                row.pop("_extra_columns", None)
+        _fill_extra_column(headers, rows, rng)
         fault = self._file_fault(source, i, day, feed, template) if ready else None
-        name = tpl.file.format(feed=feed)
+        rendered, fault, bom = self._render(source, template, day, feed, headers, rows, fault, rng)
+        name = self.catalog.templates[template].file_name(feed)
         rel = f"{source}/{day.isoformat()}/{name}"
-        bom = False
-        if template == "X":
-            sheet = tpl.sheet_names.get(feed, feed)
-            title = f"{schemas.sources[source].name}{FEED_TITLES.get(feed, feed)}信息导出 {day.isoformat()}"
-            data = render_xlsx(
-                title, sheet, feed, headers, rows, tpl.values_out, rng, self.rates.x_text_dates
-            )
-            head_only = (
-                render_xlsx(title, sheet, feed, headers, [], tpl.values_out, rng, 0)
-                if fault == "header_only"
-                else None
-            )
-            rendered = break_xlsx(data, len(rows), fault, rng, head_only)
-        else:
-            head, lines = render_text(template, feed, headers, rows, tpl.values_out, rng)
-            if template == "S":
-                bom = rng.random() < self.rates.bom
-            if template == "J" and fault == "header_only":
-                fault = "empty_file"  # JSON Lines has no header: header-only is an empty file
-            rendered = assemble(
-                template, "gb18030" if template == "P" else "utf-8", head, lines, fault, bom, rng
-            )
         (folder / name).write_bytes(rendered.data)
         self.bytes_written += len(rendered.data)
         sha = hashlib.sha256(
             rendered.sha_override if rendered.sha_override is not None else rendered.data
         ).hexdigest()
         entry = {"name": name, "feed": feed, "rows": rendered.rows, "sha256": sha}
+        faults, reject = self._planted(feed, day, rows, fault, drift, bom)
+        status = "accepted" if reject is None else "rejected"
+        if not ready:
+            status = "not_ready"
+        self._file_answer(source, day, feed, rel, len(rows), rendered.rows, status, reject, faults)
+        if status == "rejected":
+            self.carry[(source, feed)] = rows  # the source sends them again with its next delivery
+        elif status == "accepted":
+            self._calibration(source, feed, day, rows)
+            if self.truth_rows:
+                self._evaluate_rows(source, feed, day, rel, rows, template)
+        return entry, len(rows)
+
+    def _render(self, source, template, day, feed, headers, rows, fault, rng):
+        """(bytes broken as `fault` says, the fault as applied, whether a BOM was written)."""
+        tpl, vmap = self.catalog.templates[template], self.values_out[template]
+        if template == "X":
+            sheet = tpl.sheet_names.get(feed, feed)
+            title = f"{self.catalog.sources[source].name}{sheet}信息导出 {day.isoformat()}"
+            data = render_xlsx(title, sheet, feed, headers, rows, vmap, rng, self.rates.x_text_dates)
+            head_only = (
+                render_xlsx(title, sheet, feed, headers, [], vmap, rng, 0)
+                if fault == "header_only"
+                else None
+            )
+            return break_xlsx(data, len(rows), fault, rng, head_only), fault, False
+        head, lines = render_text(template, feed, headers, rows, vmap, rng)
+        bom = template == "S" and rng.random() < self.rates.bom
+        if template == "J" and fault == "header_only":
+            fault = "empty_file"  # JSON Lines has no header: header-only is an empty file
+        return assemble(template, text_encoding(tpl), head, lines, fault, bom, rng), fault, bom
+
+    def _planted(self, feed, day, rows, fault, drift, bom) -> tuple[dict[str, int], str | None]:
+        """(fault -> count, the reject reason or None) of a delivered file and its rows."""
         faults: dict[str, int] = {}
         reject = None
         if fault:
@@ -308,8 +331,8 @@ class Generator:
             reject = "missing_required_column"
         if bom:
             faults["bom"] = 1
-        event = schemas.tables[feed].event_date
-        late_after = schemas.late_after_days
+        event = self.catalog.table_for_feed(feed).event_date
+        late_after = self.catalog.thresholds.late_after_days
         for row in rows:
             for f in row.get("_faults") or ():
                 faults[f] = faults.get(f, 0) + 1
@@ -320,47 +343,26 @@ class Generator:
                 and ev.year >= 1949
             ):
                 faults["late"] = faults.get("late", 0) + 1
-        status = "accepted" if reject is None else "rejected"
-        if not ready:
-            status = "not_ready"
-        self.truth.file(
-            {
-                "source": source,
-                "date": day.isoformat(),
-                "feed": feed,
-                "file": rel,
-                "rows_written": len(rows),
-                "manifest_rows": rendered.rows,
-                "expected_status": status,
-                "reject_reason": reject,
-                "faults": dict(sorted(faults.items())),
-            }
-        )
-        self._count(source, feed, "rows_written", None, len(rows))
-        self._count(source, feed, "files", None)
-        for f, n in faults.items():
-            self._count(source, feed, "faults", f, n)
-        if status == "rejected":
-            self.carry[(source, feed)] = rows  # the source sends them again with its next delivery
-        elif status == "accepted":
-            self._calibration(source, feed, day, rows)
-            if self.truth_rows:
-                for n, row in enumerate(rows, 1):
-                    rec = self.truth.evaluate(source, feed, day, rel, n, row, template)
-                    self._count(source, feed, "expected", rec["expected"])
-                    for r in rec["rules"]:
-                        self._count(source, feed, "rules", r)
-                    for f in rec["flags"]:
-                        self._count(source, feed, "flags", f)
-        return entry, len(rows)
+        return faults, reject
+
+    def _evaluate_rows(self, source, feed, day, rel, rows, template) -> None:
+        """The answer for each row of an accepted file, counted for the summary."""
+        for n, row in enumerate(rows, 1):
+            rec = self.truth.evaluate(source, feed, day, rel, n, row, template)
+            self._count(source, feed, "expected", rec["expected"])
+            for r in rec["rules"]:
+                self._count(source, feed, "rules", r)
+            for f in rec["flags"]:
+                self._count(source, feed, "flags", f)
 
     def _write_entities(self, source, i, day, folder, indices, ready):
         if not indices:
             return None
-        tpl = self.schemas.templates["S"]
+        template = self.catalog.sources[source].template
+        tpl = self.catalog.templates[template]
         reg = self.world.registry
         rng = random.Random(f"{self.seed}:render:{source}:{i}:entities")
-        headers, _ = self._headers(source, "S", "entities", i, day)
+        headers, _ = self._headers(source, template, "entities", i, day)
         name = tpl.file.format(feed="entities")
         rel = f"{source}/{day.isoformat()}/{name}"
         bom = rng.random() < self.rates.bom
@@ -373,77 +375,82 @@ class Generator:
             for c in range(0, len(idx_list), ENTITY_CHUNK):
                 chunk = idx_list[c : c + ENTITY_CHUNK]
                 need = [x for x in chunk if x not in reg.lines]
-                fresh = set(need)
                 rows = {x: reg.row(x) for x in need}
-                head, lines = render_text("S", "entities", headers, list(rows.values()), tpl.values_out, rng)
+                head, lines = render_text(
+                    template, "entities", headers, list(rows.values()), self.values_out[template], rng
+                )
                 for x, line in zip(need, lines, strict=False):
                     reg.lines[x] = line
                 text = (("\ufeff" if bom else "") + head if first else "") + "".join(
                     reg.lines[x] for x in chunk
                 )
                 first = False
-                data = text.encode("utf-8")
+                data = text.encode(text_encoding(tpl))
                 fh.write(data)
                 h.update(data)
                 self.bytes_written += len(data)
                 for k, x in enumerate(chunk):
-                    if reg.check_exception[x]:
-                        faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
-                    if reg.district_sent[x] != reg.district[x]:
-                        key = (
-                            "legacy_district"
-                            if reg.district_sent[x] in self.schemas.legacy
-                            else "unknown_district"
-                        )
-                        faults[key] = faults.get(key, 0) + 1
+                    self._entity_faults(x, faults)
                     if self.truth_rows and ready:
-                        known = self.entity_truth.get(x)
-                        if x in fresh or known is None:
-                            rec = self.truth.evaluate(
-                                source, "entities", day, rel, n + k + 1, rows.get(x) or reg.row(x), "S"
-                            )
-                            self.entity_truth[x] = rec["flags"]
-                        else:  # unchanged since its last delivery: a duplicate
-                            rec = self.truth.duplicate(
-                                source,
-                                "entities",
-                                day,
-                                rel,
-                                n + k + 1,
-                                {"uscc": reg.uscc[x]},
-                                known,
-                                reg.uscc[x],
-                            )
-                        self._count(source, "entities", "expected", rec["expected"])
-                        for f in rec["flags"]:
-                            self._count(source, "entities", "flags", f)
+                        self._entity_answer(source, day, rel, n + k + 1, x, rows.get(x), template)
                 n += len(chunk)
         if bom:
             faults["bom"] = 1
+        status = "accepted" if ready else "not_ready"
+        self._file_answer(source, day, "entities", rel, n, n, status, None, faults)
+        return {"name": name, "feed": "entities", "rows": n, "sha256": h.hexdigest()}, n
+
+    def _entity_faults(self, x: int, faults: dict[str, int]) -> None:
+        """Counts what registry row x carries: a check-digit exception, a legacy or unknown district."""
+        reg = self.world.registry
+        if reg.check_exception[x]:
+            faults["uscc_check_exception"] = faults.get("uscc_check_exception", 0) + 1
+        if reg.district_sent[x] != reg.district[x]:
+            key = "legacy_district" if reg.district_sent[x] in self.catalog.legacy_districts else "unknown_district"
+            faults[key] = faults.get(key, 0) + 1
+
+    def _entity_answer(self, source, day, rel, row_number, x, fresh_row, template) -> None:
+        """The answer for registry row x: evaluated when it is new or changed today (`fresh_row`)
+        or not yet evaluated, else a duplicate of its last delivery."""
+        reg = self.world.registry
+        known = self.entity_truth.get(x)
+        if fresh_row is not None or known is None:
+            row = fresh_row if fresh_row is not None else reg.row(x)
+            rec = self.truth.evaluate(source, "entities", day, rel, row_number, row, template)
+            self.entity_truth[x] = rec["flags"]
+        else:  # unchanged since its last delivery: a duplicate
+            rec = self.truth.duplicate(
+                source, "entities", day, rel, row_number, {"uscc": reg.uscc[x]}, known, reg.uscc[x]
+            )
+        self._count(source, "entities", "expected", rec["expected"])
+        for f in rec["flags"]:
+            self._count(source, "entities", "flags", f)
+
+    def _file_answer(self, source, day, feed, rel, rows_written, manifest_rows, status, reject, faults) -> None:
+        """files.jsonl's line for a delivered file, and its counts for the summary."""
         self.truth.file(
             {
                 "source": source,
                 "date": day.isoformat(),
-                "feed": "entities",
+                "feed": feed,
                 "file": rel,
-                "rows_written": n,
-                "manifest_rows": n,
-                "expected_status": "accepted" if ready else "not_ready",
-                "reject_reason": None,
+                "rows_written": rows_written,
+                "manifest_rows": manifest_rows,
+                "expected_status": status,
+                "reject_reason": reject,
                 "faults": dict(sorted(faults.items())),
             }
         )
-        self._count(source, "entities", "rows_written", None, n)
-        self._count(source, "entities", "files", None)
-        for f, k in faults.items():
-            self._count(source, "entities", "faults", f, k)
-        return {"name": name, "feed": "entities", "rows": n, "sha256": h.hexdigest()}, n
+        self._count(source, feed, "rows_written", None, rows_written)
+        self._count(source, feed, "files", None)
+        for f, n in faults.items():
+            self._count(source, feed, "faults", f, n)
 
     # ------------------------------------------------------------ reporting
     def _calibration(self, source, feed, day, rows):
         c = self.calib
         cal = self.preset.calibration
-        if feed in ("licences", "inspections", "penalties"):
+        if feed in self.catalog.district_feeds:
             ids = c["record_ids"].setdefault(source, set())
             for row in rows:
                 if row.get("record_id"):
@@ -457,7 +464,7 @@ class Generator:
         elif feed == "dual_notifications":
             c["pushes"].update(r["notification_id"] for r in rows)
             if cal and day <= cal.window_end:
-                div = self.schemas.sources[cal.source].division_code
+                div = self.catalog.sources[cal.source].division_code
                 depts = {d["department_code"] for d in self.world.departments.rows if d["_div"] == div}
                 for r in rows:
                     if r["pushed_department_code"] in depts:
@@ -517,6 +524,17 @@ class Generator:
                 ),
             },
         }
+
+
+def _fill_extra_column(headers: list[tuple[str, str]], rows: list[dict], rng: random.Random) -> None:
+    """A drifted file's unknown column gets a value per row (kept in silver's extra_columns)."""
+    extra_header = next((h for h, f in headers if f == "_extra"), None)
+    for row in rows:
+        if extra_header is None:
+            row.pop("_extra_columns", None)
+        else:
+            row["_extra"] = rng.choice(("系统导入", "人工录入", "接口推送"))
+            row["_extra_columns"] = {extra_header: row["_extra"]}
 
 
 def generate(

@@ -14,6 +14,8 @@ import math
 import random
 from datetime import date, datetime, timedelta
 
+from lakehouse.catalog import Catalog
+
 from . import vocab
 from .addresses import Parts, render
 from .faults import FaultRates, identity_fault, name_fault, value_fault
@@ -63,14 +65,14 @@ HOTSPOT_INSPECTIONS = 6   # per month at the planted hotspot: none with problems
 
 
 class World:
-    def __init__(self, preset: Preset, seed: int, start: date, schemas, horizon: int):
-        self.preset, self.seed, self.schemas = preset, seed, schemas
+    def __init__(self, preset: Preset, seed: int, start: date, catalog: Catalog, horizon: int):
+        self.preset, self.seed, self.catalog = preset, seed, catalog
         self.rates: FaultRates = preset.rates
         self.days = business_days(start, horizon)
         self.index = {d: i for i, d in enumerate(self.days)}
-        self.div_names = {k: v for k, v in schemas.district_names.items()}
-        self.source_div = {s.code: s.division_code for s in schemas.sources.values()}
-        self.templates = {s.code: s.template for s in schemas.sources.values()}
+        self.div_names = {code: d.name for code, d in catalog.districts.items()}
+        self.source_div = {s.code: s.division_code for s in catalog.sources.values()}
+        self.templates = {s.code: s.template for s in catalog.sources.values()}
         self.district_sources = [
             s for s in sorted(self.source_div, key=lambda s: self.source_div[s]) if s != "city"
         ]
@@ -311,27 +313,29 @@ class World:
 
     # ------------------------------------------------------------ city stream
     def city_day(self, i: int) -> dict[str, list[dict]]:
-        """Everything the city delivers on day i (also updates the registry)."""
-        reg, day, seed = self.registry, self.days[i], self.seed
-        rng = random.Random(f"{seed}:city-stream:{i}")
+        """Everything the city delivers on day i (also updates the registry). The steps
+        draw from one stream in this order: moving one changes every later value."""
+        reg = self.registry
+        rng = random.Random(f"{self.seed}:city-stream:{i}")
         self.n_before_today = len(reg)
         self.pool_len = {d: len(p) for d, p in reg.pool.items()}
-        out = {
-            f: []
-            for f in (
-                "entities",
-                "departments",
-                "abnormal_list",
-                "serious_violations",
-                "dual_notifications",
-                "random_plans",
-                "random_draws",
-                "website_filings",
-            )
-        }
+        out = {t.feed: [] for t in self.catalog.tables.values() if not t.district_held}
+        n = len(reg)  # entities before today's registrations: what today's events pick from
+        changed = self._registry_changes(i, rng)
+        changed += self._registrations(i, rng, out["dual_notifications"])
+        self._feedback(i, rng, out["dual_notifications"])
+        self._random_plans(i, rng, out)
+        self._abnormal_list(i, rng, n, out["abnormal_list"])
+        self._serious_violations(i, rng, out["serious_violations"])
+        self._website_crawls(i, rng, out["website_filings"])
+        self._registry_snapshot(i, changed, out)
+        self._city_resends(i, rng, out)
+        return out
+
+    def _registry_changes(self, i: int, rng) -> list[int]:
+        """Renames, ends (注销, 吊销, 迁出) and moves of the day: the entities changed."""
+        reg, day, n = self.registry, self.days[i], len(self.registry)
         changed: list[int] = []
-        # registry changes
-        n = len(reg)
         for _ in range(int(n * 0.0001 + rng.random())):
             idx = rng.randrange(n)
             if reg.etype[idx] == "企业" and reg.status[idx] == "存续":
@@ -346,21 +350,16 @@ class World:
             idx = rng.randrange(n)
             reg.move(idx, at(day, rng))
             changed.append(idx)
-        # new registrations and their dual notifications
+        return changed
+
+    def _registrations(self, i: int, rng, notifications: list[dict]) -> list[int]:
+        """New registrations per district and their dual notifications (feedback scheduled)."""
+        reg, day = self.registry, self.days[i]
         cal = self.preset.calibration
         cal_div = self.source_div[cal.source] if cal else None
+        changed: list[int] = []
         for div in reg.divisions:
-            if div == cal_div and i in self.cal_window:
-                pushes = list(self.cal_pushes.get(i, []))
-            else:
-                k = int(self.push_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random())
-                pushes = [
-                    (
-                        rng.randrange(2, 30),
-                        rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"), (72, 5, 10, 13))[0],
-                    )
-                    for _ in range(k)
-                ]
+            pushes = self._day_pushes(i, div, cal_div, rng)
             n_new = max(
                 math.ceil(len(pushes) / 1.7),
                 int(self.new_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random()),
@@ -371,30 +370,45 @@ class World:
             changed.extend(new)
             targets = self.departments.push_targets[div]
             for j, (lag, outcome) in enumerate(pushes):
-                idx = new[j % len(new)]
                 dept = rng.choice(targets)
-                matter = (
-                    dept["_types"][0]
-                    if dept["_types"]
-                    else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
-                )
-                pushed = reg.updated[idx] + timedelta(minutes=30 + rng.randrange(300))
-                row = {
-                    "notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
-                    "registered_date": day,
-                    "licence_matter": matter,
-                    "pushed_department_code": dept["department_code"],
-                    "pushed_at": pushed,
-                    "feedback_status": "NO_FEEDBACK",
-                    "feedback_at": None,
-                    "licence_no": None,
-                    "updated_at": pushed,
-                }
-                self._entity_fields(rng, row, idx, "S", protected=div == cal_div)
-                out["dual_notifications"].append(row)
+                row = self._push_row(i, new[j % len(new)], dept, rng, protected=div == cal_div)
+                notifications.append(row)
                 if outcome != "NONE":
-                    fi = i + lag_days(lag)
-                    self.feedback_due.setdefault(fi, []).append((row, outcome, dept))
+                    self.feedback_due.setdefault(i + lag_days(lag), []).append((row, outcome, dept))
+        return changed
+
+    def _day_pushes(self, i: int, div: str, cal_div: str | None, rng) -> list[tuple[int, str]]:
+        """(feedback lag in days, outcome) of each notification district `div` is pushed today."""
+        if div == cal_div and i in self.cal_window:
+            return list(self.cal_pushes.get(i, []))
+        k = int(self.push_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random())
+        return [
+            (rng.randrange(2, 30), rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"), (72, 5, 10, 13))[0])
+            for _ in range(k)
+        ]
+
+    def _push_row(self, i: int, idx: int, dept: dict, rng, protected: bool) -> dict:
+        """A dual notification: the new entity idx pushed to the department deciding its licence."""
+        reg, day = self.registry, self.days[i]
+        matter = dept["_types"][0] if dept["_types"] else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
+        pushed = reg.updated[idx] + timedelta(minutes=30 + rng.randrange(300))
+        row = {
+            "notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
+            "registered_date": day,
+            "licence_matter": matter,
+            "pushed_department_code": dept["department_code"],
+            "pushed_at": pushed,
+            "feedback_status": "NO_FEEDBACK",
+            "feedback_at": None,
+            "licence_no": None,
+            "updated_at": pushed,
+        }
+        self._entity_fields(rng, row, idx, "S", protected=protected)
+        return row
+
+    def _feedback(self, i: int, rng, notifications: list[dict]) -> None:
+        """Departments' feedback due today: a later version of each notification."""
+        day = self.days[i]
         for row, outcome, dept in self.feedback_due.pop(i, []):
             upd = dict(row)
             upd["_faults"] = list(row.get("_faults", []))
@@ -403,8 +417,11 @@ class World:
             upd["updated_at"] = upd["feedback_at"]
             if outcome == "ISSUED":
                 upd["licence_no"] = f"{dept['_abbr']}许{day.year}{rng.randrange(10**6):06d}"
-            out["dual_notifications"].append(upd)
-        # random plans
+            notifications.append(upd)
+
+    def _random_plans(self, i: int, rng, out: dict) -> None:
+        """Plans starting today (with their draws) and plans whose results are published today."""
+        day = self.days[i]
         for plan in self.plans_by_day.get(i, []):
             self._start_plan(i, plan, rng, out)
         for plan_row in self.plan_results_due.pop(i, []):
@@ -412,26 +429,21 @@ class World:
             upd["results_published_date"] = day
             upd["updated_at"] = at(day, rng)
             out["random_plans"].append(upd)
-        # abnormal list
+
+    def _abnormal_list(self, i: int, rng, n: int, rows: list[dict]) -> None:
+        """Abnormal-list entries: history (day 0), due listings, the unreachable, July's
+        missing annual reports, then removals. `n`: entities before today's registrations."""
+        reg, day = self.registry, self.days[i]
         if i == 0:
             for e in self.history_abnormal:
-                out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
+                rows.append(self._list_row(rng, e, "abnormal"))
         for e in self.abnormal_due.pop(i, []):
             e["listed"] = day
             e["updated"] = at(day, rng)
-            out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
+            rows.append(self._list_row(rng, e, "abnormal"))
             self._follow_up(e, rng)
         for _ in range(int(n * 0.00003 + rng.random())):
-            idx = rng.randrange(n)
-            e = {
-                "idx": idx,
-                "listed": day,
-                "reason": "unreachable",
-                "updated": at(day, rng),
-                "dept": self._market(reg.district[idx]),
-            }
-            out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
-            self._follow_up(e, rng)
+            self._list_new(rng, rng.randrange(n), day, "unreachable", rows)
         if day.month == 7 and (i == 0 or self.days[i - 1].month != 7):  # annual reports were due 30 June
             for idx in range(n):
                 if (
@@ -440,19 +452,27 @@ class World:
                     and reg.established[idx].year < day.year
                     and rng.random() < 0.02
                 ):
-                    e = {
-                        "idx": idx,
-                        "listed": day,
-                        "reason": "no_report",
-                        "updated": at(day, rng),
-                        "dept": self._market(reg.district[idx]),
-                    }
-                    out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
-                    self._follow_up(e, rng)
+                    self._list_new(rng, idx, day, "no_report", rows)
         for e in self.removal_due.pop(i, []):
             e["removed"] = max(day, e["listed"])
             e["updated"] = at(day, rng)
-            out["abnormal_list"].append(self._list_row(rng, e, "abnormal"))
+            rows.append(self._list_row(rng, e, "abnormal"))
+
+    def _list_new(self, rng, idx: int, day: date, reason: str, rows: list[dict]) -> None:
+        """Entity idx listed as abnormal today for `reason` (its removal or move scheduled)."""
+        e = {
+            "idx": idx,
+            "listed": day,
+            "reason": reason,
+            "updated": at(day, rng),
+            "dept": self._market(self.registry.district[idx]),
+        }
+        rows.append(self._list_row(rng, e, "abnormal"))
+        self._follow_up(e, rng)
+
+    def _serious_violations(self, i: int, rng, rows: list[dict]) -> None:
+        """Abnormal entries three years unresolved move to the serious-violation list."""
+        day = self.days[i]
         for e in self.serious_due.pop(i, []):
             listed = day if i > 0 else min(day, three_years_after(e["listed"]))
             s = {
@@ -462,29 +482,32 @@ class World:
                 "updated": at(day, rng),
                 "dept": self._market("310000"),
             }
-            out["serious_violations"].append(self._list_row(rng, s, "serious"))
-        # websites
+            rows.append(self._list_row(rng, s, "serious"))
+
+    def _website_crawls(self, i: int, rng, rows: list[dict]) -> None:
+        """Every filed website crawled on day 0, then a few a day."""
+        day = self.days[i]
         if i == 0:
             for site in self.websites:
                 site["text"] = self._homepage(rng, site)
-                out["website_filings"].append(self._site_row(rng, site, at(day, rng, 0, 6)))
+                rows.append(self._site_row(rng, site, at(day, rng, 0, 6)))
         elif self.websites:
             for _ in range(int(len(self.websites) * 0.003 + rng.random())):
                 site = self.websites[rng.randrange(len(self.websites))]
                 site["text"] = self._homepage(rng, site)
-                out["website_filings"].append(self._site_row(rng, site, at(day, rng, 0, 6)))
-        # registry and departments: full snapshot on the first day and the first day of a month
-        if day in self.month_first:
-            out["entities"] = range(len(reg))
+                rows.append(self._site_row(rng, site, at(day, rng, 0, 6)))
+
+    def _registry_snapshot(self, i: int, changed: list[int], out: dict) -> None:
+        """Registry and departments: a full snapshot on the first day and the first day of a
+        month, else the entities changed today (once each, in order of change)."""
+        if self.days[i] in self.month_first:
+            out["entities"] = range(len(self.registry))
             out["departments"] = self.departments.rows
         else:
-            seen, order = set(), []
-            for idx in changed:
-                if idx not in seen:
-                    seen.add(idx)
-                    order.append(idx)
-            out["entities"] = order
-        # some rows are sent again unchanged on a later day
+            out["entities"] = list(dict.fromkeys(changed))
+
+    def _city_resends(self, i: int, rng, out: dict) -> None:
+        """Some faulty list rows are sent again unchanged on a later day; today's are added."""
         for feed in ("dual_notifications", "abnormal_list"):
             for row in out[feed]:
                 if "_faults" in row and rng.random() < self.rates.duplicate_resend:
@@ -493,7 +516,6 @@ class World:
                     )
         for feed, row, tag in self.pending.pop(("city-lists", i), []):
             out[feed].append(resend(row, tag))
-        return out
 
     def _list_row(self, rng, e: dict, kind: str) -> dict:
         row = {
@@ -533,13 +555,49 @@ class World:
         return row
 
     def _start_plan(self, i: int, plan: dict, rng, out) -> None:
+        """A random plan starts: its row, its draws, and their inspections scheduled."""
         reg, day = self.registry, self.days[i]
         div = plan["div"]
+        target = plan["target"] + self.plan_shortfall
+        population = self._plan_population(plan, target, rng)
+        pop = len(population)
+        ratio = round(min(0.5, target / pop), 4) if pop else 0.0
+        draws = round(pop * ratio)
+        self.plan_shortfall = max(0, target - draws)
+        lead = self._market(div)
+        parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
+        scope = (
+            ("全市" if div == "310000" else self.div_names[div])
+            + "、".join(reg.ind[x][1] for x in plan["industries"])
+            + "行业市场主体"
+        )
+        end_i = min(len(self.days) - 1, i + plan["length"])
+        row = {
+            "plan_id": f"SJ{day.year}{div[2:]}{plan['n']:03d}",
+            "plan_name": f"{day.year}年{scope}双随机抽查",
+            "lead_department_code": lead["department_code"],
+            "participant_department_codes": parts,
+            "scope": scope,
+            "sampling_ratio": ratio,
+            "population": pop,
+            "start_date": day,
+            "end_date": self.days[end_i],
+            "results_published_date": None,
+            "updated_at": at(day, rng, 8, 1),
+        }
+        out["random_plans"].append(row)
+        self.plan_results_due.setdefault(end_i + 5, []).append(row)
+        for idx in rng.sample(population, draws):
+            self._draw(i, end_i, row["plan_id"], div, lead, idx, rng, out["random_draws"])
+
+    def _plan_population(self, plan: dict, target: int, rng) -> list[int]:
+        """The entities a plan draws from: its industries in its district(s) (the city: all),
+        widened by further industries until the target is at most 30% of it."""
+        reg, div = self.registry, plan["div"]
         divs = reg.divisions if div == "310000" else [div]
         inds = list(plan["industries"])
         others = [x[0] for x in vocab.INDUSTRIES if x[0] not in inds]
         rng.shuffle(others)
-        target = plan["target"] + self.plan_shortfall
 
         def population_of(industries):
             found = []
@@ -553,55 +611,31 @@ class World:
             inds.append(others.pop())
             population = population_of(inds)
         plan["industries"] = inds
-        pop = len(population)
-        ratio = round(min(0.5, target / pop), 4) if pop else 0.0
-        draws = round(pop * ratio)
-        self.plan_shortfall = max(0, target - draws)
-        lead = self._market(div)
-        parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
-        plan_id = f"SJ{day.year}{div[2:]}{plan['n']:03d}"
-        scope = (
-            ("全市" if div == "310000" else self.div_names[div])
-            + "、".join(reg.ind[x][1] for x in plan["industries"])
-            + "行业市场主体"
-        )
-        end_i = min(len(self.days) - 1, i + plan["length"])
-        row = {
+        return population
+
+    def _draw(self, i: int, end_i: int, plan_id: str, div: str, lead: dict, idx: int, rng, draws: list) -> None:
+        """Entity idx drawn for a plan: the draw row, and its inspection (delivered by the
+        holding source between today and the plan's end; an unreachable one gets listed)."""
+        reg, day = self.registry, self.days[i]
+        drow = {
             "plan_id": plan_id,
-            "plan_name": f"{day.year}年{scope}双随机抽查",
-            "lead_department_code": lead["department_code"],
-            "participant_department_codes": parts,
-            "scope": scope,
-            "sampling_ratio": ratio,
-            "population": pop,
-            "start_date": day,
-            "end_date": self.days[end_i],
-            "results_published_date": None,
-            "updated_at": at(day, rng, 8, 1),
+            "drawn_at": at(day, rng, 9, 1),
+            "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
+            "updated_at": None,
         }
-        out["random_plans"].append(row)
-        pub = end_i + 5
-        self.plan_results_due.setdefault(pub, []).append(row)
-        holder = "city" if div == "310000" else self.schemas.districts[div]
-        for idx in rng.sample(population, draws):
-            drow = {
-                "plan_id": plan_id,
-                "drawn_at": at(day, rng, 9, 1),
-                "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
-                "updated_at": None,
-            }
-            drow["updated_at"] = drow["drawn_at"]
-            self._entity_fields(rng, drow, idx, "S")
-            out["random_draws"].append(drow)
-            insp_i = rng.randint(i, end_i)
-            deliver_i = insp_i + rng.choice((0, 0, 1, 2))
-            result = weighted(rng, INSPECTION_RESULTS)
-            if reg.status[idx] != "存续":
-                result = "NOT_OPERATING"
-            self.random_insp.setdefault((holder, deliver_i), []).append((plan_id, idx, lead, insp_i, result))
-            if result == "UNREACHABLE":
-                e = {"idx": idx, "reason": "unreachable", "dept": lead}
-                self.abnormal_due.setdefault(deliver_i + rng.randrange(5, 15), []).append(e)
+        drow["updated_at"] = drow["drawn_at"]
+        self._entity_fields(rng, drow, idx, "S")
+        draws.append(drow)
+        insp_i = rng.randint(i, end_i)
+        deliver_i = insp_i + rng.choice((0, 0, 1, 2))
+        result = weighted(rng, INSPECTION_RESULTS)
+        if reg.status[idx] != "存续":
+            result = "NOT_OPERATING"
+        holder = "city" if div == "310000" else self.catalog.districts[div].code
+        self.random_insp.setdefault((holder, deliver_i), []).append((plan_id, idx, lead, insp_i, result))
+        if result == "UNREACHABLE":
+            e = {"idx": idx, "reason": "unreachable", "dept": lead}
+            self.abnormal_due.setdefault(deliver_i + rng.randrange(5, 15), []).append(e)
 
     # -------------------------------------------------------- district streams
     def district_day(self, source: str, i: int) -> dict[str, list[dict]]:
@@ -611,7 +645,7 @@ class World:
         self.addr_rng = random.Random(f"{seed}:{source}:{i}:addresses")
         template = self.templates[source]
         div = self.source_div[source]
-        out = {"licences": [], "inspections": [], "penalties": []}
+        out: dict[str, list[dict]] = {f: [] for f in self.catalog.district_feeds}
         randoms = self.random_insp.pop((source, i), [])
         for plan_id, idx, dept, insp_i, result in randoms:
             row = self._inspection(
@@ -621,13 +655,33 @@ class World:
             out["inspections"].append(row)
         joint_rows = self._joints(rng, source, div, i, template)
         out["inspections"].extend(joint_rows)
+        base = self._records_today(source, i, rng, len(randoms) + len(joint_rows))
+        self._ordinary_records(rng, source, div, day, template, base, out)
+        if self.hotspot and source == self.hotspot["source"] and i == 0:
+            out["inspections"].extend(self._hotspot_rows(source, div, day, template))
+        # value faults, then schedule resends and corrections
+        for feed, rows in out.items():
+            for row in rows:
+                if row.get("_protected"):
+                    continue
+                self._value_fault(rng, row, feed, day, template)
+                self._schedule_resends(rng, source, i, feed, row)
+        for feed, row, tag in self.pending.pop((source, i), []):
+            out[feed].append(resend(row, tag))
+        return out
+
+    def _records_today(self, source: str, i: int, rng, planned: int) -> int:
+        """How many ordinary records `source` delivers on day i (the calibration source: what
+        its window still needs after the `planned` random and joint inspections)."""
         cal = self.preset.calibration
         if cal and source == cal.source and i in self.cal_records:
-            base = self.cal_records[i] + self.cal_deficit - len(randoms) - len(joint_rows)
+            base = self.cal_records[i] + self.cal_deficit - planned
             self.cal_deficit = min(0, base)
-            base = max(0, base)
-        else:
-            base = int(self.records_mean[source] * (0.75 + 0.5 * rng.random()) + rng.random())
+            return max(0, base)
+        return int(self.records_mean[source] * (0.75 + 0.5 * rng.random()) + rng.random())
+
+    def _ordinary_records(self, rng, source, div, day, template, base: int, out: dict) -> None:
+        """`base` records split into licences, inspections and penalties by preset.feed_split."""
         split = self.preset.feed_split
         counts = [0, 0, 0]
         for _ in range(base):
@@ -641,32 +695,12 @@ class World:
             dept = self._dept(rng, div, "inspections")
             out["inspections"].append(
                 self._inspection(
-                    rng,
-                    source,
-                    div,
-                    day,
-                    idx,
-                    dept,
-                    self._event_date(rng, day),
-                    kind,
-                    weighted(rng, INSPECTION_RESULTS),
-                    template,
+                    rng, source, div, day, idx, dept, self._event_date(rng, day), kind,
+                    weighted(rng, INSPECTION_RESULTS), template,
                 )
             )
         for _ in range(counts[2]):
             out["penalties"].append(self._penalty(rng, source, div, day, template))
-        if self.hotspot and source == self.hotspot["source"] and i == 0:
-            out["inspections"].extend(self._hotspot_rows(source, div, day, template))
-        # value faults, then schedule resends and corrections
-        for feed, rows in out.items():
-            for row in rows:
-                if row.get("_protected"):
-                    continue
-                self._value_fault(rng, row, feed, day, template)
-                self._schedule_resends(rng, source, i, feed, row)
-        for feed, row, tag in self.pending.pop((source, i), []):
-            out[feed].append(resend(row, tag))
-        return out
 
     def _plan_hotspot(self) -> None:
         """A supervision hotspot to find (preset.hotspot names the district source): the
@@ -757,7 +791,7 @@ class World:
     def _licence(self, rng, source, div, day, template) -> dict:
         reg = self.registry
         idx = self._pick(rng, div)
-        types = reg.ind[reg.industry[idx]][4] or self.schemas.known_licence_types
+        types = reg.ind[reg.industry[idx]][4] or self.catalog.known_licence_types
         ltype = rng.choice(types)
         dept = self.departments.by_licence_type.get((div, ltype)) or self._market(div)
         dd = self._event_date(rng, day)
@@ -891,21 +925,19 @@ class World:
         return rows
 
     def _value_fault(self, rng, row, feed, day, template) -> None:
-        event = {"licences": "decision_date", "inspections": "inspection_date", "penalties": "decision_date"}[
-            feed
-        ]
+        table = self.catalog.table_for_feed(feed)
         amounts = (
             tuple(f for f in ("fine_amount", "confiscated_amount") if row.get(f) is not None)
             if feed == "penalties"
             else ()
         )
-        vocab_fields = {
-            "licences": ("status",),
-            "inspections": (rng.choice(("kind", "result")),),
-            "penalties": ("status",),
-        }[feed]
+        # a value fault may hit one vocabulary column; the draw is made for every row, one or
+        # two columns (licences, penalties: status; inspections: kind or result), so the stream stays
+        columns = tuple(c.name for c in table.columns if c.values)
+        k = rng.randrange(2)
+        vocab_fields = (columns[k % len(columns)],) if columns else ()
         f = value_fault(
-            rng, self.rates, row, feed, event, day, template, amounts, vocab_fields, self.departments
+            rng, self.rates, row, feed, table.event_date, day, template, amounts, vocab_fields, self.departments
         )
         if f:
             row.setdefault("_faults", []).append(f)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from lakehouse.catalog import Catalog, Table
 from lakehouse.identifiers import is_valid_uscc, normalise_identifier
 
 from .faults import ExcelNumber, Raw
@@ -93,18 +94,19 @@ class RegistryView:
 
 
 class Truth:
-    def __init__(self, schemas, out_dir: Path, rows: bool):
-        self.schemas = schemas
+    def __init__(self, catalog: Catalog, out_dir: Path, rows: bool):
+        self.catalog = catalog
+        self.tables = {t.feed: t for t in catalog.tables.values()}
         self.rows_enabled = rows
         self.dir = out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.files_fh = open(out_dir / "files.jsonl", "w", encoding="utf-8")
         self.rows_fh = open(out_dir / "rows.jsonl", "w", encoding="utf-8") if rows else None
-        self.registry = RegistryView(schemas.districts, schemas.legacy)
+        self.registry = RegistryView(catalog.districts, catalog.legacy_districts)
         self.departments: set[str] = set()
         self.state: dict[str, dict] = {}
         self.silver: dict[str, dict] = {}
-        self.known_types = set(schemas.known_licence_types)
+        self.known_types = set(catalog.known_licence_types)
         self.expected_totals: dict[str, dict[str, int]] = {}
 
     def close(self) -> None:
@@ -126,28 +128,21 @@ class Truth:
     def _district_flags(self, code, flags):
         if code is None or code == "":
             return code
-        if code in self.schemas.legacy:
+        legacy = self.catalog.legacy_districts
+        if code in legacy:
             flags.append("legacy_district")
-            return self.schemas.legacy[code]
-        if code not in self.schemas.districts:
+            return legacy[code]
+        if code not in self.catalog.districts:
             flags.append("unknown_district")
         return code
 
     def evaluate(
         self, source: str, feed: str, day: date, file: str, row_number: int, row: dict, template: str
     ) -> dict:
-        sch = self.schemas
-        table = sch.tables[feed]
-        holding = sch.sources[source].division_code
-        rules: list[str] = []
-        flags: list[str] = []
-        for f in table.required:
-            v = row.get(f)
-            if v is None or (isinstance(v, str) and not isinstance(v, ExcelNumber) and v.strip() == ""):
-                rules.append("required_missing")
-                break
+        table = self.tables[feed]
+        holding = self.catalog.sources[source].division_code
+        rules, flags = self._row_rules(table, day, row)
         uscc = resolved_by = reg_district = None
-        silver: dict = {}
         if table.entity_ref:
             uscc, resolved_by, reg_district, rflags = self.registry.resolve(
                 row.get("uscc_as_sent"), row.get("entity_name"), holding
@@ -157,37 +152,67 @@ class Truth:
                 rules.append("uscc_unresolved")
         if feed == "entities":
             uscc = row["uscc"]
-            if not is_valid_uscc(uscc):
-                flags.append("uscc_check_exception")
-            silver["registered_district"] = self._district_flags(row["registered_district"], flags)
-        if feed == "departments":
-            silver["district_code"] = self._district_flags(row["district_code"], flags)
+        silver = self._reference_flags(feed, table, row, flags)
+        rules, flags = sorted(set(rules)), sorted(set(flags))
+        key_vals = self._natural_key(source, table, row, uscc, template)
+        expected = "quarantined"
+        if not rules:
+            expected, k = self._version(feed, row, key_vals)
+            if expected in ("accepted", "updated") and self.rows_enabled:
+                self.silver.setdefault(feed, {})[k] = self._silver_row(
+                    table, source, holding, row, key_vals, uscc, resolved_by, reg_district, flags, silver,
+                    template,
+                )
+        return self._answer(
+            source, feed, day, file, row_number, key=key_vals, expected=expected, rules=rules, flags=flags,
+            resolved_by=resolved_by, uscc=uscc, faults=sorted(set(row.get("_faults") or [])),
+        )
+
+    def _row_rules(self, table: Table, day: date, row: dict) -> tuple[list[str], list[str]]:
+        """(rules, flags) of the row's own values: required_missing, date_impossible,
+        amount_invalid, value_unknown; late."""
+        thresholds = self.catalog.thresholds
+        rules: list[str] = []
+        flags: list[str] = []
+        for f in table.required_fields:
+            v = row.get(f)
+            if v is None or (isinstance(v, str) and not isinstance(v, ExcelNumber) and v.strip() == ""):
+                rules.append("required_missing")
+                break
         if table.event_date:
             ev = row.get(table.event_date)
             if isinstance(ev, Raw):
                 rules.append("date_impossible")
             elif isinstance(ev, date):
                 d = ev.date() if isinstance(ev, datetime) else ev
-                if d < sch.min_event_date or d > day:
+                if d < thresholds.min_event_date or d > day:
                     rules.append("date_impossible")
-                elif (day - d).days > sch.late_after_days:
+                elif (day - d).days > thresholds.late_after_days:
                     flags.append("late")
         for f in AMOUNT_FIELDS:
             v = row.get(f)
-            if f in table.types and v is not None:
-                if isinstance(v, Raw) or v < 0 or v > sch.max_amount_yuan:
+            if table.has_column(f) and v is not None:
+                if isinstance(v, Raw) or v < 0 or v > thresholds.max_amount_yuan:
                     rules.append("amount_invalid")
                     break
-        for f in table.vocab:
-            if isinstance(row.get(f), Raw):
+        for col in table.columns:
+            if col.values and isinstance(row.get(col.name), Raw):
                 rules.append("value_unknown")
                 break
+        return rules, flags
+
+    def _reference_flags(self, feed: str, table: Table, row: dict, flags: list[str]) -> dict:
+        """Adds the flags of what the row refers to (districts, departments, licence types,
+        the address) to `flags`; returns the silver values they decide."""
+        silver: dict = {}
+        if feed == "entities":
+            if not is_valid_uscc(row["uscc"]):
+                flags.append("uscc_check_exception")
+            silver["registered_district"] = self._district_flags(row["registered_district"], flags)
+        if feed == "departments":
+            silver["district_code"] = self._district_flags(row["district_code"], flags)
         dept = row.get("department_code")
-        if (
-            dept is not None
-            and feed in ("licences", "inspections", "penalties")
-            and dept not in self.departments
-        ):
+        if dept is not None and table.district_held and dept not in self.departments:
             flags.append("unknown_department")
         if (
             feed == "licences"
@@ -200,89 +225,52 @@ class Truth:
             silver.update(zip(ADDRESS_COLUMNS, parts or (None,) * len(ADDRESS_COLUMNS), strict=False))
             if parts is None and row.get("address"):
                 flags.append("address_unparsed")
-        rules = sorted(set(rules))
-        flags = sorted(set(flags))
-        # natural key
+        return silver
+
+    def _natural_key(self, source: str, table: Table, row: dict, uscc, template: str) -> dict:
         if table.district_held:
-            key_vals = {"source": source, "record_id": self._text(row.get("record_id"), template)}
-        else:
-            key_vals = {}
-            for k in table.key:
-                if k == "uscc" and table.entity_ref:
-                    key_vals[k] = uscc
-                else:
-                    key_vals[k] = self._canon(k, row.get(k), table, template)
-        expected = "quarantined" if rules else "accepted"
-        if not rules:
-            if feed == "entities":
-                self.registry.upsert(row)
-            elif feed == "departments":
-                self.departments.add(row["department_code"])
-            k = json.dumps(list(key_vals.values()), ensure_ascii=False, default=str)
-            st = self.state.setdefault(feed, {})
-            version_col = "crawled_at" if feed == "website_filings" else "updated_at"
-            version = row.get(version_col)
-            sig = tuple((f, repr(v)) for f, v in row.items() if not f.startswith("_"))
-            prev = st.get(k)
-            if prev is None:
-                expected = "accepted"
-            elif prev[1] == sig:
-                expected = "duplicate"
-            elif version is not None and (prev[0] is None or version > prev[0]):
-                expected = "updated"
-            else:
-                expected = "duplicate"
-            if expected in ("accepted", "updated"):
-                st[k] = (version, sig)
-                if self.rows_enabled:
-                    self.silver.setdefault(feed, {})[k] = self._silver_row(
-                        feed,
-                        table,
-                        source,
-                        holding,
-                        row,
-                        key_vals,
-                        uscc,
-                        resolved_by,
-                        reg_district,
-                        flags,
-                        silver,
-                        template,
-                    )
-        rec = {
-            "source": source,
-            "feed": feed,
-            "date": day.isoformat(),
-            "file": file,
-            "row_number": row_number,
-            "key": key_vals,
-            "expected": expected,
-            "rules": rules,
-            "flags": flags,
-            "resolved_by": resolved_by,
-            "uscc": uscc,
-            "faults": sorted(set(row.get("_faults") or [])),
+            return {"source": source, "record_id": self._text(row.get("record_id"), template)}
+        return {
+            k: uscc if k == "uscc" and table.entity_ref else self._canon(k, row.get(k), table, template)
+            for k in table.key
         }
-        if self.rows_fh:
-            self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        return rec
+
+    def _version(self, feed: str, row: dict, key_vals: dict) -> tuple[str, str]:
+        """(accepted | updated | duplicate, the key as text) of a row no rule quarantines;
+        the registry and department list learn it, the latest version is kept."""
+        if feed == "entities":
+            self.registry.upsert(row)
+        elif feed == "departments":
+            self.departments.add(row["department_code"])
+        k = json.dumps(list(key_vals.values()), ensure_ascii=False, default=str)
+        st = self.state.setdefault(feed, {})
+        version = row.get("crawled_at" if feed == "website_filings" else "updated_at")
+        sig = tuple((f, repr(v)) for f, v in row.items() if not f.startswith("_"))
+        prev = st.get(k)
+        if prev is None:
+            expected = "accepted"
+        elif prev[1] == sig:
+            expected = "duplicate"
+        elif version is not None and (prev[0] is None or version > prev[0]):
+            expected = "updated"
+        else:
+            expected = "duplicate"
+        if expected in ("accepted", "updated"):
+            st[k] = (version, sig)
+        return expected, k
 
     def duplicate(self, source, feed, day, file, row_number, key, flags, uscc) -> dict:
         """A row known to repeat its last accepted version unchanged (fast path for registry snapshots)."""
-        rec = {
-            "source": source,
-            "feed": feed,
-            "date": day.isoformat(),
-            "file": file,
-            "row_number": row_number,
-            "key": key,
-            "expected": "duplicate",
-            "rules": [],
-            "flags": flags,
-            "resolved_by": None,
-            "uscc": uscc,
-            "faults": [],
-        }
+        return self._answer(
+            source, feed, day, file, row_number, key=key, expected="duplicate", rules=[], flags=flags,
+            resolved_by=None, uscc=uscc, faults=[],
+        )
+
+    def _answer(self, source, feed, day: date, file, row_number, **outcome) -> dict:
+        """One line of rows.jsonl: where the row was delivered, then `outcome` (key, expected,
+        rules, flags, resolved_by, uscc, faults: the order the answer file lists them)."""
+        rec = {"source": source, "feed": feed, "date": day.isoformat(), "file": file, "row_number": row_number,
+               **outcome}
         if self.rows_fh:
             self.rows_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return rec
@@ -297,7 +285,7 @@ class Truth:
     def _canon(self, field, v, table, template):
         if v is None or isinstance(v, Raw):
             return None if v is None else str(v)
-        t = table.types.get(field, "string")
+        is_int = table.has_column(field) and table.column(field).kind == "int"
         if isinstance(v, datetime):
             return iso_ts(v)
         if isinstance(v, date):
@@ -310,13 +298,12 @@ class Truth:
             return format(Decimal(v).quantize(Decimal("0.0001")), "f")
         if isinstance(v, list):
             return [self._text(x, template) for x in v]
-        if t == "int":
+        if is_int:
             return int(v)
         return self._text(v, template)
 
     def _silver_row(
         self,
-        feed,
         table,
         source,
         holding,
@@ -340,9 +327,9 @@ class Truth:
                 resolved_by=resolved_by,
                 registered_district=reg_district,
             )
-        for f in table.types:
-            if f not in out:
-                out[f] = self._canon(f, row.get(f), table, template)
+        for col in table.columns:
+            if col.name not in out:
+                out[col.name] = self._canon(col.name, row.get(col.name), table, template)
         out.update(extra)
         out["flags"] = flags
         if row.get("_extra_columns"):

@@ -18,7 +18,6 @@ from .faults import ExcelNumber, Raw
 
 AMOUNT_FIELDS = ("fine_amount", "confiscated_amount")
 FIXED_ZIP_TIME = (2017, 1, 1, 0, 0, 0)
-FEED_TITLES = {"licences": "行政许可", "inspections": "监督检查", "penalties": "行政处罚"}
 
 
 @dataclass

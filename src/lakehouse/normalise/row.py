@@ -265,7 +265,7 @@ def _converter(col: Column, table: Table, source: Source, template: Template, ca
     if col.references == "districts":
         return _district(frozenset(catalog.districts), dict(catalog.legacy_districts))
     if col.references == "licence_types":
-        return _licence_type(catalog.known_licence_types)
+        return _licence_type(frozenset(catalog.known_licence_types))
     kind = col.kind
     if kind == "date":
         return _date({})
