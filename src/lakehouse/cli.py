@@ -145,9 +145,8 @@ def cmd_ingest(args) -> None:
                     landing=Path(args.landing) if args.landing else None)
     for note in report.notes:
         print("note:", note)
-    for f in report.files:
-        if f["status"] != "accepted":
-            print(f"{f['status'].upper()}: {f['_file']}: {f['reason']}")
+    for line in report.problem_lines():
+        print(line)
     print(json.dumps({"run_id": report.run_id, **report.totals(),
                       "blocked_sources": sorted(report.blocked_sources),
                       "seconds_by_stage": {k: round(v, 1) for k, v in report.timings.items()}}, indent=2))

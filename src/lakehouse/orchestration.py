@@ -126,15 +126,14 @@ def build_ingest_dag(cfg: dict):
             report = run_ingest(sources=[code], start=plan.since, end=plan.day)
             for note in report.notes:
                 print("note:", note)
-            for f in report.files:
-                if f["status"] != "accepted":
-                    print(f"{f['status'].upper()} {f['_file']}: {f['reason']}")
+            for line in report.problem_lines():
+                print(line)
             totals = report.totals()
             print("totals:", totals)
             problem = None
             if report.blocked_sources:
                 problem = (f"{code} {day}: critical expectations failed, batch not published: "
-                           + "; ".join(f["reason"] for f in report.files if f["status"] == "blocked")
+                           + "; ".join(f.reason for f in report.files if f.status == "blocked")
                            + f". See Data Docs under {settings().home / 'gx'} and the run log (lake.ingest_runs).")
             return {"status": "blocked" if problem else "ingested", "problem": problem, **totals}
 
@@ -174,9 +173,8 @@ def build_backfill_dag(tables: list[str]):
             start = date.fromisoformat(conf["start"]) if conf.get("start") else None
             end = date.fromisoformat(conf["end"]) if conf.get("end") else None
             report = run_ingest(sources=conf.get("sources"), start=start, end=end)
-            for f in report.files:
-                if f["status"] != "accepted":
-                    print(f"{f['status'].upper()} {f['_file']}: {f['reason']}")
+            for line in report.problem_lines():
+                print(line)
             print("seconds by stage:", report.timings)
             return {**report.totals(), "blocked_sources": sorted(report.blocked_sources)}
 

@@ -41,7 +41,7 @@ REFERENCE_FIRST = ("departments", "entities")
 @dataclass
 class IngestReport:
     run_id: str
-    files: list[dict] = field(default_factory=list)
+    files: list[runlog.RunLogEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     blocked_sources: set[str] = field(default_factory=set)
     tables_written: set[str] = field(default_factory=set)
@@ -62,12 +62,16 @@ class IngestReport:
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in", "rows_accepted", "rows_duplicate", "rows_quarantined")
-        out = {k: sum(f[k] or 0 for f in self.files) for k in keys}
+        out = {k: sum(getattr(f, k) or 0 for f in self.files) for k in keys}
         out["files"] = len(self.files)
         out["rows_promoted"] = sum(self.promoted.values())   # earlier files' rows, out of the quarantine
-        out["files_rejected"] = sum(f["status"] == "rejected" for f in self.files)
-        out["files_blocked"] = sum(f["status"] == "blocked" for f in self.files)
+        out["files_rejected"] = sum(f.status == "rejected" for f in self.files)
+        out["files_blocked"] = sum(f.status == "blocked" for f in self.files)
         return out
+
+    def problem_lines(self) -> list[str]:
+        """One line per file not accepted (rejected or blocked), with its reason."""
+        return [line for f in self.files if (line := f.problem_line())]
 
 
 def ingest(sources: list[str] | None = None, start: date | None = None, end: date | None = None,
@@ -117,13 +121,11 @@ def _log_rejected_folders(spark, rejected: list[RejectedFolder], processed: set[
     if not new:
         return
     now = utc_now()
-    entries = [{
-        "ingest_run_id": run_id, "source": r.source, "delivery_date": r.day, "feed": None,
-        "_file": r.manifest, "file_sha256": r.sha256, "status": "rejected", "reason": f"{r.reason}: {r.message}",
-        "manifest_rows": None, "rows_in": 0, "rows_accepted": 0, "rows_duplicate": 0, "rows_quarantined": 0,
-        "rows_late": 0, "quarantined_by_rule": {}, "flagged_by_rule": {}, "unknown_columns": [],
-        "expectations_passed": True, "expectation_failures": [], "started_at": now, "finished_at": now,
-    } for r in new]
+    entries = [runlog.RunLogEntry(
+        ingest_run_id=run_id, source=r.source, delivery_date=r.day, feed=None, _file=r.manifest,
+        file_sha256=r.sha256, status="rejected", reason=f"{r.reason}: {r.message}", manifest_rows=None,
+        rows_in=0, started_at=now, finished_at=now,
+    ) for r in new]
     recovery.begin(spark, run_id, 0, ["ops/ingest_runs"], len(entries))
     runlog.record(spark, entries)
     report.files.extend(entries)
@@ -253,7 +255,7 @@ def table_workers() -> int:
 
 
 def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[str]], run_id: str,
-                     started, finished, report: IngestReport) -> list[dict]:
+                     started, finished, report: IngestReport) -> list[runlog.RunLogEntry]:
     entries = []
     for f in batch.files:
         c = counts.get(f.file_id, {})
@@ -264,17 +266,16 @@ def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[s
             reason = "; ".join(blocked[f.source]) or None
         else:
             reason = None
-        entries.append({
-            "ingest_run_id": run_id, "source": f.source, "delivery_date": f.day, "feed": f.feed,
-            "_file": f.file, "file_sha256": f.sha256, "status": status, "reason": reason,
-            "manifest_rows": f.manifest_rows, "rows_in": f.rows_in,
-            "rows_accepted": c.get("accepted", 0), "rows_duplicate": c.get("duplicate", 0),
-            "rows_quarantined": c.get("quarantined", 0), "rows_late": c.get("late", 0), "rows_promoted": 0,
-            "quarantined_by_rule": c.get("quarantined_by_rule", {}), "flagged_by_rule": c.get("flags", {}),
-            "unknown_columns": f.unknown_columns, "expectations_passed": status != "blocked",
-            "expectation_failures": blocked.get(f.source, []) if status == "blocked" else [],
-            "started_at": started, "finished_at": finished,
-        })
+        entries.append(runlog.RunLogEntry(
+            ingest_run_id=run_id, source=f.source, delivery_date=f.day, feed=f.feed, _file=f.file,
+            file_sha256=f.sha256, status=status, reason=reason, manifest_rows=f.manifest_rows, rows_in=f.rows_in,
+            started_at=started, finished_at=finished,
+            rows_accepted=c.get("accepted", 0), rows_duplicate=c.get("duplicate", 0),
+            rows_quarantined=c.get("quarantined", 0), rows_late=c.get("late", 0),
+            quarantined_by_rule=c.get("quarantined_by_rule", {}), flagged_by_rule=c.get("flags", {}),
+            unknown_columns=f.unknown_columns, expectations_passed=status != "blocked",
+            expectation_failures=blocked.get(f.source, []) if status == "blocked" else [],
+        ))
         if f.unknown_columns:
             report.notes.append(f"{f.file}: unknown column(s) {f.unknown_columns} kept in extra_columns; "
                                 f"map them in schemas/sources/{f.source}.yaml if they are renames")

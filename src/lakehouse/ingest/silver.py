@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse import lake
+from lakehouse.ingest.ops_tables import QUARANTINE
 
 
 def content_hash(columns: list[str]):
@@ -99,12 +100,11 @@ def empty_counts(counts: dict[str, dict], file_id: str) -> dict:
 
 
 def quarantine_rows(bad: DataFrame, table: str, key: list[str]) -> DataFrame:
-    """The quarantine table's shape: the row's rules, reasons, raw values, lineage."""
-    return bad.select(F.lit(table).alias("_table"), "_source", "_delivery_date", "_file", "_file_sha256",
-                      "_row_number", "_ingest_run_id", "_ingested_at",
-                      F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
-                      F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
-                      F.col("_raw").alias("raw"))
+    """The quarantine table's columns (ops_tables.QUARANTINE): the row's
+    rules, reasons, raw values, lineage."""
+    made = {"_table": F.lit(table), "record_key": F.to_json(F.struct(*[F.col(k).cast("string") for k in key])),
+            "rule_ids": F.col("_rules"), "reasons": F.col("_reasons"), "raw": F.col("_raw")}
+    return bad.select(*[made.get(c, F.col(c)).alias(c) for c in QUARANTINE.column_names])
 
 
 def write_quarantine(spark, rows: DataFrame, files: list[str]) -> None:

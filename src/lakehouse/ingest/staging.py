@@ -33,8 +33,6 @@ HELPER_COLUMNS = {
     "_row_id": "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
     "_name_key": "string", "_rules": "array<string>", "_reasons": "array<string>", "_raw": "map<string,string>",
 }
-_EXTRA_ARROW = {"int": pa.int64(), "string": pa.string(), "bool": pa.bool_(),
-                "array<string>": pa.list_(pa.string()), "map<string,string>": pa.map_(pa.string(), pa.string())}
 
 
 @dataclass
@@ -284,7 +282,7 @@ def _silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> 
 def arrow_schema(table: Table, with_helpers: bool = True) -> pa.Schema:
     fields = [pa.field(c.name, arrow_type(c.type)) for c in table.all_columns]
     if with_helpers:
-        fields += [pa.field(n, _EXTRA_ARROW[t]) for n, t in HELPER_COLUMNS.items()]
+        fields += [pa.field(n, arrow_type(t)) for n, t in HELPER_COLUMNS.items()]
     return pa.schema(fields)
 
 
