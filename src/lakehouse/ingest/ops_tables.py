@@ -55,12 +55,20 @@ FILE_LEDGER = OpsTable("ops", "file_ledger", (
     ("recorded_at", "timestamp"),
 ))
 
+# The lineage every delivered row carries from staging on: the first lineage
+# columns of schemas/tables/_common.yaml (a unit test holds them equal).
+DELIVERY_LINEAGE = (
+    ("_source", "string"), ("_delivery_date", "date"), ("_file", "string"), ("_file_sha256", "string"),
+    ("_row_number", "int"), ("_ingest_run_id", "string"), ("_ingested_at", "timestamp"),
+)
+
 # Every rejected row of every table, with its rules, reasons and raw values (ingest/silver.py).
 QUARANTINE = OpsTable("quarantine", "rows", (
-    ("_table", "string"), ("_source", "string"), ("_delivery_date", "date"), ("_file", "string"),
-    ("_file_sha256", "string"), ("_row_number", "int"), ("_ingest_run_id", "string"),
-    ("_ingested_at", "timestamp"), ("record_key", "string"), ("rule_ids", "array<string>"),
+    ("_table", "string"), *DELIVERY_LINEAGE, ("record_key", "string"), ("rule_ids", "array<string>"),
     ("reasons", "array<string>"), ("raw", "map<string,string>"),
 ), pg_name="quarantine_rows", pg_key=("_table", "_file", "_file_sha256", "_row_number"))
+
+# Every delivered row as strings, one table per feed: bronze/<feed> (ingest/staging.py).
+BRONZE_COLUMNS = (*DELIVERY_LINEAGE, ("raw", "map<string,string>"))
 
 PUBLISHED = (QUARANTINE, RUN_LOG)

@@ -23,6 +23,7 @@ import pyarrow as pa
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
 from lakehouse.ingest.landing import Delivery, ManifestEntry, sha256_of
+from lakehouse.ingest.ops_tables import BRONZE_COLUMNS
 from lakehouse.ingest.table_types import arrow_type
 from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
 from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_required_columns
@@ -286,12 +287,7 @@ def arrow_schema(table: Table, with_helpers: bool = True) -> pa.Schema:
     return pa.schema(fields)
 
 
-BRONZE_SCHEMA = pa.schema([
-    pa.field("_source", pa.string()), pa.field("_delivery_date", pa.date32()), pa.field("_file", pa.string()),
-    pa.field("_file_sha256", pa.string()), pa.field("_row_number", pa.int64()),
-    pa.field("_ingest_run_id", pa.string()), pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
-    pa.field("raw", pa.map_(pa.string(), pa.string())),
-])
+BRONZE_SCHEMA = pa.schema([pa.field(n, arrow_type(t)) for n, t in BRONZE_COLUMNS])
 
 
 def to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
