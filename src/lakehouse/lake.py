@@ -157,7 +157,3 @@ def append_once(df, path: str, batch_key: list[str], change_feed: bool = False) 
         writer = writer.option("delta.enableChangeDataFeed", "true")
     writer.save(path)
     faults.after_commit(path)
-
-
-def sql_in(values: list[str]) -> str:
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values))) + ")"

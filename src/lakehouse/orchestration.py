@@ -24,12 +24,6 @@ def source_configs() -> list[dict]:
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))]
 
 
-def silver_asset(table: str):
-    from airflow.sdk import Asset
-
-    return Asset(name=f"silver_{table}", uri=f"lakehouse://silver/{table}", group="silver")
-
-
 def delivered_asset(source: str):
     """Updated once per source and business day, when its delivery was ingested
     or marked missing: build_marts waits for every source's (one round)."""

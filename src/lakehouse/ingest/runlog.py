@@ -66,12 +66,13 @@ def processed_files(spark) -> set[tuple[str, str]]:
 
 
 def record(spark, entries: list[RunLogEntry]) -> None:
-    """Append the run-log rows and merge the ledger rows of this run's files
-    (once: a retried task appends nothing twice, see lake.append_once)."""
+    """Append this batch's run-log rows and merge its files into the ledger
+    (by file and sha256); the ledger's commit is the batch's last."""
     if not entries:
         return
-    # one run-log append per (file, outcome) set: a retried task is a no-op, a
-    # blocked file retried later is a new outcome and is logged again
+    # appended once per (file, outcome): a batch that did not finish is undone
+    # before it is retried (recovery.py), and files in the ledger are not staged
+    # again; a blocked file retried later is a new outcome and is logged again
     keys = [f"{lake.file_id(e._file, e.file_sha256)}:{e.status}" for e in entries]
     log = spark.createDataFrame([e.row() for e in entries], RUNLOG_SCHEMA)
     if lake.exists(spark, lake.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
