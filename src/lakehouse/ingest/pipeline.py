@@ -9,7 +9,6 @@ per table is what makes a backfill fast.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -26,7 +25,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import faults, lake, lakelock
 from lakehouse.catalog import Catalog, Table, load_catalog
-from lakehouse.config import settings
+from lakehouse.config import batch_rows, settings, table_workers
 from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
@@ -129,11 +128,6 @@ def _log_rejected_folders(spark, rejected: list[RejectedFolder], processed: set[
     recovery.begin(spark, run_id, 0, ["ops/ingest_runs"], len(entries))
     runlog.record(spark, entries)
     report.files.extend(entries)
-
-
-def batch_rows() -> int:
-    """Rows staged at most per batch (bounded memory); LAKEHOUSE_BATCH_ROWS."""
-    return int(os.environ.get("LAKEHOUSE_BATCH_ROWS", "1500000"))
 
 
 def _chunks(deliveries: list[Delivery], budget: int):
@@ -247,11 +241,6 @@ def _in_parallel(tasks: list, workers: int) -> list:
 # Overlapping tables hides Spark's and Delta's fixed latency in small batches;
 # in large ones the two cores are busy anyway and threads only contend.
 PARALLEL_TABLES_MAX_ROWS = 200_000
-
-
-def table_workers() -> int:
-    """Tables written at once in a small batch (LAKEHOUSE_TABLE_WORKERS, default 3)."""
-    return int(os.environ.get("LAKEHOUSE_TABLE_WORKERS", "3"))
 
 
 def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[str]], run_id: str,
@@ -423,4 +412,4 @@ def _content_columns(table: Table) -> list[str]:
     return [c for c in table.column_names if c not in lineage]
 
 
-__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS"]
+__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS", "batch_rows", "table_workers"]

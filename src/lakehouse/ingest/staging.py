@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
-import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pyarrow as pa
 
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
+from lakehouse.config import stage_workers
 from lakehouse.ingest.landing import Delivery, ManifestEntry, sha256_of
 from lakehouse.ingest.ops_tables import BRONZE_COLUMNS
 from lakehouse.ingest.table_types import arrow_type
@@ -109,10 +109,6 @@ def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, 
 
 
 PARALLEL_FROM_ROWS = 100_000
-
-
-def stage_workers() -> int:
-    return int(os.environ.get("LAKEHOUSE_STAGE_WORKERS", str(os.cpu_count() or 1)))
 
 
 @dataclass
