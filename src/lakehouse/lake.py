@@ -135,6 +135,11 @@ def file_id(relative_path: str, sha256: str) -> str:
     return f"{relative_path}@{sha256}"
 
 
+def source_of(file_id: str) -> str:
+    """The source that delivered a file, from its id (landing paths are <source>/<day>/<file>)."""
+    return file_id.split("/", 1)[0]
+
+
 def file_id_col():
     from pyspark.sql import functions as F
 

@@ -28,7 +28,7 @@ from lakehouse.catalog import Catalog, Table, load_catalog
 from lakehouse.config import batch_rows, settings, table_workers
 from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
-from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
+from lakehouse.ingest.staging import HELPER_COLUMNS, RAW, ROW_ID, RULES, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import GateResult, validate_batch
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     # were waiting for. Healed before the ledger commit, the batch's last, so a
     # crash while healing is undone with the rest of the batch (recovery.py).
     merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
-              and any(c["accepted"] for f, c in p.counts.items() if f.split("/", 1)[0] not in blocked)}
+              and any(c["accepted"] for f, c in p.counts.items() if lake.source_of(f) not in blocked)}
     for table, n in promote.heal(spark, catalog, run_id, report, merged).items():
         report.promoted[table] = report.promoted.get(table, 0) + n
 
@@ -349,8 +349,8 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         arrow = _one_chunk(batch.silver[table.name])
         # The raw values are only needed by quarantined rows: kept out of the
         # joins and windows below, where they would double every row's width.
-        raw = lake.arrow_frame(spark, arrow.select(["_row_id", "_raw"]))
-        df = lake.arrow_frame(spark, arrow.drop_columns(["_raw"]))
+        raw = lake.arrow_frame(spark, arrow.select([ROW_ID, RAW]))
+        df = lake.arrow_frame(spark, arrow.drop_columns([RAW]))
         if table.entity_ref:
             df = resolve.resolve_entities(df, refs.registry(), small_batch=arrow.num_rows <= BROADCAST_ROWS)
         dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
@@ -358,8 +358,8 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
             df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
         df = df.withColumns({"flags": F.array_sort(F.array_distinct("flags")),
                              "_row_hash": silver.content_hash(_content_columns(table))}).cache()
-        bad = df.where(F.size("_rules") > 0)
-        good = df.where(F.size("_rules") == 0).select(*_silver_columns(table))
+        bad = df.where(F.size(RULES) > 0)
+        good = df.where(F.size(RULES) == 0).select(*_silver_columns(table))
         file_ids = batch.file_ids(table.feed)
         history_path = lake.table_path("silver", f"{table.name}_history")
         history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
@@ -373,7 +373,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
     with report.timed("expectations"):
         gate = validate_batch(table.name, winners, run_id, n_accepted) if n_accepted else GateResult(True)
     return _TablePlan(table, file_ids, accepted.select(*_silver_columns(table)), winners,
-                      silver.quarantine_rows(bad.join(raw, "_row_id"), table.name, table.key), counts, gate,
+                      silver.quarantine_rows(bad.join(raw, ROW_ID), table.name, table.key), counts, gate,
                       [df, classified, winners])
 
 
@@ -389,7 +389,7 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
     if blocked:
         keep = ~F.col("_source").isin(sorted(blocked))
         accepted, winners = accepted.where(keep), winners.where(keep)
-    written_ids = [f for f in plan.file_ids if f.split("/", 1)[0] not in blocked]
+    written_ids = [f for f in plan.file_ids if lake.source_of(f) not in blocked]
     current_path = lake.table_path("silver", table.name)
     with report.timed("silver_write"):
         schema = lake.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \

@@ -30,9 +30,14 @@ from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_r
 from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.
+# Made here; resolve, silver and pipeline read them by these names.
+ROW_ID = "_row_id"      # unique in the batch: joins a row back to its raw values
+RULES = "_rules"        # ids of the rules the row broke: non-empty = quarantined
+REASONS = "_reasons"    # one readable reason per broken rule
+RAW = "_raw"            # the values as delivered, kept for the quarantine
 HELPER_COLUMNS = {
-    "_row_id": "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
-    "_name_key": "string", "_rules": "array<string>", "_reasons": "array<string>", "_raw": "map<string,string>",
+    ROW_ID: "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
+    "_name_key": "string", RULES: "array<string>", REASONS: "array<string>", RAW: "map<string,string>",
 }
 
 
@@ -168,7 +173,7 @@ def _stage_one(job: _FileJob, catalog: Catalog) -> _FileResult:
         row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
         row["_holding_district"] = source.division_code
         silver_rows.append(row)
-        digests.append(digest(row) if digest and not row["_rules"] else None)
+        digests.append(digest(row) if digest and not row[RULES] else None)
     return _FileResult(staged, table.name, to_arrow(bronze_rows, BRONZE_SCHEMA),
                        to_arrow(silver_rows, arrow_schema(table)), digests)
 
@@ -197,7 +202,7 @@ def _assemble(results: list[_FileResult]) -> StagedBatch:
         batch.files.append(r.staged)
         if r.silver is None:
             continue
-        silver = r.silver.set_column(r.silver.schema.get_field_index("_row_id"), "_row_id",
+        silver = r.silver.set_column(r.silver.schema.get_field_index(ROW_ID), ROW_ID,
                                      pa.array(range(row_id, row_id + r.silver.num_rows), pa.int64()))
         row_id += r.silver.num_rows
         silver, dropped = _drop_resent(silver, r.digests, seen[r.table])
@@ -259,14 +264,14 @@ def _silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> 
     row["_row_number"] = n.row_number
     row["flags"] = list(n.flags)
     row["extra_columns"] = n.extra_columns or None
-    row["_row_id"] = row_id
+    row[ROW_ID] = row_id
     row["_uscc_norm"] = n.uscc_normalised or None
     row["_uscc_check_ok"] = n.uscc_check_ok
     row["_reg_no"] = n.reg_no
     row["_name_key"] = n.name_key
-    row["_rules"] = sorted({b.rule_id for b in n.broken})
-    row["_reasons"] = [f"{b.rule_id}: {b.field}: {b.detail}" for b in n.broken]
-    row["_raw"] = raw_text or None
+    row[RULES] = sorted({b.rule_id for b in n.broken})
+    row[REASONS] = [f"{b.rule_id}: {b.field}: {b.detail}" for b in n.broken]
+    row[RAW] = raw_text or None
     if table.name == "entities":
         row["uscc"] = n.uscc_normalised or None
         if n.uscc_normalised and not n.uscc_check_ok:
