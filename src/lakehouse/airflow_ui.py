@@ -38,7 +38,7 @@ def url() -> str:
 
 
 def _env() -> dict[str, str]:
-    env = {**os.environ, **airflow_env()}
+    env = {**os.environ, **airflow_env()}   # handed on to the Airflow processes, not read here
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", credentials.airflow_jwt_secret())
     src = str(Path(__file__).resolve().parents[1])

@@ -20,6 +20,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lakehouse.ingest.table_types import TYPE_NAMES, TYPE_RE
+
 __all__ = [
     "Catalog",
     "CatalogError",
@@ -47,10 +49,8 @@ class _Model(BaseModel):
 
 # --------------------------------------------------------------------------- tables
 
-_TYPE_RE = re.compile(
-    r"^(string|date|timestamp|int|decimal\((\d+),(\d+)\)|array<string>|map<string,string>)$"
-)
-ColumnKind = Literal["string", "date", "timestamp", "int", "decimal", "array", "map"]
+_TYPE_RE = TYPE_RE   # the one type grammar: ingest/table_types.py
+ColumnKind = Literal["string", "bool", "date", "timestamp", "int", "decimal", "array", "map"]
 
 
 class Column(_Model):
@@ -75,8 +75,7 @@ class Column(_Model):
     def _check(self) -> Column:
         if not _TYPE_RE.match(self.type):
             raise ValueError(
-                f"column {self.name!r}: unknown type {self.type!r} "
-                "(string, date, timestamp, int, decimal(p,s), array<string>, map<string,string>)"
+                f"column {self.name!r}: unknown type {self.type!r} ({TYPE_NAMES})"
             )
         if self.kind == "decimal" and self.unit is None:
             raise ValueError(f"decimal column {self.name!r} needs `unit` (yuan, 10k_yuan or fraction)")

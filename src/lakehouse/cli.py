@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
-from lakehouse.config import apply_airflow_env, apply_file_mode, settings
+from lakehouse.config import airflow_env, apply_airflow_env, apply_file_mode, settings
 
 
 class UserError(RuntimeError):
@@ -61,7 +60,7 @@ def cmd_airflow_init(_args) -> None:
     home.mkdir(parents=True, exist_ok=True)
     if cfg.airflow_metadata == "postgres":
         _ensure_airflow_database()
-    conn = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    conn = airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     # one stamp per metadata database: switching SQLite <-> PostgreSQL migrates the other once
     stamp = home / f".migrated-{hashlib.sha256(conn.encode()).hexdigest()[:12]}"
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -145,9 +144,8 @@ def cmd_ingest(args) -> None:
                     landing=Path(args.landing) if args.landing else None)
     for note in report.notes:
         print("note:", note)
-    for f in report.files:
-        if f["status"] != "accepted":
-            print(f"{f['status'].upper()}: {f['_file']}: {f['reason']}")
+    for line in report.problem_lines():
+        print(line)
     print(json.dumps({"run_id": report.run_id, **report.totals(),
                       "blocked_sources": sorted(report.blocked_sources),
                       "seconds_by_stage": {k: round(v, 1) for k, v in report.timings.items()}}, indent=2))

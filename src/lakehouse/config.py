@@ -1,6 +1,8 @@
 """Every setting the project reads, from environment variables with defaults
 for the embedded (one laptop, no Docker) set-up. Nothing else reads os.environ
-for configuration, so this file is the list of knobs."""
+for configuration, so this file is the list of knobs. (Other modules only
+hand the environment on: to a child process, or to Airflow, Spark or dbt,
+which read their own variables; each such place says so.)"""
 
 from __future__ import annotations
 
@@ -198,6 +200,41 @@ def now() -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"LAKEHOUSE_NOW={frozen!r} has no time zone: write e.g. {frozen}+08:00")
     return value.astimezone(timezone.utc)
+
+
+# --------------------------------------------------------------------------- tuning knobs
+# Read on every call, not cached in settings(): tests and the benchmark change
+# them between runs within one process.
+
+def batch_rows() -> int:
+    """LAKEHOUSE_BATCH_ROWS: rows staged at most per ingest batch (bounded memory)."""
+    return int(_env("LAKEHOUSE_BATCH_ROWS", "1500000"))
+
+
+def table_workers() -> int:
+    """LAKEHOUSE_TABLE_WORKERS: tables written at once in a small batch (default 3)."""
+    return int(_env("LAKEHOUSE_TABLE_WORKERS", "3"))
+
+
+def stage_workers() -> int:
+    """LAKEHOUSE_STAGE_WORKERS: processes that read and normalise files (default: one per core)."""
+    return int(_env("LAKEHOUSE_STAGE_WORKERS", str(os.cpu_count() or 1)))
+
+
+def gx_pandas_max_rows() -> int:
+    """LAKEHOUSE_GX_PANDAS_MAX_ROWS: batches up to this size are validated on GX's pandas engine."""
+    return int(_env("LAKEHOUSE_GX_PANDAS_MAX_ROWS", "2000000"))
+
+
+def pg_bin_override() -> str | None:
+    """LAKEHOUSE_PG_BIN: the PostgreSQL server binaries to use (None: search)."""
+    return os.environ.get("LAKEHOUSE_PG_BIN") or None
+
+
+def spark_setting(key: str, default: str) -> str:
+    """A project Spark setting (e.g. spark.driver.memory), overridden by
+    LAKEHOUSE_SPARK_<KEY> (LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY=16g)."""
+    return os.environ.get("LAKEHOUSE_SPARK_" + key.replace(".", "_").upper(), default)
 
 
 def airflow_env() -> dict[str, str]:

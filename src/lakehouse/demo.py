@@ -5,19 +5,18 @@ build_marts once for the round), print where everything is."""
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from lakehouse.config import apply_airflow_env, settings
+from lakehouse.config import airflow_env, apply_airflow_env, settings
 
 
 @lru_cache(maxsize=1)
 def _bag():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = DagBag(dag_folder=airflow_env()["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     return bag

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from lakehouse import credentials
-from lakehouse.config import settings
+from lakehouse.config import pg_bin_override, settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class SetupError(RuntimeError):
 
 def pg_bin_dir() -> Path:
     """Newest PostgreSQL server binaries (Debian puts them off PATH)."""
-    env_dir = os.environ.get("LAKEHOUSE_PG_BIN")
+    env_dir = pg_bin_override()
     candidates = [env_dir] if env_dir else []
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))[::-1]
     on_path = shutil.which("initdb")

@@ -67,7 +67,3 @@ def regno_check_digit(first14: str) -> str:
 def is_valid_regno(code: str) -> bool:
     """True for a 15-digit registration number with a correct check digit."""
     return len(code) == 15 and code.isdigit() and regno_check_digit(code[:14]) == code[14]
-
-
-def looks_like_regno(code: str) -> bool:
-    return len(code) == 15 and code.isdigit()

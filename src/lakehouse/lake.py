@@ -135,6 +135,11 @@ def file_id(relative_path: str, sha256: str) -> str:
     return f"{relative_path}@{sha256}"
 
 
+def source_of(file_id: str) -> str:
+    """The source that delivered a file, from its id (landing paths are <source>/<day>/<file>)."""
+    return file_id.split("/", 1)[0]
+
+
 def file_id_col():
     from pyspark.sql import functions as F
 
@@ -157,7 +162,3 @@ def append_once(df, path: str, batch_key: list[str], change_feed: bool = False) 
         writer = writer.option("delta.enableChangeDataFeed", "true")
     writer.save(path)
     faults.after_commit(path)
-
-
-def sql_in(values: list[str]) -> str:
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(set(values))) + ")"

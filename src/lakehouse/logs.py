@@ -61,4 +61,4 @@ def configure() -> None:
 def quiet_airflow() -> None:
     """Before Airflow is imported in this process (dag.test): its logging at WARNING
     unless debugging. A level the user set (AIRFLOW__LOGGING__LOGGING_LEVEL) wins."""
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", library_level())
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", library_level())   # set for Airflow, which reads it

@@ -72,6 +72,7 @@ def _transformer_env() -> None:
     from lakehouse import credentials
 
     user, password = credentials.pg_credentials("transformer")
+    # set for dbt (profiles.yml reads them), not read by the project
     os.environ["LAKEHOUSE_DBT_USER"] = user
     os.environ["LAKEHOUSE_DBT_PASSWORD"] = password or ""
 

@@ -24,12 +24,6 @@ def source_configs() -> list[dict]:
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))]
 
 
-def silver_asset(table: str):
-    from airflow.sdk import Asset
-
-    return Asset(name=f"silver_{table}", uri=f"lakehouse://silver/{table}", group="silver")
-
-
 def delivered_asset(source: str):
     """Updated once per source and business day, when its delivery was ingested
     or marked missing: build_marts waits for every source's (one round)."""
@@ -126,15 +120,14 @@ def build_ingest_dag(cfg: dict):
             report = run_ingest(sources=[code], start=plan.since, end=plan.day)
             for note in report.notes:
                 print("note:", note)
-            for f in report.files:
-                if f["status"] != "accepted":
-                    print(f"{f['status'].upper()} {f['_file']}: {f['reason']}")
+            for line in report.problem_lines():
+                print(line)
             totals = report.totals()
             print("totals:", totals)
             problem = None
             if report.blocked_sources:
                 problem = (f"{code} {day}: critical expectations failed, batch not published: "
-                           + "; ".join(f["reason"] for f in report.files if f["status"] == "blocked")
+                           + "; ".join(f.reason for f in report.files if f.status == "blocked")
                            + f". See Data Docs under {settings().home / 'gx'} and the run log (lake.ingest_runs).")
             return {"status": "blocked" if problem else "ingested", "problem": problem, **totals}
 
@@ -174,9 +167,8 @@ def build_backfill_dag(tables: list[str]):
             start = date.fromisoformat(conf["start"]) if conf.get("start") else None
             end = date.fromisoformat(conf["end"]) if conf.get("end") else None
             report = run_ingest(sources=conf.get("sources"), start=start, end=end)
-            for f in report.files:
-                if f["status"] != "accepted":
-                    print(f"{f['status'].upper()} {f['_file']}: {f['reason']}")
+            for line in report.problem_lines():
+                print(line)
             print("seconds by stage:", report.timings)
             return {**report.totals(), "blocked_sources": sorted(report.blocked_sources)}
 

@@ -92,6 +92,7 @@ def _start(name: str, cmd: list[str], env: dict[str, str], ready, timeout: float
         return pid
     log = log_path(name)
     with open(log, "ab") as out:
+        # the service inherits this process's environment (handed on, not read here)
         proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     _pidfile(name).write_text(str(proc.pid))

@@ -18,7 +18,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from lakehouse.config import apply_file_mode, settings
+from lakehouse.config import apply_file_mode, settings, spark_setting
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -103,8 +103,7 @@ def session_conf(s3a: bool | None = None) -> dict[str, str]:
     Connect server (services.py) starts with."""
     cfg = settings()
     s3a = cfg.lake_on_s3 if s3a is None else s3a
-    conf = {key: os.environ.get("LAKEHOUSE_SPARK_" + key.replace(".", "_").upper(), value)
-            for key, value in {**DELTA_CONF, **LOCAL_TUNING}.items()}
+    conf = {key: spark_setting(key, value) for key, value in {**DELTA_CONF, **LOCAL_TUNING}.items()}
     # Hadoop's file system applies its own umask (022 by default), not the
     # process's: the lake's files follow LAKEHOUSE_FILE_MODE only through this
     conf.setdefault("spark.hadoop.fs.permissions.umask-mode", "027" if cfg.file_mode == "group" else "077")
@@ -116,6 +115,7 @@ def session_conf(s3a: bool | None = None) -> dict[str, str]:
 @lru_cache(maxsize=1)
 def get_spark():
     """The process's Spark session (created on first use, never at import)."""
+    # set for Spark and PyArrow (they read them), not read by the project
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     from pyspark.sql import SparkSession

@@ -61,4 +61,4 @@ def test_maintenance_compacts_and_vacuums_without_changing_a_row(isolated_lakeho
     generate(out=root / "landing", truth=root / "truth", start=dt.date(2017, 3, 1), days=1, preset="tiny",
              seed=5, sources=SOURCES, progress=False)
     report = ingest(sources=SOURCES, spark=spark)
-    assert report.files and all(f["status"] != "blocked" for f in report.files)
+    assert report.files and all(f.status != "blocked" for f in report.files)

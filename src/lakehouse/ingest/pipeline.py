@@ -9,7 +9,6 @@ per table is what makes a backfill fast.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -26,10 +25,10 @@ from pyspark.sql import functions as F
 
 from lakehouse import faults, lake, lakelock
 from lakehouse.catalog import Catalog, Table, load_catalog
-from lakehouse.config import settings
+from lakehouse.config import batch_rows, settings, table_workers
 from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
-from lakehouse.ingest.staging import HELPER_COLUMNS, StagedBatch, arrow_schema, stage_deliveries, utc_now
+from lakehouse.ingest.staging import HELPER_COLUMNS, RAW, ROW_ID, RULES, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import GateResult, build_data_docs, validate_batch
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ REFERENCE_FIRST = ("departments", "entities")
 @dataclass
 class IngestReport:
     run_id: str
-    files: list[dict] = field(default_factory=list)
+    files: list[runlog.RunLogEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     blocked_sources: set[str] = field(default_factory=set)
     tables_written: set[str] = field(default_factory=set)
@@ -62,12 +61,16 @@ class IngestReport:
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in", "rows_accepted", "rows_duplicate", "rows_quarantined")
-        out = {k: sum(f[k] or 0 for f in self.files) for k in keys}
+        out = {k: sum(getattr(f, k) or 0 for f in self.files) for k in keys}
         out["files"] = len(self.files)
         out["rows_promoted"] = sum(self.promoted.values())   # earlier files' rows, out of the quarantine
-        out["files_rejected"] = sum(f["status"] == "rejected" for f in self.files)
-        out["files_blocked"] = sum(f["status"] == "blocked" for f in self.files)
+        out["files_rejected"] = sum(f.status == "rejected" for f in self.files)
+        out["files_blocked"] = sum(f.status == "blocked" for f in self.files)
         return out
+
+    def problem_lines(self) -> list[str]:
+        """One line per file not accepted (rejected or blocked), with its reason."""
+        return [line for f in self.files if (line := f.problem_line())]
 
 
 def ingest(sources: list[str] | None = None, start: date | None = None, end: date | None = None,
@@ -117,21 +120,14 @@ def _log_rejected_folders(spark, rejected: list[RejectedFolder], processed: set[
     if not new:
         return
     now = utc_now()
-    entries = [{
-        "ingest_run_id": run_id, "source": r.source, "delivery_date": r.day, "feed": None,
-        "_file": r.manifest, "file_sha256": r.sha256, "status": "rejected", "reason": f"{r.reason}: {r.message}",
-        "manifest_rows": None, "rows_in": 0, "rows_accepted": 0, "rows_duplicate": 0, "rows_quarantined": 0,
-        "rows_late": 0, "quarantined_by_rule": {}, "flagged_by_rule": {}, "unknown_columns": [],
-        "expectations_passed": True, "expectation_failures": [], "started_at": now, "finished_at": now,
-    } for r in new]
+    entries = [runlog.RunLogEntry(
+        ingest_run_id=run_id, source=r.source, delivery_date=r.day, feed=None, _file=r.manifest,
+        file_sha256=r.sha256, status="rejected", reason=f"{r.reason}: {r.message}", manifest_rows=None,
+        rows_in=0, started_at=now, finished_at=now,
+    ) for r in new]
     recovery.begin(spark, run_id, 0, ["ops/ingest_runs"], len(entries))
     runlog.record(spark, entries)
     report.files.extend(entries)
-
-
-def batch_rows() -> int:
-    """Rows staged at most per batch (bounded memory); LAKEHOUSE_BATCH_ROWS."""
-    return int(os.environ.get("LAKEHOUSE_BATCH_ROWS", "1500000"))
 
 
 def _chunks(deliveries: list[Delivery], budget: int):
@@ -202,7 +198,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     # were waiting for. Healed before the ledger commit, the batch's last, so a
     # crash while healing is undone with the rest of the batch (recovery.py).
     merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
-              and any(c["accepted"] for f, c in p.counts.items() if f.split("/", 1)[0] not in blocked)}
+              and any(c["accepted"] for f, c in p.counts.items() if lake.source_of(f) not in blocked)}
     for table, n in promote.heal(spark, catalog, run_id, report, merged).items():
         report.promoted[table] = report.promoted.get(table, 0) + n
 
@@ -248,13 +244,8 @@ def _in_parallel(tasks: list, workers: int) -> list:
 PARALLEL_TABLES_MAX_ROWS = 200_000
 
 
-def table_workers() -> int:
-    """Tables written at once in a small batch (LAKEHOUSE_TABLE_WORKERS, default 3)."""
-    return int(os.environ.get("LAKEHOUSE_TABLE_WORKERS", "3"))
-
-
 def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[str]], run_id: str,
-                     started, finished, report: IngestReport) -> list[dict]:
+                     started, finished, report: IngestReport) -> list[runlog.RunLogEntry]:
     entries = []
     for f in batch.files:
         c = counts.get(f.file_id, {})
@@ -265,17 +256,16 @@ def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[s
             reason = "; ".join(blocked[f.source]) or None
         else:
             reason = None
-        entries.append({
-            "ingest_run_id": run_id, "source": f.source, "delivery_date": f.day, "feed": f.feed,
-            "_file": f.file, "file_sha256": f.sha256, "status": status, "reason": reason,
-            "manifest_rows": f.manifest_rows, "rows_in": f.rows_in,
-            "rows_accepted": c.get("accepted", 0), "rows_duplicate": c.get("duplicate", 0),
-            "rows_quarantined": c.get("quarantined", 0), "rows_late": c.get("late", 0), "rows_promoted": 0,
-            "quarantined_by_rule": c.get("quarantined_by_rule", {}), "flagged_by_rule": c.get("flags", {}),
-            "unknown_columns": f.unknown_columns, "expectations_passed": status != "blocked",
-            "expectation_failures": blocked.get(f.source, []) if status == "blocked" else [],
-            "started_at": started, "finished_at": finished,
-        })
+        entries.append(runlog.RunLogEntry(
+            ingest_run_id=run_id, source=f.source, delivery_date=f.day, feed=f.feed, _file=f.file,
+            file_sha256=f.sha256, status=status, reason=reason, manifest_rows=f.manifest_rows, rows_in=f.rows_in,
+            started_at=started, finished_at=finished,
+            rows_accepted=c.get("accepted", 0), rows_duplicate=c.get("duplicate", 0),
+            rows_quarantined=c.get("quarantined", 0), rows_late=c.get("late", 0),
+            quarantined_by_rule=c.get("quarantined_by_rule", {}), flagged_by_rule=c.get("flags", {}),
+            unknown_columns=f.unknown_columns, expectations_passed=status != "blocked",
+            expectation_failures=blocked.get(f.source, []) if status == "blocked" else [],
+        ))
         if f.unknown_columns:
             report.notes.append(f"{f.file}: unknown column(s) {f.unknown_columns} kept in extra_columns; "
                                 f"map them in schemas/sources/{f.source}.yaml if they are renames")
@@ -360,8 +350,8 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         arrow = _one_chunk(batch.silver[table.name])
         # The raw values are only needed by quarantined rows: kept out of the
         # joins and windows below, where they would double every row's width.
-        raw = lake.arrow_frame(spark, arrow.select(["_row_id", "_raw"]))
-        df = lake.arrow_frame(spark, arrow.drop_columns(["_raw"]))
+        raw = lake.arrow_frame(spark, arrow.select([ROW_ID, RAW]))
+        df = lake.arrow_frame(spark, arrow.drop_columns([RAW]))
         if table.entity_ref:
             df = resolve.resolve_entities(df, refs.registry(), small_batch=arrow.num_rows <= BROADCAST_ROWS)
         dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
@@ -369,8 +359,8 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
             df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
         df = df.withColumns({"flags": F.array_sort(F.array_distinct("flags")),
                              "_row_hash": silver.content_hash(_content_columns(table))}).cache()
-        bad = df.where(F.size("_rules") > 0)
-        good = df.where(F.size("_rules") == 0).select(*_silver_columns(table))
+        bad = df.where(F.size(RULES) > 0)
+        good = df.where(F.size(RULES) == 0).select(*_silver_columns(table))
         file_ids = batch.file_ids(table.feed)
         history_path = lake.table_path("silver", f"{table.name}_history")
         history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
@@ -384,7 +374,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
     with report.timed("expectations"):
         gate = validate_batch(table.name, winners, run_id, n_accepted) if n_accepted else GateResult(True)
     return _TablePlan(table, file_ids, accepted.select(*_silver_columns(table)), winners,
-                      silver.quarantine_rows(bad.join(raw, "_row_id"), table.name, table.key), counts, gate,
+                      silver.quarantine_rows(bad.join(raw, ROW_ID), table.name, table.key), counts, gate,
                       [df, classified, winners])
 
 
@@ -400,7 +390,7 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
     if blocked:
         keep = ~F.col("_source").isin(sorted(blocked))
         accepted, winners = accepted.where(keep), winners.where(keep)
-    written_ids = [f for f in plan.file_ids if f.split("/", 1)[0] not in blocked]
+    written_ids = [f for f in plan.file_ids if lake.source_of(f) not in blocked]
     current_path = lake.table_path("silver", table.name)
     with report.timed("silver_write"):
         schema = lake.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \
@@ -423,4 +413,4 @@ def _content_columns(table: Table) -> list[str]:
     return [c for c in table.column_names if c not in lineage]
 
 
-__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS"]
+__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS", "batch_rows", "table_workers"]

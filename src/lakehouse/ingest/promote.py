@@ -156,7 +156,7 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
         if blocked:
             log.warning("%s: promotion held back for %s: %s", table.name, sorted(blocked), plan.gate.failures)
         moved = {f: c for f, c in plan.counts.items()
-                 if f.split("/", 1)[0] not in blocked and (c["accepted"] or c["duplicate"])}
+                 if lake.source_of(f) not in blocked and (c["accepted"] or c["duplicate"])}
         if not moved:
             return 0
         keep = ~F.col("_source").isin(sorted(blocked)) if blocked else F.lit(True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.ingest.staging import REASONS, ROW_ID, RULES
+
 
 def add_flag(df: DataFrame, condition, flag: str) -> DataFrame:
     return df.withColumn("flags", F.when(condition, F.array_union("flags", F.array(F.lit(flag))))
@@ -18,10 +20,10 @@ def add_flag(df: DataFrame, condition, flag: str) -> DataFrame:
 
 
 def add_rule(df: DataFrame, condition, rule: str, reason) -> DataFrame:
-    return (df.withColumn("_rules", F.when(condition, F.array_union("_rules", F.array(F.lit(rule))))
-                          .otherwise(F.col("_rules")))
-              .withColumn("_reasons", F.when(condition, F.concat("_reasons", F.array(reason)))
-                          .otherwise(F.col("_reasons"))))
+    return (df.withColumn(RULES, F.when(condition, F.array_union(RULES, F.array(F.lit(rule))))
+                          .otherwise(F.col(RULES)))
+              .withColumn(REASONS, F.when(condition, F.concat(REASONS, F.array(reason)))
+                          .otherwise(F.col(REASONS))))
 
 
 class RegistryIndex:
@@ -70,10 +72,10 @@ def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = Fa
     # name candidates: unique name, or unique within the holding district
     need_name = out.where(F.col("_m_uscc").isNull() & ~F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
                           & F.col("_m_regno").isNull() & F.col("_name_key").isNotNull())
-    cand = (need_name.select("_row_id", "_name_key", "_holding_district").distinct()
+    cand = (need_name.select(ROW_ID, "_name_key", "_holding_district").distinct()
             .join(names, F.col("_name_key") == names["_key"]))
     picked = (cand.withColumn("_in_district", F.col("registered_district") == F.col("_holding_district"))
-              .groupBy("_row_id")
+              .groupBy(ROW_ID)
               .agg(F.count("*").alias("_n"),
                    F.sum(F.col("_in_district").cast("int")).alias("_n_district"),
                    F.first("uscc").alias("_any_uscc"), F.first("registered_district").alias("_any_district"),
@@ -82,14 +84,14 @@ def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = Fa
                    F.first(F.when(F.col("_in_district"), F.col("registered_district")),
                            ignorenulls=True).alias("_d_district"),
                    F.first(F.when(F.col("_in_district"), F.col("_current")), ignorenulls=True).alias("_d_name"))
-              .select("_row_id",
+              .select(ROW_ID,
                       F.when(F.col("_n") == 1, F.col("_any_uscc"))
                        .when(F.col("_n_district") == 1, F.col("_d_uscc")).alias("_m_name_uscc"),
                       F.when(F.col("_n") == 1, F.col("_any_district"))
                        .when(F.col("_n_district") == 1, F.col("_d_district")).alias("_m_name_district"),
                       F.when(F.col("_n") == 1, F.col("_any_name"))
                        .when(F.col("_n_district") == 1, F.col("_d_name")).alias("_m_name_current")))
-    out = out.join(picked, "_row_id", "left")
+    out = out.join(picked, ROW_ID, "left")
 
     check_ok = F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
     by = (F.when(check_ok | F.col("_m_uscc").isNotNull(), F.lit("uscc"))

@@ -8,20 +8,50 @@ longer in rows_quarantined, so the file still reconciles."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
 from pyspark.sql import functions as F
 
 from lakehouse import lake
+from lakehouse.ingest.ops_tables import FILE_LEDGER, RUN_LOG
 
-LEDGER_SCHEMA = ("_file string, source string, delivery_date date, feed string, file_sha256 string, "
-                 "status string, reason string, ingest_run_id string, recorded_at timestamp")
+LEDGER_SCHEMA = FILE_LEDGER.spark_ddl()
+RUNLOG_SCHEMA = RUN_LOG.spark_ddl()
 
-RUNLOG_SCHEMA = ("ingest_run_id string, source string, delivery_date date, feed string, _file string, "
-                 "file_sha256 string, status string, reason string, manifest_rows bigint, rows_in bigint, "
-                 "rows_accepted bigint, rows_duplicate bigint, rows_quarantined bigint, rows_late bigint, "
-                 "rows_promoted bigint, "
-                 "quarantined_by_rule map<string,bigint>, flagged_by_rule map<string,bigint>, "
-                 "unknown_columns array<string>, expectations_passed boolean, "
-                 "expectation_failures array<string>, started_at timestamp, finished_at timestamp, _file_sha256 string")
+
+@dataclass
+class RunLogEntry:
+    """One run-log row: a file's outcome in a run (columns: ops_tables.RUN_LOG)."""
+    ingest_run_id: str
+    source: str
+    delivery_date: date | None
+    feed: str | None
+    _file: str
+    file_sha256: str
+    status: str                       # accepted | rejected | blocked (| missing: schedule.record_missing)
+    reason: str | None
+    manifest_rows: int | None
+    rows_in: int
+    started_at: datetime
+    finished_at: datetime
+    rows_accepted: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    rows_late: int = 0
+    rows_promoted: int = 0
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    flagged_by_rule: dict[str, int] = field(default_factory=dict)
+    unknown_columns: list[str] = field(default_factory=list)
+    expectations_passed: bool = True
+    expectation_failures: list[str] = field(default_factory=list)
+
+    def row(self) -> dict:
+        return {**asdict(self), "_file_sha256": self.file_sha256}
+
+    def problem_line(self) -> str | None:
+        """How a file that was not accepted is printed (CLI, Airflow tasks); None if accepted."""
+        return None if self.status == "accepted" else f"{self.status.upper()}: {self._file}: {self.reason}"
 
 
 def processed_files(spark) -> set[tuple[str, str]]:
@@ -35,20 +65,20 @@ def processed_files(spark) -> set[tuple[str, str]]:
     return {(r["_file"], r["file_sha256"]) for r in rows}
 
 
-def record(spark, entries: list[dict]) -> None:
-    """Write the run-log rows and the ledger for this run's files (replacing
-    any rows a failed attempt at the same files left)."""
+def record(spark, entries: list[RunLogEntry]) -> None:
+    """Append this batch's run-log rows and merge its files into the ledger
+    (by file and sha256); the ledger's commit is the batch's last."""
     if not entries:
         return
-    # one run-log append per (file, outcome) set: a retried task is a no-op, a
-    # blocked file retried later is a new outcome and is logged again
-    keys = [f'{lake.file_id(e["_file"], e["file_sha256"])}:{e["status"]}' for e in entries]
-    log = spark.createDataFrame([{**e, "_file_sha256": e["file_sha256"]} for e in entries], RUNLOG_SCHEMA)
+    # appended once per (file, outcome): a batch that did not finish is undone
+    # before it is retried (recovery.py), and files in the ledger are not staged
+    # again; a blocked file retried later is a new outcome and is logged again
+    keys = [f"{lake.file_id(e._file, e.file_sha256)}:{e.status}" for e in entries]
+    log = spark.createDataFrame([e.row() for e in entries], RUNLOG_SCHEMA)
     if lake.exists(spark, lake.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
         lake.add_missing_columns(spark, lake.table_path("ops", "ingest_runs"), log.schema)
     lake.append_once(log, lake.table_path("ops", "ingest_runs"), keys, change_feed=True)
-    ledger = log.select("_file", "source", "delivery_date", "feed", "file_sha256", "status", "reason",
-                        "ingest_run_id", F.col("finished_at").alias("recorded_at"))
+    ledger = log.withColumn("recorded_at", F.col("finished_at")).select(*FILE_LEDGER.column_names)
     lpath = lake.table_path("ops", "file_ledger")
     lake.ensure_table(spark, lpath, spark.createDataFrame([], LEDGER_SCHEMA).schema)
     lake.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256")

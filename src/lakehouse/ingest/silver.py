@@ -14,6 +14,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse import lake
+from lakehouse.ingest.ops_tables import QUARANTINE
+from lakehouse.ingest.staging import RAW, REASONS, RULES
+
+# The row's version_column (or null), added by classify and read by latest_per_key.
+_VERSION = "_v"
 
 
 def content_hash(columns: list[str]):
@@ -29,11 +34,11 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
     earlier arrival in the batch) for its key has the same content, or a later
     version; otherwise it is a new version and accepted."""
     v = F.col(version) if version else F.lit(None).cast("timestamp")
-    rows = batch.withColumn("_v", v).withColumn("_prev", F.lit(False))
+    rows = batch.withColumn(_VERSION, v).withColumn("_prev", F.lit(False))
     if current is not None:
         in_batch = lake.file_id_col().isin(files)
-        prev = current.where(~in_batch).select(*key, "_row_hash", F.col(version).alias("_v") if version
-                                               else F.lit(None).cast("timestamp").alias("_v"))
+        prev = current.where(~in_batch).select(*key, "_row_hash", F.col(version).alias(_VERSION) if version
+                                               else F.lit(None).cast("timestamp").alias(_VERSION))
         # A retried batch may already have replaced some keys' current row:
         # their previous version is then the latest history row from other files.
         own = current.where(in_batch).select(*key)
@@ -43,7 +48,7 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
                                                  F.col("_delivery_date").desc(), F.col("_row_number").desc())
             h = (h.withColumn("_rn", F.row_number().over(w)).where("_rn = 1")
                  .select(*key, "_row_hash", (F.col(version) if version else F.lit(None).cast("timestamp"))
-                         .alias("_v")))
+                         .alias(_VERSION)))
             prev = prev.unionByName(h)
         prev = (prev.withColumn("_prev", F.lit(True)).withColumn("_delivery_date", F.lit(None).cast("date"))
                 .withColumn("_file", F.lit("")).withColumn("_row_number", F.lit(0).cast("bigint")))
@@ -51,15 +56,15 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
     order = [F.col("_prev").desc(), F.col("_delivery_date").asc_nulls_first(), F.col("_file"), F.col("_row_number")]
     earlier = Window.partitionBy(*key).orderBy(*order).rowsBetween(Window.unboundedPreceding, -1)
     same_content = Window.partitionBy(*key, "_row_hash").orderBy(*order)
-    rows = (rows.withColumn("_max_prev_v", F.max("_v").over(earlier))
+    rows = (rows.withColumn("_max_prev_v", F.max(_VERSION).over(earlier))
                 .withColumn("_seen", F.row_number().over(same_content) > 1))
-    stale = F.col("_v").isNotNull() & F.col("_max_prev_v").isNotNull() & (F.col("_v") < F.col("_max_prev_v"))
+    stale = F.col(_VERSION).isNotNull() & F.col("_max_prev_v").isNotNull() & (F.col(_VERSION) < F.col("_max_prev_v"))
     rows = rows.withColumn("_outcome", F.when(F.col("_seen") | stale, "duplicate").otherwise("accepted"))
     return rows.where(~F.col("_prev")).drop("_prev", "_max_prev_v", "_seen")
 
 
 def latest_per_key(accepted: DataFrame, key: list[str]) -> DataFrame:
-    w = Window.partitionBy(*key).orderBy(F.col("_v").desc_nulls_last(), F.col("_delivery_date").desc(),
+    w = Window.partitionBy(*key).orderBy(F.col(_VERSION).desc_nulls_last(), F.col("_delivery_date").desc(),
                                          F.col("_file").desc(), F.col("_row_number").desc())
     return accepted.withColumn("_rn", F.row_number().over(w)).where("_rn = 1").drop("_rn")
 
@@ -76,7 +81,7 @@ def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
     flags = (good.where("_outcome = 'accepted'").select("_file", F.explode("flags").alias("name"))
              .groupBy("_file", F.lit("flag").alias("kind"), "name").count())
     quarantined = bad.groupBy("_file", F.lit("quarantined").alias("kind"), F.lit("").alias("name")).count()
-    rules = (bad.select("_file", F.explode("_rules").alias("name"))
+    rules = (bad.select("_file", F.explode(RULES).alias("name"))
              .groupBy("_file", F.lit("rule").alias("kind"), "name").count())
     counts: dict[str, dict] = {}
     for r in outcomes.unionByName(flags).unionByName(quarantined).unionByName(rules).collect():
@@ -99,12 +104,11 @@ def empty_counts(counts: dict[str, dict], file_id: str) -> dict:
 
 
 def quarantine_rows(bad: DataFrame, table: str, key: list[str]) -> DataFrame:
-    """The quarantine table's shape: the row's rules, reasons, raw values, lineage."""
-    return bad.select(F.lit(table).alias("_table"), "_source", "_delivery_date", "_file", "_file_sha256",
-                      "_row_number", "_ingest_run_id", "_ingested_at",
-                      F.to_json(F.struct(*[F.col(k).cast("string") for k in key])).alias("record_key"),
-                      F.col("_rules").alias("rule_ids"), F.col("_reasons").alias("reasons"),
-                      F.col("_raw").alias("raw"))
+    """The quarantine table's columns (ops_tables.QUARANTINE): the row's
+    rules, reasons, raw values, lineage."""
+    made = {"_table": F.lit(table), "record_key": F.to_json(F.struct(*[F.col(k).cast("string") for k in key])),
+            "rule_ids": F.col(RULES), "reasons": F.col(REASONS), "raw": F.col(RAW)}
+    return bad.select(*[made.get(c, F.col(c)).alias(c) for c in QUARANTINE.column_names])
 
 
 def write_quarantine(spark, rows: DataFrame, files: list[str]) -> None:

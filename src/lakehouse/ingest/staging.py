@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
-import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,19 +21,24 @@ import pyarrow as pa
 
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
+from lakehouse.config import stage_workers
 from lakehouse.ingest.landing import Delivery, ManifestEntry, sha256_of
+from lakehouse.ingest.ops_tables import BRONZE_COLUMNS
 from lakehouse.ingest.table_types import arrow_type
 from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
 from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_required_columns
 from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.
+# Made here; resolve, silver and pipeline read them by these names.
+ROW_ID = "_row_id"      # unique in the batch: joins a row back to its raw values
+RULES = "_rules"        # ids of the rules the row broke: non-empty = quarantined
+REASONS = "_reasons"    # one readable reason per broken rule
+RAW = "_raw"            # the values as delivered, kept for the quarantine
 HELPER_COLUMNS = {
-    "_row_id": "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
-    "_name_key": "string", "_rules": "array<string>", "_reasons": "array<string>", "_raw": "map<string,string>",
+    ROW_ID: "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
+    "_name_key": "string", RULES: "array<string>", REASONS: "array<string>", RAW: "map<string,string>",
 }
-_EXTRA_ARROW = {"int": pa.int64(), "string": pa.string(), "bool": pa.bool_(),
-                "array<string>": pa.list_(pa.string()), "map<string,string>": pa.map_(pa.string(), pa.string())}
 
 
 @dataclass
@@ -112,10 +116,6 @@ def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, 
 PARALLEL_FROM_ROWS = 100_000
 
 
-def stage_workers() -> int:
-    return int(os.environ.get("LAKEHOUSE_STAGE_WORKERS", str(os.cpu_count() or 1)))
-
-
 @dataclass
 class _FileJob:
     delivery: Delivery
@@ -173,7 +173,7 @@ def _stage_one(job: _FileJob, catalog: Catalog) -> _FileResult:
         row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
         row["_holding_district"] = source.division_code
         silver_rows.append(row)
-        digests.append(digest(row) if digest and not row["_rules"] else None)
+        digests.append(digest(row) if digest and not row[RULES] else None)
     return _FileResult(staged, table.name, to_arrow(bronze_rows, BRONZE_SCHEMA),
                        to_arrow(silver_rows, arrow_schema(table)), digests)
 
@@ -202,7 +202,7 @@ def _assemble(results: list[_FileResult]) -> StagedBatch:
         batch.files.append(r.staged)
         if r.silver is None:
             continue
-        silver = r.silver.set_column(r.silver.schema.get_field_index("_row_id"), "_row_id",
+        silver = r.silver.set_column(r.silver.schema.get_field_index(ROW_ID), ROW_ID,
                                      pa.array(range(row_id, row_id + r.silver.num_rows), pa.int64()))
         row_id += r.silver.num_rows
         silver, dropped = _drop_resent(silver, r.digests, seen[r.table])
@@ -264,14 +264,14 @@ def _silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> 
     row["_row_number"] = n.row_number
     row["flags"] = list(n.flags)
     row["extra_columns"] = n.extra_columns or None
-    row["_row_id"] = row_id
+    row[ROW_ID] = row_id
     row["_uscc_norm"] = n.uscc_normalised or None
     row["_uscc_check_ok"] = n.uscc_check_ok
     row["_reg_no"] = n.reg_no
     row["_name_key"] = n.name_key
-    row["_rules"] = sorted({b.rule_id for b in n.broken})
-    row["_reasons"] = [f"{b.rule_id}: {b.field}: {b.detail}" for b in n.broken]
-    row["_raw"] = raw_text or None
+    row[RULES] = sorted({b.rule_id for b in n.broken})
+    row[REASONS] = [f"{b.rule_id}: {b.field}: {b.detail}" for b in n.broken]
+    row[RAW] = raw_text or None
     if table.name == "entities":
         row["uscc"] = n.uscc_normalised or None
         if n.uscc_normalised and not n.uscc_check_ok:
@@ -284,16 +284,11 @@ def _silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> 
 def arrow_schema(table: Table, with_helpers: bool = True) -> pa.Schema:
     fields = [pa.field(c.name, arrow_type(c.type)) for c in table.all_columns]
     if with_helpers:
-        fields += [pa.field(n, _EXTRA_ARROW[t]) for n, t in HELPER_COLUMNS.items()]
+        fields += [pa.field(n, arrow_type(t)) for n, t in HELPER_COLUMNS.items()]
     return pa.schema(fields)
 
 
-BRONZE_SCHEMA = pa.schema([
-    pa.field("_source", pa.string()), pa.field("_delivery_date", pa.date32()), pa.field("_file", pa.string()),
-    pa.field("_file_sha256", pa.string()), pa.field("_row_number", pa.int64()),
-    pa.field("_ingest_run_id", pa.string()), pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
-    pa.field("raw", pa.map_(pa.string(), pa.string())),
-])
+BRONZE_SCHEMA = pa.schema([pa.field(n, arrow_type(t)) for n, t in BRONZE_COLUMNS])
 
 
 def to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:

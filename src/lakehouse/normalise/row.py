@@ -368,109 +368,134 @@ def unknown_columns(header: Sequence[str], table: Table, source: Source, deliver
 # --------------------------------------------------------------------------- the row normaliser
 
 
+class _FieldPlan(NamedTuple):
+    header: str          # as the file sends it
+    field: str           # the canonical field it fills
+    convert: Converter
+
+
+@dataclass(frozen=True, slots=True)
+class _FilePlan:
+    """Everything about a file that is the same for each of its rows."""
+    fields: tuple[_FieldPlan, ...]
+    extra_headers: tuple[str, ...]       # headers the map does not know: kept in extra_columns
+    base: dict[str, Any]                 # every feed field None, plus the holding source's columns
+    required: tuple[str, ...]
+    event_field: str | None
+    event_is_timestamp: bool
+    local_tz: dt.tzinfo
+    min_event_day: dt.date
+    late_after_days: int
+    delivery_date: dt.date
+    id_header: str | None                # header of the entity identifier (None: the table names none)
+    has_identifier: bool
+    name_field: str | None               # entity_name or name: its name_key goes on the row
+    parse_place: Callable[[dict[str, Any], list[str]], None] | None
+
+
 def make_row_normaliser(
     table: Table | str, source: Source | str, catalog: Catalog, delivery_date: dt.date, header: Sequence[str]
 ) -> Callable[[RawRow], NormalisedRow]:
     """Per-file setup, once: returns `normalise(raw) -> NormalisedRow`."""
-    table = _as_table(table, catalog)
-    source = _as_source(source, catalog)
+    plan = _file_plan(_as_table(table, catalog), _as_source(source, catalog), catalog, delivery_date, header)
+
+    def normalise(raw: RawRow) -> NormalisedRow:
+        sent = raw.values
+        values = plan.base.copy()
+        flags: list[str] = []
+        broken = _convert_fields(sent, plan.fields, values, flags)
+        for f in plan.required:
+            if values[f] is None and not (broken and any(b.field == f for b in broken)):
+                broken.append(RuleBreak("required_missing", f, f"{f} is empty"))
+        event_day = _check_event_day(plan, values, flags, broken) if plan.event_field is not None else None
+        if plan.parse_place is not None:
+            plan.parse_place(values, flags)
+        ident = entity_identifier(sent.get(plan.id_header) if plan.id_header else None) \
+            if plan.has_identifier else _NO_IDENT
+        return NormalisedRow(
+            raw.row_number, values, broken,
+            flags=list(dict.fromkeys(flags)) if len(flags) > 1 else flags,
+            extra_columns={h: sent[h] for h in plan.extra_headers if sent.get(h) is not None}
+            if plan.extra_headers else {},
+            event_day=event_day, uscc_as_sent=ident.uscc_as_sent, uscc_normalised=ident.uscc_normalised,
+            uscc_check_ok=ident.uscc_check_ok, reg_no=ident.reg_no,
+            name_key=name_key(values[plan.name_field]) if plan.name_field is not None else None,
+        )
+
+    return normalise
+
+
+def _file_plan(table: Table, source: Source, catalog: Catalog, delivery_date: dt.date,
+               header: Sequence[str]) -> _FilePlan:
     template = catalog.templates[source.template]
     hmap = source.header_map(table.feed, delivery_date)
-    th = catalog.thresholds
-
-    plan: list[tuple[str, str, Converter]] = []
-    extra_headers: list[str] = []
-    for h in header:
-        f = hmap.get(h)
-        if f is None:
-            extra_headers.append(h)
-        else:
-            plan.append((h, f, _converter(table.column(f), table, source, template, catalog)))
-
+    fields = tuple(_FieldPlan(h, hmap[h], _converter(table.column(hmap[h]), table, source, template, catalog))
+                   for h in header if h in hmap)
     base: dict[str, Any] = {f: None for f in table.feed_fields}
     if table.district_held:
         base["source"] = source.code
         base["holding_district"] = source.division_code
-    required = tuple(table.required_fields)
     event_field = table.event_date
-    event_is_ts = event_field is not None and table.column(event_field).kind == "timestamp"
-    local_tz = template.tzinfo
-    min_day = th.min_event_date
-    late_after = th.late_after_days
     entity_field = "uscc_as_sent" if table.entity_ref else ("uscc" if table.has_column("uscc") else None)
-    name_field = (
-        "entity_name" if table.has_column("entity_name") else ("name" if table.has_column("name") else None)
+    name_field = "entity_name" if table.has_column("entity_name") else ("name" if table.has_column("name") else None)
+    return _FilePlan(
+        fields=fields,
+        extra_headers=tuple(h for h in header if h not in hmap),
+        base=base,
+        required=tuple(table.required_fields),
+        event_field=event_field,
+        event_is_timestamp=event_field is not None and table.column(event_field).kind == "timestamp",
+        local_tz=template.tzinfo,
+        min_event_day=catalog.thresholds.min_event_date,
+        late_after_days=catalog.thresholds.late_after_days,
+        delivery_date=delivery_date,
+        id_header=next((p.header for p in fields if p.field == entity_field), None),
+        has_identifier=entity_field is not None,
+        name_field=name_field,
+        parse_place=_address_parser(catalog) if table.parse_address else None,
     )
-    id_header = next((h for h, f, _ in plan if f == entity_field), None)
-    parse_place = _address_parser(catalog) if table.parse_address else None
 
-    def normalise(raw: RawRow) -> NormalisedRow:
-        sent = raw.values
-        values = base.copy()
-        flags: list[str] = []
-        broken: list[RuleBreak] = []
-        for h, f, conv in plan:
-            t = sent.get(h)
-            if t is None:
-                continue
-            if conv is _STRIP:
-                values[f] = t.strip() or None
-            elif conv is _VERBATIM_STR:
-                values[f] = t if t.strip() else None
-            else:
-                try:
-                    values[f] = conv(t, flags)
-                except _Broken as b:
-                    broken.append(RuleBreak(b.rule_id, f, b.detail))
-        for f in required:
-            if values[f] is None and not (broken and any(b.field == f for b in broken)):
-                broken.append(RuleBreak("required_missing", f, f"{f} is empty"))
 
-        event_day = None
-        if event_field is not None:
-            ev = values[event_field]
-            if ev is not None:
-                event_day = ev.astimezone(local_tz).date() if event_is_ts else ev
-                if event_day < min_day:
-                    broken.append(
-                        RuleBreak("date_impossible", event_field, f"{event_day} is before {min_day}")
-                    )
-                    values[event_field] = None
-                elif event_day > delivery_date:
-                    broken.append(
-                        RuleBreak(
-                            "date_impossible",
-                            event_field,
-                            f"{event_day} is after the delivery date {delivery_date}",
-                        )
-                    )
-                    values[event_field] = None
-                elif (delivery_date - event_day).days > late_after:
-                    flags.append("late")
-
-        if parse_place is not None:
-            parse_place(values, flags)
-        if event_day is not None and values[event_field] is None:
-            event_day = None  # impossible: not an event day to report
-        if entity_field is not None:
-            ident = entity_identifier(sent.get(id_header) if id_header else None)
+def _convert_fields(sent: dict[str, str | None], fields: tuple[_FieldPlan, ...], values: dict[str, Any],
+                    flags: list[str]) -> list[RuleBreak]:
+    """Each sent value typed into `values`; the quarantine rules it broke."""
+    broken: list[RuleBreak] = []
+    for h, f, conv in fields:
+        t = sent.get(h)
+        if t is None:
+            continue
+        if conv is _STRIP:
+            values[f] = t.strip() or None
+        elif conv is _VERBATIM_STR:
+            values[f] = t if t.strip() else None
         else:
-            ident = _NO_IDENT
-        return NormalisedRow(
-            raw.row_number,
-            values,
-            broken,
-            list(dict.fromkeys(flags)) if len(flags) > 1 else flags,
-            {h: sent[h] for h in extra_headers if sent.get(h) is not None} if extra_headers else {},
-            event_day,
-            ident[0],
-            ident[1],
-            ident[2],
-            ident[3],
-            name_key(values[name_field]) if name_field is not None else None,
-        )
+            try:
+                values[f] = conv(t, flags)
+            except _Broken as b:
+                broken.append(RuleBreak(b.rule_id, f, b.detail))
+    return broken
 
-    return normalise
+
+def _check_event_day(plan: _FilePlan, values: dict[str, Any], flags: list[str],
+                     broken: list[RuleBreak]) -> dt.date | None:
+    """The row's event day (local day of a timestamp), or None when it has
+    none or it is impossible (before the minimum, after the delivery: the
+    event column is then emptied and the row quarantined); `late` flagged."""
+    f = plan.event_field
+    ev = values[f]
+    if ev is None:
+        return None
+    day = ev.astimezone(plan.local_tz).date() if plan.event_is_timestamp else ev
+    if day < plan.min_event_day:
+        broken.append(RuleBreak("date_impossible", f, f"{day} is before {plan.min_event_day}"))
+    elif day > plan.delivery_date:
+        broken.append(RuleBreak("date_impossible", f, f"{day} is after the delivery date {plan.delivery_date}"))
+    else:
+        if (plan.delivery_date - day).days > plan.late_after_days:
+            flags.append("late")
+        return day
+    values[f] = None
+    return None
 
 
 _ADDRESS_COLUMNS = tuple(f"address_{p}" for p in ADDRESS_PARTS)

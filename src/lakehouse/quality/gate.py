@@ -17,13 +17,12 @@ results either way.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from lakehouse.config import settings
+from lakehouse.config import gx_pandas_max_rows, settings
 from lakehouse.quality.suites import load_suite
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ def _suite_columns(table: str) -> list[str]:
 def _run(table: str, df, run_name: str, rows: int) -> tuple[list[str], list[str]]:
     import great_expectations as gx
 
-    engine = "spark" if rows > int(os.environ.get("LAKEHOUSE_GX_PANDAS_MAX_ROWS", "2000000")) else "pandas"
+    engine = "spark" if rows > gx_pandas_max_rows() else "pandas"
     if engine == "pandas":
         df = df.select(*[c for c in _suite_columns(table) if c in df.columns]).toPandas()
     with _GX_LOCK:

@@ -9,31 +9,16 @@ from pathlib import Path
 from lakehouse import credentials
 from lakehouse.catalog import Catalog, Column, Table
 from lakehouse.config import PG_ROLES, settings
+from lakehouse.ingest import ops_tables
 from lakehouse.ingest.table_types import postgres_type
 
 BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
 
-# Ops tables published beside the silver tables, with their natural keys.
-OPS_TABLES = {
-    "quarantine_rows": ("quarantine", "rows", ["_table", "_file", "_file_sha256", "_row_number"]),
-    "ingest_runs": ("ops", "ingest_runs", ["ingest_run_id", "_file", "_file_sha256"]),
-}
+# Ops tables published beside the silver tables, with their natural keys (ingest/ops_tables.py).
+OPS_TABLES = {t.pg_name: (t.layer, t.name, list(t.pg_key)) for t in ops_tables.PUBLISHED}
 
 
-OPS_DDL = """
-create table if not exists lake.quarantine_rows (
-  _table text, _source text, _delivery_date date, _file text, _file_sha256 text, _row_number bigint,
-  _ingest_run_id text, _ingested_at timestamptz, record_key text, rule_ids text[], reasons text[], raw jsonb,
-  primary key (_table, _file, _file_sha256, _row_number));
-create table if not exists lake.ingest_runs (
-  ingest_run_id text, source text, delivery_date date, feed text, _file text, file_sha256 text, status text,
-  reason text, manifest_rows bigint, rows_in bigint, rows_accepted bigint, rows_duplicate bigint,
-  rows_quarantined bigint, rows_late bigint, rows_promoted bigint, quarantined_by_rule jsonb, flagged_by_rule jsonb,
-  unknown_columns text[], expectations_passed boolean, expectation_failures text[],
-  started_at timestamptz, finished_at timestamptz, _file_sha256 text,
-  primary key (ingest_run_id, _file, _file_sha256));
--- rows that left the quarantine when the registry learnt their entity (ingest/promote.py)
-alter table lake.ingest_runs add column if not exists rows_promoted bigint;
+OPS_DDL = "\n".join(t.postgres_ddl() for t in ops_tables.PUBLISHED) + """
 create table if not exists lake._publish_state (
   table_name text primary key, delta_version bigint not null, published_at timestamptz not null default now());
 grant select, insert, update, delete, truncate on lake.quarantine_rows, lake.ingest_runs, lake._publish_state
