@@ -101,8 +101,12 @@ def record_missing(spark, plan: DayPlan, run_id: str) -> None:
     schema = _parse_datatype_string(runlog.RUNLOG_SCHEMA)
     stamp = datetime.now(timezone.utc).replace(tzinfo=None)
     folder = f"{plan.source}/{plan.day.isoformat()}/"
+    path = lake.table_path("ops", "ingest_runs")
+    if lake.exists(spark, path) and (spark.read.format("delta").load(path)
+                                     .where(f"_file = '{folder}' AND status = '{MISSING}'").limit(1).count()):
+        return                      # a retried task (or a rerun of the day): recorded already
     row = {f.name: None for f in schema.fields}
     row.update(ingest_run_id=run_id, source=plan.source, delivery_date=plan.day, _file=folder, file_sha256="",
                _file_sha256="", status=MISSING, reason=plan.reason, started_at=stamp, finished_at=stamp)
     log = spark.createDataFrame([row], schema)
-    lake.append_once(log, lake.table_path("ops", "ingest_runs"), [f"{folder}:{MISSING}"], change_feed=True)
+    lake.append_once(log, path, [f"{folder}:{MISSING}"], change_feed=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -166,8 +166,14 @@ def test_a_missing_weekday_fails_visibly_and_blocks_nothing(week, read_delta):
     assert "failed" in str(run.state).lower()
     assert _states(run) == {"check_calendar": "success", "wait_for_delivery": "success",
                             "ingest": "success", "alert": "failed"}
+    from lakehouse.schedule import MISSING, DayPlan, record_missing
+
     missing = read_delta("ops", "ingest_runs").where("status = 'missing'").collect()
     assert [(r["source"], r["delivery_date"]) for r in missing] == [("jingan", MISSING_DAY)]
+    # the task retried (Airflow retries it after a crash): still one row
+    retried = DayPlan("jingan", MISSING_DAY, MISSING, missing[0]["reason"], MISSING_DAY, datetime.now(timezone.utc))
+    record_missing(read_delta("ops", "ingest_runs").sparkSession, retried, "retry")
+    assert read_delta("ops", "ingest_runs").where("status = 'missing'").count() == 1
     assert missing[0]["reason"].startswith("jingan: no delivery for business day 2017-04-12 by the cut-off "
                                            "2017-04-13 06:00")
     # the other source that day, and jingan the next day, went on as usual
