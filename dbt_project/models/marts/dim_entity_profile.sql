@@ -24,7 +24,7 @@ districts as (
 records as (
 
     select records.*, as_of.as_of_date
-    from {{ ref('int_supervision_records_unioned') }} as records
+    from {{ ref('int_supervision_records_with_registry') }} as records
     cross join as_of
     where records.uscc is not null
         and records.event_date <= as_of.as_of_date
