@@ -12,7 +12,10 @@ records as (
 
 registry as (
 
-    select uscc, registered_district from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        registered_district
+    from {{ ref('stg_lake__entities') }}
 
 ),
 

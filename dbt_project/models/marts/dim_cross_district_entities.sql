@@ -15,7 +15,10 @@ records as (
 
 registry as (
 
-    select uscc, entity_name from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        entity_name
+    from {{ ref('stg_lake__entities') }}
 
 ),
 

@@ -31,13 +31,19 @@ aggregated as (
 
 districts as (
 
-    select district_code, district_name from {{ ref('districts') }}
+    select
+        district_code,
+        district_name
+    from {{ ref('districts') }}
 
 ),
 
 departments as (
 
-    select department_code, department_name from {{ ref('stg_lake__departments') }}
+    select
+        department_code,
+        department_name
+    from {{ ref('stg_lake__departments') }}
 
 ),
 
