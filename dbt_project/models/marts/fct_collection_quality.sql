@@ -54,9 +54,8 @@ quarantine_by_rule as (
             per_file.key as rule_id,
             sum(cast(per_file.value as bigint)) as row_count
         from runs
-        cross join lateral jsonb_each_text(
-            coalesce(runs.quarantined_by_rule, cast('{}' as jsonb))
-        ) as per_file
+        cross join
+            lateral jsonb_each_text(coalesce(runs.quarantined_by_rule, cast('{}' as jsonb))) as per_file
         group by 1, 2, 3, 4
     ) as rule
     group by 1, 2, 3
