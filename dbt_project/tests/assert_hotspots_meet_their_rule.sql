@@ -2,6 +2,11 @@
 select *
 from {{ ref('fct_supervision_hotspots') }}
 where events < min_events
-    or (comparison = 'ratio_to_district' and not (value > district_value and value >= threshold * district_value))
-    or (comparison = 'rise_over_trailing'
-        and not (trailing_events >= min_baseline_events and value - trailing_value >= threshold))
+    or (
+        comparison = 'ratio_to_district'
+        and not (value > district_value and value >= threshold * district_value)
+    )
+    or (
+        comparison = 'rise_over_trailing'
+        and not (trailing_events >= min_baseline_events and value - trailing_value >= threshold)
+    )

@@ -178,6 +178,14 @@ def cmd_marts(args) -> None:
         print(f"dbt docs (open from disk): {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
 
 
+def cmd_lint_sql(args) -> None:
+    from lakehouse.marts import lint_sql
+
+    if lint_sql(fix=args.fix):
+        raise UserError("sqlfluff found problems in dbt_project/ (listed above); `lakehouse lint-sql --fix` "
+                        "fixes the layout ones, the rules are in dbt_project/.sqlfluff")
+
+
 def cmd_report(args) -> None:
     from lakehouse.report import build_report
 
@@ -294,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     marts.add_argument("--docs", action="store_true",
                        help="also write the dbt docs as one page that opens from disk "
                             "(dbt_project/target/static_index.html) and print its path")
+
+    lint = _command(sub, "lint-sql", "sqlfluff over the dbt project (part of `make lint` and `make test`)",
+                    "Lint every model and test of dbt_project/ with sqlfluff's dbt templater (rules: "
+                    "dbt_project/.sqlfluff). Needs the project's PostgreSQL running (`make setup`): the "
+                    "templater connects as the transformer. Exits non-zero on any finding.", cmd_lint_sql)
+    lint.add_argument("--fix", action="store_true", help="rewrite the SQL to fix what sqlfluff can (review the diff)")
 
     report = _command(sub, "report", "write the supervision report (one HTML page of charts)",
                       "Draw the supervision report from the marts: collection quality, credit classes by "

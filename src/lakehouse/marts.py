@@ -15,6 +15,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +77,17 @@ def _transformer_env() -> None:
     # set for dbt (profiles.yml reads them), not read by the project
     os.environ["LAKEHOUSE_DBT_USER"] = user
     os.environ["LAKEHOUSE_DBT_PASSWORD"] = password or ""
+
+
+def lint_sql(fix: bool = False) -> int:
+    """sqlfluff over dbt_project/ with the dbt templater (dbt_project/.sqlfluff); returns
+    its exit status (0 = clean). The templater compiles every model and reads the
+    database's relations once, so it connects as the transformer, like a build. It runs
+    inside dbt_project/ because sqlfluff takes the templater only from the .sqlfluff of
+    the folder it starts in."""
+    _transformer_env()
+    sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
+    return subprocess.run([sqlfluff, "fix" if fix else "lint", "."], cwd=DBT_PROJECT_DIR).returncode
 
 
 def _invoke(args: list[str], vars: dict | None = None, project_dir: Path | None = None):

@@ -6,7 +6,8 @@ with
 
 as_of as (
 
-    select cast('{{ var("as_of") }}' as date) as as_of_date,
+    select
+        cast('{{ var("as_of") }}' as date) as as_of_date,
         'var' as as_of_origin
 
 )
@@ -25,7 +26,8 @@ event_dates as (
 
 as_of as (
 
-    select max(latest_date) as as_of_date,
+    select
+        max(latest_date) as as_of_date,
         'latest_event_date' as as_of_origin
     from event_dates
 

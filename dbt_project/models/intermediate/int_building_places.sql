@@ -15,7 +15,11 @@ domiciles as (
         cast(null as date) as event_date,
         cast(null as text) as inspection_result,
         address,
-        address_district, address_road, address_lane, address_number, address_building
+        address_district,
+        address_road,
+        address_lane,
+        address_number,
+        address_building
     from {{ ref('stg_lake__entities') }}
 
 ),
@@ -32,7 +36,11 @@ licences as (
         decision_date,
         cast(null as text),
         address,
-        address_district, address_road, address_lane, address_number, address_building
+        address_district,
+        address_road,
+        address_lane,
+        address_number,
+        address_building
     from {{ ref('stg_lake__licences') }}
 
 ),
@@ -49,7 +57,11 @@ inspections as (
         inspection_date,
         result,
         address,
-        address_district, address_road, address_lane, address_number, address_building
+        address_district,
+        address_road,
+        address_lane,
+        address_number,
+        address_building
     from {{ ref('stg_lake__inspections') }}
 
 ),
@@ -70,9 +82,9 @@ placed as (
         {{ building_id() }} as building_id,
         {{ road_id() }} as road_id,
         unioned.*,
-        cast(date_trunc('month', event_date) as date) as event_month
+        cast(date_trunc('month', unioned.event_date) as date) as event_month
     from unioned
-    where address_road is not null
+    where unioned.address_road is not null
 
 )
 

@@ -83,7 +83,7 @@ worst_evidence as (
         fired.eval_date,
         array_agg(distinct evidence.evidence_id order by evidence.evidence_id) as evidence_ids
     from fired
-    cross join lateral unnest(fired.evidence_ids) as evidence(evidence_id)
+    cross join lateral unnest(fired.evidence_ids) as evidence (evidence_id)
     where fired.class_rank = fired.worst_rank
     group by 1, 2
 

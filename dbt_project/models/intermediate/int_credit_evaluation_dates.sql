@@ -17,17 +17,29 @@ fact_windows as (
 
 change_days as (
 
-    select uscc, counts_from as eval_date from fact_windows
+    select
+        uscc,
+        counts_from as eval_date
+    from fact_windows
     union
-    select uscc, counts_until from fact_windows where counts_until is not null
+    select
+        uscc,
+        counts_until
+    from fact_windows
+    where counts_until is not null
     union
-    select uscc, as_of.as_of_date from fact_windows cross join as_of
+    select
+        fact_windows.uscc,
+        as_of.as_of_date
+    from fact_windows cross join as_of
 
 ),
 
 filtered as (
 
-    select distinct change_days.uscc, change_days.eval_date
+    select distinct
+        change_days.uscc,
+        change_days.eval_date
     from change_days
     cross join as_of
     where change_days.eval_date <= as_of.as_of_date

@@ -24,7 +24,7 @@ penalty_counts as (
         'penalty_count' as metric,
         decision_date as fact_date,
         cast(null as date) as valid_until,
-        cast(1 as numeric(18,2)) as amount,
+        cast(1 as numeric(18, 2)) as amount,
         'penalties:' || source || ':' || record_id as evidence_id
     from penalties
 
@@ -37,7 +37,7 @@ penalty_amounts as (
         'fine_total',
         decision_date,
         cast(null as date),
-        cast(coalesce(fine_amount, 0) + coalesce(confiscated_amount, 0) as numeric(18,2)),
+        cast(coalesce(fine_amount, 0) + coalesce(confiscated_amount, 0) as numeric(18, 2)),
         'penalties:' || source || ':' || record_id
     from penalties
     where coalesce(fine_amount, 0) + coalesce(confiscated_amount, 0) > 0
@@ -51,7 +51,7 @@ refused_inspections as (
         'refused_inspection',
         inspection_date,
         cast(null as date),
-        cast(1 as numeric(18,2)),
+        cast(1 as numeric(18, 2)),
         'inspections:' || source || ':' || record_id
     from {{ ref('stg_lake__inspections') }}
     where uscc is not null
@@ -66,7 +66,7 @@ serious_list as (
         'on_serious_list',
         listed_date,
         removed_date,
-        cast(1 as numeric(18,2)),
+        cast(1 as numeric(18, 2)),
         'serious_violations:' || uscc || ':' || cast(listed_date as text)
     from {{ ref('stg_lake__serious_violations') }}
     where uscc is not null
@@ -81,7 +81,7 @@ abnormal_list as (
         'on_abnormal_list',
         listed_date,
         removed_date,
-        cast(1 as numeric(18,2)),
+        cast(1 as numeric(18, 2)),
         'abnormal_list:' || uscc || ':' || cast(listed_date as text)
     from {{ ref('stg_lake__abnormal_list') }}
     where uscc is not null

@@ -23,11 +23,12 @@ enriched as (
         coalesce(notifications.registered_district, 'UNKNOWN') as registered_district,
         coalesce(notifications.pushed_department_code, 'UNKNOWN') as pushed_department_code,
         notifications.pushed_at,
-        cast(date_trunc('month', notifications.pushed_at at time zone 'Asia/Shanghai') as date) as pushed_month,
+        cast(date_trunc('month', notifications.pushed_at at time zone 'Asia/Shanghai') as date)
+            as pushed_month,
         coalesce(notifications.feedback_status, 'NO_FEEDBACK') as feedback_status,
         notifications.feedback_at,
         case when notifications.feedback_at is not null
-            then extract(epoch from notifications.feedback_at - notifications.pushed_at) / 86400.0
+                then extract(epoch from notifications.feedback_at - notifications.pushed_at) / 86400.0
         end as feedback_lag_days,
         as_of.as_of_date
     from notifications
@@ -41,10 +42,15 @@ flagged as (
         *,
         feedback_status <> 'NO_FEEDBACK' as is_answered,
         (
-            (feedback_status = 'NO_FEEDBACK'
-                and as_of_date - cast(pushed_at at time zone 'Asia/Shanghai' as date) > {{ var('overdue_after_days') }})
-            or (feedback_status <> 'NO_FEEDBACK'
-                and feedback_lag_days > {{ var('overdue_after_days') }})
+            (
+                feedback_status = 'NO_FEEDBACK'
+                and as_of_date - cast(pushed_at at time zone 'Asia/Shanghai' as date)
+                > {{ var('overdue_after_days') }}
+            )
+            or (
+                feedback_status <> 'NO_FEEDBACK'
+                and feedback_lag_days > {{ var('overdue_after_days') }}
+            )
         ) as is_overdue
     from enriched
 

@@ -31,8 +31,11 @@ ranked as (
     select
         per_building.*,
         row_number() over (
-            partition by uscc, district_code
-            order by by_domicile desc, latest_record_date desc nulls last, building_id
+            partition by per_building.uscc, per_building.district_code
+            order by
+                per_building.by_domicile desc,
+                per_building.latest_record_date desc nulls last,
+                per_building.building_id asc
         ) as home_district_rank
     from per_building
 

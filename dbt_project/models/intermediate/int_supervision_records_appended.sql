@@ -2,7 +2,11 @@
     incrementally: each build merges only the rows published since the last one
     (their _ingested_at is newer), keyed by feed, source and record id; a later
     version of a record replaces the earlier. -#}
-{{ config(materialized='incremental', unique_key=['feed', 'source', 'record_id'], incremental_strategy='merge') }}
+{{ config(
+    materialized='incremental',
+    unique_key=['feed', 'source', 'record_id'],
+    incremental_strategy='merge',
+) }}
 
 with
 
@@ -19,8 +23,8 @@ licences as (
         decision_date as event_date,
         status as record_status,
         cast(null as text) as inspection_result,
-        cast(null as numeric(18,2)) as fine_amount,
-        cast(null as numeric(18,2)) as confiscated_amount,
+        cast(null as numeric(18, 2)) as fine_amount,
+        cast(null as numeric(18, 2)) as confiscated_amount,
         ingested_at
     from {{ ref('stg_lake__licences') }}
 
@@ -39,8 +43,8 @@ inspections as (
         inspection_date,
         cast(null as text),
         result,
-        cast(null as numeric(18,2)),
-        cast(null as numeric(18,2)),
+        cast(null as numeric(18, 2)),
+        cast(null as numeric(18, 2)),
         ingested_at
     from {{ ref('stg_lake__inspections') }}
 

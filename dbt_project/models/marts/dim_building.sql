@@ -17,19 +17,29 @@ entity_buildings as (
 
 registry as (
 
-    select uscc, entity_type, registration_status from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        entity_type,
+        registration_status
+    from {{ ref('stg_lake__entities') }}
 
 ),
 
 credit as (
 
-    select uscc, credit_class from {{ ref('fct_credit_risk') }}
+    select
+        uscc,
+        credit_class
+    from {{ ref('fct_credit_risk') }}
 
 ),
 
 districts as (
 
-    select district_code, district_name from {{ ref('districts') }}
+    select
+        district_code,
+        district_name
+    from {{ ref('districts') }}
 
 ),
 
@@ -82,16 +92,30 @@ tenant_counts as (
 
 type_counts as (
 
-    select building_id, jsonb_object_agg(entity_type, n order by entity_type) as entity_types
-    from (select building_id, entity_type, count(*) as n from tenants group by 1, 2) as t
+    select
+        building_id,
+        jsonb_object_agg(entity_type, n order by entity_type) as entity_types
+    from (select
+        building_id,
+        entity_type,
+        count(*) as n
+    from tenants
+    group by 1, 2) as t
     group by 1
 
 ),
 
 class_counts as (
 
-    select building_id, jsonb_object_agg(credit_class, n order by credit_class) as credit_classes
-    from (select building_id, credit_class, count(*) as n from tenants group by 1, 2) as c
+    select
+        building_id,
+        jsonb_object_agg(credit_class, n order by credit_class) as credit_classes
+    from (select
+        building_id,
+        credit_class,
+        count(*) as n
+    from tenants
+    group by 1, 2) as c
     group by 1
 
 ),
@@ -107,7 +131,8 @@ final as (
         buildings.lane,
         buildings.number,
         buildings.building,
-        concat(coalesce(districts.district_name, ''), buildings.road,
+        concat(
+            coalesce(districts.district_name, ''), buildings.road,
             buildings.lane || '弄', buildings.number || '号',
             buildings.building || case when buildings.building ~ '^[0-9]+$' then '号楼' else '座' end
         ) as address_label,

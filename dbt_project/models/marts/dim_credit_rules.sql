@@ -11,7 +11,10 @@ rules as (
 
 classes as (
 
-    select class, name_zh from {{ ref('credit_classes') }}
+    select
+        class,
+        name_zh
+    from {{ ref('credit_classes') }}
 
 ),
 

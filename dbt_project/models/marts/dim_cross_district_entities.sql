@@ -4,7 +4,7 @@ with
 
 records as (
 
-    select * from {{ ref('int_supervision_records_unioned') }}
+    select * from {{ ref('int_supervision_records_with_registry') }}
     where registered_district is not null
         and holding_district is not null
         and holding_district <> '310000'
@@ -15,7 +15,10 @@ records as (
 
 registry as (
 
-    select uscc, entity_name from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        entity_name
+    from {{ ref('stg_lake__entities') }}
 
 ),
 

@@ -23,8 +23,10 @@ districts as (
 
 records as (
 
-    select records.*, as_of.as_of_date
-    from {{ ref('int_supervision_records_unioned') }} as records
+    select
+        records.*,
+        as_of.as_of_date
+    from {{ ref('int_supervision_records_with_registry') }} as records
     cross join as_of
     where records.uscc is not null
         and records.event_date <= as_of.as_of_date
@@ -34,15 +36,15 @@ records as (
 licences as (
 
     select
-        uscc,
+        licence.uscc,
         count(*) as valid_licences
-    from {{ ref('stg_lake__licences') }}
+    from {{ ref('stg_lake__licences') }} as licence
     cross join as_of
-    where uscc is not null
-        and status = 'VALID'
-        and decision_date <= as_of.as_of_date
-        and (valid_from is null or valid_from <= as_of.as_of_date)
-        and (valid_to is null or valid_to >= as_of.as_of_date)
+    where licence.uscc is not null
+        and licence.status = 'VALID'
+        and licence.decision_date <= as_of.as_of_date
+        and (licence.valid_from is null or licence.valid_from <= as_of.as_of_date)
+        and (licence.valid_to is null or licence.valid_to >= as_of.as_of_date)
     group by 1
 
 ),
@@ -53,31 +55,31 @@ record_summary as (
         uscc,
         count(*) filter (
             where feed = 'inspections'
-                and event_date > cast(as_of_date - interval '3 years' as date)
+            and event_date > cast(as_of_date - interval '3 years' as date)
         ) as inspections_3y,
         count(*) filter (
             where feed = 'inspections'
-                and event_date > cast(as_of_date - interval '3 years' as date)
-                and inspection_result in ('RECTIFY_ORDERED', 'CASE_OPENED')
+            and event_date > cast(as_of_date - interval '3 years' as date)
+            and inspection_result in ('RECTIFY_ORDERED', 'CASE_OPENED')
         ) as inspections_with_problems_3y,
         count(*) filter (
             where feed = 'penalties'
-                and record_status is distinct from 'REVOKED'
-                and event_date > cast(as_of_date - interval '3 years' as date)
+            and record_status is distinct from 'REVOKED'
+            and event_date > cast(as_of_date - interval '3 years' as date)
         ) as penalties_3y,
         coalesce(sum(coalesce(fine_amount, 0)) filter (
             where feed = 'penalties'
-                and record_status is distinct from 'REVOKED'
-                and event_date > cast(as_of_date - interval '3 years' as date)
+            and record_status is distinct from 'REVOKED'
+            and event_date > cast(as_of_date - interval '3 years' as date)
         ), 0) as fines_total_3y,
         coalesce(sum(coalesce(confiscated_amount, 0)) filter (
             where feed = 'penalties'
-                and record_status is distinct from 'REVOKED'
-                and event_date > cast(as_of_date - interval '3 years' as date)
+            and record_status is distinct from 'REVOKED'
+            and event_date > cast(as_of_date - interval '3 years' as date)
         ), 0) as confiscations_total_3y,
         count(*) as records_all_time,
         array_agg(distinct holding_district order by holding_district)
-            filter (where holding_district is not null) as holding_districts
+        filter (where holding_district is not null) as holding_districts
     from records
     group by 1
 
@@ -90,10 +92,18 @@ list_status as (
         bool_or(lists.list_name = 'abnormal') as on_abnormal_list,
         bool_or(lists.list_name = 'serious') as on_serious_list
     from (
-        select uscc, 'abnormal' as list_name, listed_date, removed_date
+        select
+            uscc,
+            'abnormal' as list_name,
+            listed_date,
+            removed_date
         from {{ ref('stg_lake__abnormal_list') }}
         union all
-        select uscc, 'serious', listed_date, removed_date
+        select
+            uscc,
+            'serious',
+            listed_date,
+            removed_date
         from {{ ref('stg_lake__serious_violations') }}
     ) as lists
     cross join as_of
@@ -105,7 +115,10 @@ list_status as (
 
 credit as (
 
-    select uscc, credit_class from {{ ref('fct_credit_risk') }}
+    select
+        uscc,
+        credit_class
+    from {{ ref('fct_credit_risk') }}
 
 ),
 
@@ -129,8 +142,8 @@ final as (
         coalesce(record_summary.inspections_3y, 0) as inspections_3y,
         coalesce(record_summary.inspections_with_problems_3y, 0) as inspections_with_problems_3y,
         coalesce(record_summary.penalties_3y, 0) as penalties_3y,
-        cast(coalesce(record_summary.fines_total_3y, 0) as numeric(18,2)) as fines_total_3y,
-        cast(coalesce(record_summary.confiscations_total_3y, 0) as numeric(18,2)) as confiscations_total_3y,
+        cast(coalesce(record_summary.fines_total_3y, 0) as numeric(18, 2)) as fines_total_3y,
+        cast(coalesce(record_summary.confiscations_total_3y, 0) as numeric(18, 2)) as confiscations_total_3y,
         coalesce(record_summary.records_all_time, 0) as records_all_time,
         coalesce(record_summary.holding_districts, cast(array[] as text[])) as holding_districts,
 

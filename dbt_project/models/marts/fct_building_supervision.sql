@@ -20,7 +20,10 @@ entity_buildings as (
 
 registry as (
 
-    select uscc, address_district as domicile_district from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        address_district as domicile_district
+    from {{ ref('stg_lake__entities') }}
 
 ),
 
@@ -47,12 +50,26 @@ penalties as (
 
 records as (
 
-    select building_id, event_month, holding_district, uscc, feed, inspection_result,
-        0 as fine_amount, 0 as confiscated_amount
+    select
+        building_id,
+        event_month,
+        holding_district,
+        uscc,
+        feed,
+        inspection_result,
+        0 as fine_amount,
+        0 as confiscated_amount
     from places
     union all
-    select building_id, event_month, holding_district, uscc, 'penalties', null,
-        fine_amount, confiscated_amount
+    select
+        building_id,
+        event_month,
+        holding_district,
+        uscc,
+        'penalties',
+        null,
+        fine_amount,
+        confiscated_amount
     from penalties
 
 ),
@@ -68,8 +85,8 @@ aggregated as (
             where feed = 'inspections' and inspection_result in ('RECTIFY_ORDERED', 'CASE_OPENED')
         ) as inspections_with_problems,
         count(*) filter (where feed = 'penalties') as penalties,
-        cast(sum(fine_amount) as numeric(18,2)) as fines_total,
-        cast(sum(confiscated_amount) as numeric(18,2)) as confiscations_total,
+        cast(sum(fine_amount) as numeric(18, 2)) as fines_total,
+        cast(sum(confiscated_amount) as numeric(18, 2)) as confiscations_total,
         count(distinct uscc) as entities_with_records,
         array_agg(distinct holding_district order by holding_district) as holding_districts
     from records

@@ -15,7 +15,7 @@ latest_runs as (
     -- run-log rows: the latest one is the file's outcome
     select distinct on (delivered_file, file_sha256) *
     from {{ ref('stg_lake__ingest_runs') }}
-    order by delivered_file, file_sha256, finished_at desc
+    order by delivered_file asc, file_sha256 asc, finished_at desc
 
 ),
 
@@ -48,12 +48,14 @@ quarantine_by_rule as (
     from (
         select
             runs.source,
-            coalesce(runs.feed, case when runs.file_status = 'missing' then 'NONE' else 'UNKNOWN' end) as feed,
+            coalesce(runs.feed, case when runs.file_status = 'missing' then 'NONE' else 'UNKNOWN' end)
+                as feed,
             runs.delivery_date,
             per_file.key as rule_id,
             sum(cast(per_file.value as bigint)) as row_count
         from runs
-        cross join lateral jsonb_each_text(coalesce(runs.quarantined_by_rule, '{}'::jsonb)) as per_file
+        cross join
+            lateral jsonb_each_text(coalesce(runs.quarantined_by_rule, cast('{}' as jsonb))) as per_file
         group by 1, 2, 3, 4
     ) as rule
     group by 1, 2, 3
@@ -72,7 +74,7 @@ per_day as (
         count(*) filter (where file_status = 'blocked') as files_blocked,
         coalesce(
             array_agg(distinct file_status_reason order by file_status_reason)
-                filter (where file_status = 'rejected' and file_status_reason is not null),
+            filter (where file_status = 'rejected' and file_status_reason is not null),
             cast(array[] as text[])
         ) as rejection_reasons,
         cast(coalesce(sum(rows_in), 0) as bigint) as rows_received,
@@ -96,17 +98,17 @@ file_lists as (
         delivery_date,
         coalesce(
             array_agg(distinct failures.failure order by failures.failure)
-                filter (where failures.failure is not null),
+            filter (where failures.failure is not null),
             cast(array[] as text[])
         ) as expectation_failures,
         coalesce(
             array_agg(distinct unknown.unknown_column order by unknown.unknown_column)
-                filter (where unknown.unknown_column is not null),
+            filter (where unknown.unknown_column is not null),
             cast(array[] as text[])
         ) as unknown_columns
     from runs
-    left join lateral unnest(runs.expectation_failures) as failures(failure) on true
-    left join lateral unnest(runs.unknown_columns) as unknown(unknown_column) on true
+    left join lateral unnest(runs.expectation_failures) as failures (failure) on true
+    left join lateral unnest(runs.unknown_columns) as unknown (unknown_column) on true
     group by 1, 2, 3
 
 ),
@@ -142,14 +144,18 @@ final as (
         per_day.rows_accepted,
         per_day.rows_duplicate,
         per_day.rows_quarantined,
-        coalesce(quarantine_by_rule.quarantined_by_rule, '{}'::jsonb) as quarantined_by_rule,
+        coalesce(quarantine_by_rule.quarantined_by_rule, cast('{}' as jsonb)) as quarantined_by_rule,
         per_day.rows_late,
         per_day.rows_promoted,
-        per_day.rows_read
-            = per_day.rows_accepted + per_day.rows_duplicate + per_day.rows_quarantined as rows_reconcile,
+        (
+            per_day.rows_read
+            = per_day.rows_accepted + per_day.rows_duplicate + per_day.rows_quarantined
+        ) as rows_reconcile,
         coalesce(latest.last_delivery_date, latest.source_last_delivery_date) as last_delivery_date,
-        latest.latest_delivery_date_overall
-            - coalesce(latest.last_delivery_date, latest.source_last_delivery_date) as days_since_last_delivery,
+        (
+            latest.latest_delivery_date_overall
+            - coalesce(latest.last_delivery_date, latest.source_last_delivery_date)
+        ) as days_since_last_delivery,
         per_day.expectations_passed,
         file_lists.expectation_failures,
         file_lists.unknown_columns,

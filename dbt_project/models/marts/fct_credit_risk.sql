@@ -10,7 +10,11 @@ as_of as (
 
 registry as (
 
-    select uscc, entity_name, registered_district from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        entity_name,
+        registered_district
+    from {{ ref('stg_lake__entities') }}
 
 ),
 
@@ -30,7 +34,10 @@ credit_classes as (
 
 districts as (
 
-    select district_code, district_name from {{ ref('districts') }}
+    select
+        district_code,
+        district_name
+    from {{ ref('districts') }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 records as (
 
-    select * from {{ ref('int_supervision_records_unioned') }}
+    select * from {{ ref('int_supervision_records_with_registry') }}
     where registered_district is not null
         and holding_district is not null
         and holding_district <> '310000'
@@ -31,13 +31,19 @@ aggregated as (
 
 districts as (
 
-    select district_code, district_name from {{ ref('districts') }}
+    select
+        district_code,
+        district_name
+    from {{ ref('districts') }}
 
 ),
 
 departments as (
 
-    select department_code, department_name from {{ ref('stg_lake__departments') }}
+    select
+        department_code,
+        department_name
+    from {{ ref('stg_lake__departments') }}
 
 ),
 

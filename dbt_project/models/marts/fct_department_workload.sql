@@ -5,13 +5,17 @@ with
 
 records as (
 
-    select * from {{ ref('int_supervision_records_unioned') }}
+    select * from {{ ref('int_supervision_records_with_registry') }}
 
 ),
 
 departments as (
 
-    select department_code, department_name, level, district_code
+    select
+        department_code,
+        department_name,
+        level,
+        district_code
     from {{ ref('stg_lake__departments') }}
 
 ),
@@ -27,10 +31,10 @@ aggregated as (
         count(*) filter (where feed = 'penalties' and record_status = 'REVOKED') as penalties_revoked,
         cast(coalesce(sum(fine_amount) filter (
             where feed = 'penalties' and record_status is distinct from 'REVOKED'
-        ), 0) as numeric(18,2)) as fines_total,
+        ), 0) as numeric(18, 2)) as fines_total,
         cast(coalesce(sum(confiscated_amount) filter (
             where feed = 'penalties' and record_status is distinct from 'REVOKED'
-        ), 0) as numeric(18,2)) as confiscations_total
+        ), 0) as numeric(18, 2)) as confiscations_total
     from records
     group by 1, 2
 

@@ -21,7 +21,7 @@ aggregated as (
         count(*) filter (where feedback_status = 'NOT_NEEDED') as not_needed,
         count(*) filter (where not is_answered) as unanswered,
         count(*) filter (where is_overdue) as overdue,
-        cast(percentile_cont(0.5) within group (order by feedback_lag_days) as numeric(10,2))
+        cast(percentile_cont(0.5) within group (order by feedback_lag_days) as numeric(10, 2))
             as median_feedback_lag_days,
         max(as_of_date) as as_of_date
     from notifications
@@ -31,13 +31,19 @@ aggregated as (
 
 districts as (
 
-    select district_code, district_name from {{ ref('districts') }}
+    select
+        district_code,
+        district_name
+    from {{ ref('districts') }}
 
 ),
 
 departments as (
 
-    select department_code, department_name from {{ ref('stg_lake__departments') }}
+    select
+        department_code,
+        department_name
+    from {{ ref('stg_lake__departments') }}
 
 ),
 

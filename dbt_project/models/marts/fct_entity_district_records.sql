@@ -5,7 +5,7 @@ with
 
 records as (
 
-    select * from {{ ref('int_supervision_records_unioned') }}
+    select * from {{ ref('int_supervision_records_with_registry') }}
     where uscc is not null
 
 ),

@@ -13,26 +13,31 @@ joint_rows as (
 
 departments as (
 
-    select joint_id, department_code
+    select
+        joint_id,
+        department_code
     from joint_rows
     where department_code is not null
     union
-    select joint_id, participant.department_code
+    select
+        joint_id,
+        participant.department_code
     from joint_rows
-    cross join lateral unnest(participant_department_codes) as participant(department_code)
+    cross join lateral unnest(participant_department_codes) as participant (department_code)
 
 ),
 
 leads as (
 
-    -- the lead most rows name (ties: the smallest code)
-    select distinct on (joint_id)
+    -- the lead most rows name (ties: the smallest code); AM01 objects to distinct with
+    -- group by, but distinct on keeps the first row of each joint after the order by
+    select distinct on (joint_id)  -- noqa: AM01
         joint_id,
         lead_department_code
     from joint_rows
     where lead_department_code is not null
     group by joint_id, lead_department_code
-    order by joint_id, count(*) desc, lead_department_code
+    order by joint_id asc, count(*) desc, lead_department_code
 
 ),
 
@@ -43,7 +48,7 @@ aggregated as (
         min(inspection_date) as first_inspection_date,
         max(inspection_date) as last_inspection_date,
         array_agg(distinct holding_district order by holding_district)
-            filter (where holding_district is not null) as holding_districts,
+        filter (where holding_district is not null) as holding_districts,
         count(distinct uscc) as entities,
         max(items_checked) as items_checked,
         count(distinct uscc) filter (
@@ -62,10 +67,12 @@ final as (
         aggregated.joint_id,
         leads.lead_department_code,
         coalesce(
-            (select array_agg(d.department_code order by d.department_code)
-             from departments as d
-             where d.joint_id = aggregated.joint_id
-                and d.department_code is distinct from leads.lead_department_code),
+            (
+                select array_agg(d.department_code order by d.department_code)
+                from departments as d
+                where d.joint_id = aggregated.joint_id
+                    and d.department_code is distinct from leads.lead_department_code
+            ),
             cast(array[] as text[])
         ) as participating_department_codes,
         aggregated.first_inspection_date,

@@ -48,13 +48,13 @@ final as (
         plans.end_date,
         plans.population,
         plans.sampling_ratio,
-        cast(plans.population * plans.sampling_ratio as numeric(18,2)) as expected_drawn,
+        cast(plans.population * plans.sampling_ratio as numeric(18, 2)) as expected_drawn,
         coalesce(draws.drawn, 0) as drawn,
         coalesce(inspections.inspected_entities, 0) as inspected_entities,
         coalesce(inspections.inspection_records, 0) as inspection_records,
         coalesce(inspections.entities_with_problems, 0) as entities_with_problems,
         case when coalesce(draws.drawn, 0) > 0
-            then round(coalesce(inspections.inspected_entities, 0)::numeric / draws.drawn, 4)
+                then round(cast(coalesce(inspections.inspected_entities, 0) as numeric) / draws.drawn, 4)
         end as inspected_share_of_drawn,
         plans.results_published_date,
         plans.results_published_date is not null as results_published,

@@ -35,7 +35,11 @@ matches as (
 
 registry as (
 
-    select uscc, entity_name, registered_district from {{ ref('stg_lake__entities') }}
+    select
+        uscc,
+        entity_name,
+        registered_district
+    from {{ ref('stg_lake__entities') }}
 
 ),
 

@@ -22,13 +22,19 @@ building_months as (
 
 buildings as (
 
-    select building_id, road_id, entities from {{ ref('dim_building') }}
+    select
+        building_id,
+        road_id,
+        entities
+    from {{ ref('dim_building') }}
 
 ),
 
 road_entities as (
 
-    select dim.road_id, count(distinct eb.uscc) as entities
+    select
+        dim.road_id,
+        count(distinct eb.uscc) as entities
     from {{ ref('int_entity_buildings') }} as eb
     inner join {{ ref('dim_building') }} as dim on dim.building_id = eb.building_id
     group by 1
@@ -37,13 +43,30 @@ road_entities as (
 
 place_months as (
 
-    select 'building' as level, bm.building_id as place_id, bm.road_id, bm.district_code, bm.event_month,
-        bm.inspections, bm.inspections_with_problems, bm.penalties, buildings.entities
+    select
+        'building' as level,
+        bm.building_id as place_id,
+        bm.road_id,
+        bm.district_code,
+        bm.event_month,
+        bm.inspections,
+        bm.inspections_with_problems,
+        bm.penalties,
+        buildings.entities
     from building_months as bm
     inner join buildings on buildings.building_id = bm.building_id
     union all
-    select 'road', bm.road_id, bm.road_id, bm.district_code, bm.event_month,
-        sum(bm.inspections), sum(bm.inspections_with_problems), sum(bm.penalties), max(road_entities.entities)
+    -- columns named by the first branch (AL08 takes the repeated road_id for a reused alias)
+    select
+        'road',
+        bm.road_id,
+        bm.road_id,  -- noqa: AL08
+        bm.district_code,
+        bm.event_month,
+        sum(bm.inspections),
+        sum(bm.inspections_with_problems),
+        sum(bm.penalties),
+        max(road_entities.entities)
     from building_months as bm
     inner join road_entities on road_entities.road_id = bm.road_id
     group by 2, 3, 4, 5
@@ -52,20 +75,41 @@ place_months as (
 
 measured as (
 
-    select level, place_id, road_id, district_code, event_month, 'problems_per_inspection' as measure,
-        inspections_with_problems as numerator, inspections as denominator, inspections as events
+    select
+        level,
+        place_id,
+        road_id,
+        district_code,
+        event_month,
+        'problems_per_inspection' as measure,
+        inspections_with_problems as numerator,
+        inspections as denominator,
+        inspections as events
     from place_months
     union all
-    select level, place_id, road_id, district_code, event_month, 'penalties_per_entity',
-        penalties, entities, penalties
+    select
+        level,
+        place_id,
+        road_id,
+        district_code,
+        event_month,
+        'penalties_per_entity',
+        penalties,
+        entities,
+        penalties  -- noqa: AL08
     from place_months
 
 ),
 
 district_months as (
 
-    select level, district_code, event_month, measure,
-        sum(numerator) as numerator, sum(denominator) as denominator
+    select
+        level,
+        district_code,
+        event_month,
+        measure,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator
     from measured
     group by 1, 2, 3, 4
 
@@ -102,12 +146,16 @@ evaluated as (
         measured.numerator,
         measured.denominator,
         measured.events,
-        round(measured.numerator::numeric / nullif(measured.denominator, 0), 4) as value,
-        round(district_months.numerator::numeric / nullif(district_months.denominator, 0), 4) as district_value,
+        round(cast(measured.numerator as numeric) / nullif(measured.denominator, 0), 4) as value,
+        round(
+            cast(district_months.numerator as numeric) / nullif(district_months.denominator, 0), 4
+        ) as district_value,
         own_trailing.numerator as trailing_numerator,
         own_trailing.denominator as trailing_denominator,
         coalesce(own_trailing.events, 0) as trailing_events,
-        round(own_trailing.numerator::numeric / nullif(own_trailing.denominator, 0), 4) as trailing_value,
+        round(
+            cast(own_trailing.numerator as numeric) / nullif(own_trailing.denominator, 0), 4
+        ) as trailing_value,
         rules.comparison,
         rules.threshold,
         rules.min_events,
@@ -132,12 +180,16 @@ evaluated as (
 fired as (
 
     select * from evaluated
-    where (comparison = 'ratio_to_district'
-            and value > district_value and value >= threshold * district_value)
-        or (comparison = 'rise_over_trailing'
-            and trailing_events >= min_baseline_events
-            and trailing_value is not null
-            and value - trailing_value >= threshold)
+    where (
+        comparison = 'ratio_to_district'
+        and value > district_value and value >= threshold * district_value
+    )
+    or (
+        comparison = 'rise_over_trailing'
+        and trailing_events >= min_baseline_events
+        and trailing_value is not null
+        and value - trailing_value >= threshold
+    )
 
 ),
 
@@ -145,14 +197,25 @@ final as (
 
     select
         fired.*,
-        case comparison
-            when 'ratio_to_district' then
-                format('%s %s (%s of %s) against %s in the district that month', value, measure,
-                    numerator, denominator, district_value)
+        case fired.comparison
+            when 'ratio_to_district'
+                then
+                    format(
+                        '%s %s (%s of %s) against %s in the district that month', fired.value, fired.measure,
+                        fired.numerator, fired.denominator, fired.district_value
+                    )
             else
-                format('%s %s (%s of %s) against %s over the previous %s months (%s of %s)', value, measure,
-                    numerator, denominator, trailing_value, trailing_months, trailing_numerator,
-                    trailing_denominator)
+                format(
+                    '%s %s (%s of %s) against %s over the previous %s months (%s of %s)',
+                    fired.value,
+                    fired.measure,
+                    fired.numerator,
+                    fired.denominator,
+                    fired.trailing_value,
+                    fired.trailing_months,
+                    fired.trailing_numerator,
+                    fired.trailing_denominator
+                )
         end as reason
     from fired
 
