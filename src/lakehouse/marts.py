@@ -86,6 +86,7 @@ def lint_sql(fix: bool = False) -> int:
     inside dbt_project/ because sqlfluff takes the templater only from the .sqlfluff of
     the folder it starts in."""
     _transformer_env()
+    write_districts_seed()          # the templater parses the project, seeds included
     sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
     return subprocess.run([sqlfluff, "fix" if fix else "lint", "."], cwd=DBT_PROJECT_DIR).returncode
 
