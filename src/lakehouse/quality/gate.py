@@ -20,7 +20,6 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from lakehouse.config import gx_pandas_max_rows, settings
 from lakehouse.quality.suites import load_suite
@@ -56,23 +55,10 @@ def _context(home: str):
     return ctx
 
 
-def _registered_checkpoint(home: str, table: str, engine: str):
-    """The table's checkpoint, registered once per process and GX folder
-    (registering writes suite, definition and checkpoint files: about 1 s a
-    table, under the lock). A recreated folder is a new one: registered again."""
-    gx_dir = Path(home) / "gx"
-    if not gx_dir.is_dir():
-        _context.cache_clear()
-        _checkpoint.cache_clear()
-        _context(home)
-    folder = gx_dir.stat()
-    return _checkpoint(home, table, engine, (folder.st_ino, folder.st_mtime_ns))
-
-
-@lru_cache(maxsize=128)
-def _checkpoint(home: str, table: str, engine: str, folder_id: tuple):
-    """Register the table's suite, validation definition and checkpoint (no
-    actions: Data Docs are built once per run, see build_data_docs)."""
+def _checkpoint(home: str, table: str, engine: str):
+    """The table's checkpoint, registered again on every run (a cached one goes
+    stale: registering any table's data source again drops the other tables'
+    assets). No actions: Data Docs are built once per batch, see build_data_docs."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -118,7 +104,7 @@ def _run(table: str, df, run_name: str, rows: int) -> tuple[list[str], list[str]
     if engine == "pandas":
         df = df.select(*[c for c in _suite_columns(table) if c in df.columns]).toPandas()
     with _GX_LOCK:
-        result = _registered_checkpoint(str(settings().home), table, engine).run(
+        result = _checkpoint(str(settings().home), table, engine).run(
             batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name))
         _UNRENDERED.extend(result.run_results)
     failures, warnings = [], []
