@@ -128,9 +128,10 @@ def submit_options() -> list[str]:
 
 def _submitted_builder(builder):
     """spark-submit's --master, --name and --conf win; the project's settings fill the gaps."""
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
-    given = SparkConf()   # spark-submit's options, read from its JVM
+    SparkContext._ensure_initialized()   # joins spark-submit's JVM, so that SparkConf reads its options
+    given = SparkConf()
     if not any("delta-spark_" in given.get(key, "") for key in ("spark.jars", "spark.jars.packages")):
         raise SparkSetupError("spark-submit was started without the Delta jars: run it as "
                               "`spark-submit $(python -m lakehouse.spark) jobs/<job>.py ...` (README, jobs/)")
