@@ -12,16 +12,16 @@ demo: setup       ## generate a small city, run the DAGs, print where the result
 	@$(VENV)/bin/lakehouse demo
 
 test: setup       ## lint, the quick unit suite, then the end-to-end suite
-	$(VENV)/bin/ruff check src dags tests scripts
+	$(VENV)/bin/ruff check src dags jobs tests scripts
 	$(VENV)/bin/lakehouse lint-sql
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
-	$(PY) -m pytest tests/e2e -q -p no:cacheprovider
+	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=15
 
 unit:             ## the quick unit suite only (seconds; no services needed)
 	$(PY) -m pytest tests/unit -q
 
 lint: setup       ## ruff over the Python, sqlfluff over the dbt SQL (also the first step of `make test`)
-	$(VENV)/bin/ruff check src dags tests scripts
+	$(VENV)/bin/ruff check src dags jobs tests scripts
 	$(VENV)/bin/lakehouse lint-sql
 
 benchmark: setup  ## prints throughput and wall times (see scripts/benchmark.py)

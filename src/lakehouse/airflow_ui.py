@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from lakehouse import credentials
-from lakehouse.config import airflow_env, settings
+from lakehouse.config import REPO_ROOT, airflow_env, settings
 
 
 class AirflowUIError(RuntimeError):
@@ -42,7 +42,8 @@ def _env() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", credentials.airflow_jwt_secret())
     src = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    # src/ for the package, the repository's root for jobs/ (the Spark entry points the tasks run)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     return env
 
 

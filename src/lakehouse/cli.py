@@ -135,7 +135,8 @@ SERVICE_PROCESSES = {"cluster": ("spark-master", "spark-worker"), "connect": ("s
 
 # --------------------------------------------------------------------------- pipeline
 
-def cmd_ingest(args) -> None:
+def cmd_ingest(args):
+    """Also the body of jobs/ingest.py (and so of the ingest DAG tasks): returns the report."""
     from lakehouse.ingest.pipeline import ingest
 
     start = args.date or args.start
@@ -149,21 +150,28 @@ def cmd_ingest(args) -> None:
     print(json.dumps({"run_id": report.run_id, **report.totals(),
                       "blocked_sources": sorted(report.blocked_sources),
                       "seconds_by_stage": {k: round(v, 1) for k, v in report.timings.items()}}, indent=2))
+    return report
 
 
-def cmd_publish(_args) -> None:
+def cmd_publish(_args):
+    """Also the body of jobs/publish.py (and of build_marts' publish task): returns what was published."""
     from lakehouse.publish import publish
 
-    for p in publish():
+    published = publish()
+    for p in published:
         print(f"lake.{p.table}: delta v{p.from_version} -> v{p.to_version}, {p.upserted} upserted, "
               f"{p.deleted} deleted")
+    return published
 
 
-def cmd_maintain(args) -> None:
+def cmd_maintain(args):
+    """Also the body of jobs/maintain.py (and of the maintain_lake task): returns what was maintained."""
     from lakehouse.maintain import maintain
 
-    for m in maintain(retain_days=args.retain_days):
+    maintained = maintain(retain_days=args.retain_days)
+    for m in maintained:
         print(f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed, {m.rows} rows")
+    return maintained
 
 
 def cmd_marts(args) -> None:
@@ -228,6 +236,29 @@ def cmd_clean(args) -> None:
 
 # --------------------------------------------------------------------------- wiring
 
+# The options of ingest and maintain, shared with jobs/ingest.py and jobs/maintain.py.
+INGEST_DESCRIPTION = ("Read the deliveries in the landing folder (every file kept in bronze), validate them, and "
+                      "write the accepted rows to silver, the rejected rows to quarantine with their reasons. "
+                      "Without --date/--from/--to: every day delivered.")
+PUBLISH_DESCRIPTION = ("Copy what changed in the silver Delta tables since the last publish into PostgreSQL lake.* "
+                       "(upserts and deletes, by Delta version).")
+MAINTAIN_DESCRIPTION = ("Compact small files (OPTIMIZE), keep Delta checkpoints regular and VACUUM files older than "
+                        "the time-travel window, for every Delta table of the lake. Takes the ingest's lock and first "
+                        "undoes a batch a crash left unfinished.")
+
+
+def add_ingest_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", action="append", help="source code, e.g. jingan (repeatable; default: all)")
+    p.add_argument("--date", "--day", dest="date", type=_day, help="one delivery day, YYYY-MM-DD")
+    p.add_argument("--from", "--start", dest="start", type=_day, help="first delivery day of a range, YYYY-MM-DD")
+    p.add_argument("--to", "--end", dest="end", type=_day, help="last delivery day of a range, YYYY-MM-DD")
+    p.add_argument("--landing", help="landing root folder (default: LAKEHOUSE_LANDING)")
+
+
+def add_maintain_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--retain-days", type=int, help="time travel kept (default LAKEHOUSE_VACUUM_RETAIN_DAYS)")
+
+
 def _command(sub, name: str, help: str, description: str, func) -> argparse.ArgumentParser:
     """One sub-command: `help` is its line in `lakehouse --help`, `description` heads its own --help."""
     p = sub.add_parser(name, help=help, description=description)
@@ -275,25 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:   # the generator is optional for running the pipeline
         pass
 
-    ing = _command(sub, "ingest", "landing -> bronze -> silver for sources and days",
-                   "Read the deliveries in the landing folder (every file kept in bronze), validate them, and "
-                   "write the accepted rows to silver, the rejected rows to quarantine with their reasons. "
-                   "Without --date/--from/--to: every day delivered.", cmd_ingest)
-    ing.add_argument("--source", action="append", help="source code, e.g. jingan (repeatable; default: all)")
-    ing.add_argument("--date", type=_day, help="one delivery day, YYYY-MM-DD")
-    ing.add_argument("--from", dest="start", type=_day, help="first delivery day of a range, YYYY-MM-DD")
-    ing.add_argument("--to", dest="end", type=_day, help="last delivery day of a range, YYYY-MM-DD")
-    ing.add_argument("--landing", help="landing root folder (default: LAKEHOUSE_LANDING)")
+    ing = _command(sub, "ingest", "landing -> bronze -> silver for sources and days", INGEST_DESCRIPTION,
+                   cmd_ingest)
+    add_ingest_arguments(ing)
 
-    _command(sub, "publish", "silver -> PostgreSQL lake.* (changes only)",
-             "Copy what changed in the silver Delta tables since the last publish into PostgreSQL lake.* "
-             "(upserts and deletes, by Delta version).", cmd_publish)
+    _command(sub, "publish", "silver -> PostgreSQL lake.* (changes only)", PUBLISH_DESCRIPTION, cmd_publish)
 
     mnt = _command(sub, "maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table",
-                   "Compact small files (OPTIMIZE), keep Delta checkpoints regular and VACUUM files older than "
-                   "the time-travel window, for every Delta table of the lake. Takes the ingest's lock and first "
-                   "undoes a batch a crash left unfinished.", cmd_maintain)
-    mnt.add_argument("--retain-days", type=int, help="time travel kept (default LAKEHOUSE_VACUUM_RETAIN_DAYS)")
+                   MAINTAIN_DESCRIPTION, cmd_maintain)
+    add_maintain_arguments(mnt)
 
     marts = _command(sub, "marts", "dbt build of the marts",
                      "Run `dbt build` on dbt_project/ (staging -> intermediate -> marts, with the tests) and "
@@ -347,11 +368,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _prepare_process()
+    args = build_parser().parse_args(argv)
+    return run_command(args.command, args.func, args)
+
+
+def run_job(command: str, func, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """main() of a jobs/<command>.py entry point: its own arguments, then the
+    sub-command's function with the CLI's error lines and exit codes."""
+    _prepare_process()
+    return run_command(command, func, parser.parse_args(argv))
+
+
+def _prepare_process() -> None:
     from lakehouse import logs
 
     logs.configure()   # our own progress lines at INFO; libraries at WARNING unless LAKEHOUSE_LOG_LEVEL=DEBUG
     apply_file_mode()
-    args = build_parser().parse_args(argv)
+
+
+def run_command(command: str, func, args) -> int:
+    """Run one command; a failure the user can act on is one line on stderr and exit code 2."""
     from lakehouse.airflow_ui import AirflowUIError
     from lakehouse.embedded_pg import SetupError
     from lakehouse.faults import LakehouseFault
@@ -361,13 +398,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     try:
-        args.func(args)
+        func(args)
     except (UserError, SetupError, SparkSetupError, AirflowUIError, LakehouseFault, LakeBusy, ServiceError,
             ValueError, FileNotFoundError) as exc:
-        print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
+        print(f"lakehouse {command}: {exc}", file=sys.stderr)
         return 2
-    if args.command not in ("db", "airflow-init", "airflow", "airflow-env", *SERVICE_PROCESSES):
-        print(f"[{args.command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    if command not in ("db", "airflow-init", "airflow", "airflow-env", *SERVICE_PROCESSES):
+        print(f"[{command}] {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
 """DAG factories: one ingest DAG per schemas/sources/*.yaml, and the marts
 DAG triggered once per round of deliveries. Only wiring lives here; every
-task calls one function of the package (the day's decision: lakehouse.schedule).
+task calls one function of the package (the day's decision: lakehouse.schedule)
+or runs one of the Spark entry points of jobs/ in its own process (run_job).
 Nothing heavy at import: Spark, GX and dbt are imported inside the tasks.
 """
 
@@ -15,6 +16,14 @@ from lakehouse.config import now, settings
 DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(hours=2)}
 # The backfill DAG has no schedule; its start date only has to be in the past.
 BACKFILL_START = datetime(2017, 1, 1)
+
+
+def run_job(name: str, *argv: str):
+    """Run jobs/<name>.py in this task's process (as fast as a function call;
+    spark-submit runs the same file) and return what it returns."""
+    import importlib
+
+    return importlib.import_module(f"jobs.{name}").run(list(argv))
 
 
 def source_configs() -> list[dict]:
@@ -108,7 +117,6 @@ def build_ingest_dag(cfg: dict):
         # One Spark session per task run; the pool keeps lake writers one at a time.
         @task(pool="lake_writers", outlets=[delivered_asset(code)])
         def ingest(day: str, **context) -> dict:
-            from lakehouse.ingest.pipeline import ingest as run_ingest
             from lakehouse.schedule import MISSING, record_missing
 
             plan = _plan(code, date.fromisoformat(day))
@@ -117,13 +125,8 @@ def build_ingest_dag(cfg: dict):
 
                 record_missing(get_spark(), plan, run_id=f"missing-{context['run_id']}")
                 return {"status": MISSING, "problem": plan.reason}
-            report = run_ingest(sources=[code], start=plan.since, end=plan.day)
-            for note in report.notes:
-                print("note:", note)
-            for line in report.problem_lines():
-                print(line)
+            report = run_job("ingest", "--source", code, "--start", plan.since.isoformat(), "--end", day)
             totals = report.totals()
-            print("totals:", totals)
             problem = None
             if report.blocked_sources:
                 problem = (f"{code} {day}: critical expectations failed, batch not published: "
@@ -161,19 +164,17 @@ def build_backfill_dag(tables: list[str]):
         # a backfill is one round: it announces every source, so build_marts runs once after it
         @task(pool="lake_writers", outlets=[delivered_asset(c["code"]) for c in source_configs()])
         def ingest_range(**context) -> dict:
-            from lakehouse.ingest.pipeline import ingest as run_ingest
-
-            conf = context["dag_run"].conf or {}
-            start = date.fromisoformat(conf["start"]) if conf.get("start") else None
-            end = date.fromisoformat(conf["end"]) if conf.get("end") else None
-            report = run_ingest(sources=conf.get("sources"), start=start, end=end)
-            for line in report.problem_lines():
-                print(line)
-            print("seconds by stage:", report.timings)
+            report = run_job("ingest", *backfill_arguments(context["dag_run"].conf or {}))
             return {**report.totals(), "blocked_sources": sorted(report.blocked_sources)}
 
         ingest_range()
     return dag
+
+
+def backfill_arguments(conf: dict) -> list[str]:
+    """jobs/ingest.py's options for the backfill's conf {"start", "end", "sources"} (each optional)."""
+    argv = [f"--{key}={conf[key]}" for key in ("start", "end") if conf.get(key)]
+    return argv + [f"--source={code}" for code in conf.get("sources") or []]
 
 
 def build_marts_dag(sources: list[str]):
@@ -193,10 +194,8 @@ def build_marts_dag(sources: list[str]):
 
         @task(pool="lake_writers")
         def publish() -> list[str]:
-            from lakehouse.publish import publish as run_publish
-
             return [f"{p.table}: v{p.from_version}->v{p.to_version} +{p.upserted} -{p.deleted}"
-                    for p in run_publish()]
+                    for p in run_job("publish")]
 
         @task
         def build(published: list[str]) -> dict:
@@ -229,10 +228,8 @@ def build_maintain_dag():
 
         @task(pool="lake_writers")
         def maintain() -> list[str]:
-            from lakehouse.maintain import maintain as run_maintain
-
             return [f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed"
-                    for m in run_maintain()]
+                    for m in run_job("maintain")]
 
         maintain()
     return dag

@@ -4,7 +4,9 @@ Local by default (local[2], Delta jars from $LAKEHOUSE_JARS_DIR, fetched once
 by `make setup`); a cluster via LAKEHOUSE_SPARK_MASTER, or a Spark Connect
 server via SPARK_REMOTE, without code changes. A lake under s3a:// adds the
 s3a jars and settings (endpoint, path-style access, credentials from the
-environment, see config.py).
+environment, see config.py). Under spark-submit (jobs/), its --master, --name
+and --conf win and the project's settings only fill the gaps; the jars must be
+on its command line: `spark-submit $(python -m lakehouse.spark) jobs/...`.
 
 Code that must run on both kinds of session (classic and Connect) uses only
 the DataFrame and SQL APIs: no SparkContext, no JVM, no RDDs, and Delta's
@@ -112,6 +114,32 @@ def session_conf(s3a: bool | None = None) -> dict[str, str]:
     return conf
 
 
+def submitted() -> bool:
+    """True under spark-submit: its JVM already runs, started with its own options."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def submit_options() -> list[str]:
+    """What spark-submit needs on its command line for jobs/: the jars (they
+    must be on the driver's class path when its JVM starts, too late for get_spark)."""
+    return [arg for key, value in jar_conf().items() for arg in ("--conf", f"{key}={value}")]
+
+
+def _submitted_builder(builder):
+    """spark-submit's --master, --name and --conf win; the project's settings fill the gaps."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()   # joins spark-submit's JVM, so that SparkConf reads its options
+    given = SparkConf()
+    if not any("delta-spark_" in given.get(key, "") for key in ("spark.jars", "spark.jars.packages")):
+        raise SparkSetupError("spark-submit was started without the Delta jars: run it as "
+                              "`spark-submit $(python -m lakehouse.spark) jobs/<job>.py ...` (README, jobs/)")
+    for key, value in session_conf().items():
+        if not given.contains(key):
+            builder = builder.config(key, value)
+    return builder
+
+
 @lru_cache(maxsize=1)
 def get_spark():
     """The process's Spark session (created on first use, never at import)."""
@@ -125,6 +153,10 @@ def get_spark():
     if cfg.spark_remote:
         # the server holds the jars and the Delta/s3a settings (see services.py)
         return SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
+    if submitted():
+        spark = _submitted_builder(SparkSession.builder).getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        return spark
     builder = SparkSession.builder.master(cfg.spark_master).appName("lakehouse")
     for key, value in jar_conf().items():
         builder = builder.config(key, value)
@@ -134,3 +166,13 @@ def get_spark():
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+if __name__ == "__main__":
+    # `spark-submit $(python -m lakehouse.spark) jobs/ingest.py ...`: the options jobs/ need
+    import sys
+
+    try:
+        print(" ".join(submit_options()))
+    except SparkSetupError as exc:
+        sys.exit(f"python -m lakehouse.spark: {exc}")

@@ -4,13 +4,20 @@ and silver Delta -> GX checkpoint -> PostgreSQL -> dbt marts."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.e2e
 DAY = datetime(2017, 4, 14, tzinfo=timezone.utc)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _silver_snapshot(read_delta):
@@ -98,3 +105,45 @@ def test_marts_are_built_from_the_published_batch(ingested, dagbag):
                        where department_code = '113101010025004712' order by event_month""")
         got = [(str(m)[:7], int(n), Decimal(f)) for m, n, f in cur.fetchall()]
     assert got == [("2017-03", 1, Decimal("120000.00")), ("2017-04", 2, Decimal("25000.00"))]
+
+
+def _job(name: str, *args: str) -> str:
+    """`python jobs/<name>.py ...` as README shows it: from the repository's root, PYTHONPATH=src."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, f"jobs/{name}.py", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"jobs/{name}.py exited {done.returncode}: {done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_the_jobs_run_as_scripts_and_reconcile_with_the_run_log(isolated_lakehouse, read_delta):
+    """jobs/ingest.py then jobs/publish.py, each its own process, on a generated day of one district
+    (three feeds: kept small, each job starts its own Spark)."""
+    from pyspark.sql import functions as F
+
+    from lakehouse import warehouse
+    from lakehouse.catalog import load_catalog
+    from lakehouse.config import settings
+
+    subprocess.run([sys.executable, "-m", "lakehouse.cli", "generate", "--preset", "tiny", "--days", "1",
+                    "--start", "2017-04-10", "--sources", "huangpu", "--out", settings().landing,
+                    "--truth", str(isolated_lakehouse / "truth"), "--quiet"], check=True)
+    out = _job("ingest", "--source", "huangpu", "--day", "2017-04-10")
+    summary = json.loads(out[out.index('{\n  "run_id"'):])
+    runs = read_delta("ops", "ingest_runs").where(F.col("ingest_run_id") == summary["run_id"]).collect()
+    assert {r["source"] for r in runs} == {"huangpu"} and len(runs) == summary["files"] == 3
+    for key in ("rows_in", "rows_accepted", "rows_duplicate", "rows_quarantined"):
+        assert sum(r[key] or 0 for r in runs) == summary[key], key
+    assert summary["rows_accepted"] > 0
+
+    published = {m["table"]: int(m["upserted"]) for m in re.finditer(
+        r"^lake\.(?P<table>\w+): delta v\S+ -> v\d+, (?P<upserted>\d+) upserted", _job("publish"), re.M)}
+    silver = {name: read_delta("silver", name).count() for name in load_catalog().tables
+              if name in published}
+    assert silver and sum(silver.values()) > 0
+    with warehouse.connect(role="admin") as conn, conn.cursor() as cur:
+        for name, rows in silver.items():
+            cur.execute(f"select count(*) from lake.{name}")
+            assert cur.fetchone()[0] == rows == published[name], name
+        cur.execute("select count(*) from lake.ingest_runs where ingest_run_id = %s", (summary["run_id"],))
+        assert cur.fetchone()[0] == len(runs)
