@@ -137,11 +137,11 @@ def test_broken_manifests_reject_only_their_folder(world, spark):
     with lake_at(root / "lake", landing):
         report = ingest(spark=spark)
         again = ingest(spark=spark)
-    rejected = {(f["source"], str(f["delivery_date"])): f for f in report.files if f["_file"].endswith("_MANIFEST.json")}
-    assert {k: v["reason"].split(":")[0] for k, v in rejected.items()} == {k: r for k, (r, _) in broken.items()}
+    rejected = {(f.source, str(f.delivery_date)): f for f in report.files if f._file.endswith("_MANIFEST.json")}
+    assert {k: v.reason.split(":")[0] for k, v in rejected.items()} == {k: r for k, (r, _) in broken.items()}
     for f in rejected.values():
-        assert f["status"] == "rejected" and str(landing) in f["reason"], f
-        assert "re-send" in f["reason"] or "move the folder" in f["reason"], f["reason"]
+        assert f.status == "rejected" and str(landing) in f.reason, f
+        assert "re-send" in f.reason or "move the folder" in f.reason, f.reason
     # every other folder ingested exactly as in the clean run
     skipped = {f"{s}/{d}/" for s, d in broken}
     ledger = [json.loads(r) for r in snapshot(spark, root / "lake")["ops/file_ledger"]]
