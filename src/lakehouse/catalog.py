@@ -638,22 +638,15 @@ def _division_registry(sources: dict[str, Source], source_files: dict[str, Path]
 
 
 def _check_legacy_districts(ref: _ReferenceFile, districts: dict[str, District], ref_path: Path, root: Path) -> None:
-    for code, target in ref.legacy_districts.items():
+    for code in ref.legacy_districts:
         if code in districts:
             _fail(
                 ref_path, root, f"legacy_districts.{code}",
                 f"{code!r} is the division_code of source {districts[code].code!r}; an abolished code "
                 "cannot be a source's division (give the source today's code)",
             )
-        if target not in districts:
-            _fail(
-                ref_path, root, f"legacy_districts.{code}",
-                f"maps to {target!r}, which is not the division_code of any source in sources/",
-            )
-    for name, target in ref.legacy_district_names.items():
-        if target not in districts:
-            _fail(ref_path, root, f"legacy_district_names.{name}",
-                  f"maps to {target!r}, which is not the division_code of any source in sources/")
+    # An old code may map to a division this deployment has no source for: a
+    # schemas/ folder may hold a subset of the districts (the daily test does).
 
 
 def _check_value_maps(
