@@ -59,7 +59,10 @@ def cmd_airflow_init(_args) -> None:
     home = cfg.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     if cfg.airflow_metadata == "postgres":
-        _ensure_airflow_database()
+        from lakehouse import warehouse
+
+        if warehouse.ensure_database(cfg.airflow_database):
+            print(f"[setup] created database {cfg.airflow_database} for Airflow's metadata")
     conn = airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     # one stamp per metadata database: switching SQLite <-> PostgreSQL migrates the other once
     stamp = home / f".migrated-{hashlib.sha256(conn.encode()).hexdigest()[:12]}"
@@ -94,19 +97,6 @@ def cmd_airflow_env(_args) -> None:
 
     for key, value in airflow_env().items():
         print(f"export {key}={shlex.quote(value)}")
-
-
-def _ensure_airflow_database() -> None:
-    from lakehouse import warehouse
-
-    name = settings().airflow_database
-    with warehouse.connect("admin", dbname="postgres") as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("select 1 from pg_database where datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'create database "{name}"')
-                print(f"[setup] created database {name} for Airflow's metadata")
 
 
 def cmd_service(args) -> None:

@@ -113,6 +113,7 @@ def start() -> str:
     data, sock, log = _paths()
     if is_running():
         _require_passwords()
+        _ensure_database()
         return f"PostgreSQL already running on 127.0.0.1:{cfg.pg_port} (data {data})"
     if not _port_free(cfg.pg_port):
         raise SetupError(f"port {cfg.pg_port} on 127.0.0.1 is taken by another program; "
@@ -138,7 +139,7 @@ def start() -> str:
     if res.returncode != 0:
         raise SetupError(f"PostgreSQL did not start: {res.stderr.strip() or res.stdout.strip()}; see {log}")
     _require_passwords()
-    _create_database()
+    _ensure_database()
     return f"PostgreSQL started on 127.0.0.1:{cfg.pg_port} (data {data}, log {log})"
 
 
@@ -204,20 +205,11 @@ def _require_passwords() -> None:
                 "the passwords are in %s", data, cfg.secrets_file)
 
 
-def _create_database() -> None:
-    import psycopg2
+def _ensure_database() -> None:
+    """PGDATABASE on the running cluster (a second lake, e.g. on s3a, gets its own)."""
+    from lakehouse import warehouse
 
-    cfg = settings()
-    user, password = credentials.pg_credentials("admin")
-    conn = psycopg2.connect(host="127.0.0.1", port=cfg.pg_port, user=user, password=password, dbname="postgres")
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("select 1 from pg_database where datname = %s", (cfg.pg_database,))
-            if cur.fetchone() is None:
-                cur.execute(f'create database "{cfg.pg_database}"')
-    finally:
-        conn.close()
+    warehouse.ensure_database(settings().pg_database)
 
 
 def stop() -> str:

@@ -83,6 +83,19 @@ def connect(role: str | None = None, **overrides):
         conn.close()
 
 
+def ensure_database(name: str) -> bool:
+    """Create database `name` on the project's PostgreSQL if it is missing (as
+    admin); True if it was created."""
+    with connect("admin", dbname="postgres") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (name,))
+            if cur.fetchone() is not None:
+                return False
+            cur.execute(f'create database "{name}"')
+            return True
+
+
 def bootstrap() -> None:
     """Schemas, roles, grants, the pseudonymisation key (idempotent; as admin)."""
     with connect("admin") as conn, conn.cursor() as cur:
