@@ -7,28 +7,13 @@
 Output, error lines and exit codes are those of `lakehouse ingest`.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
+from functools import partial
 
 from lakehouse import cli
 
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jobs/ingest.py", description=cli.INGEST_DESCRIPTION)
-    cli.add_ingest_arguments(p)
-    return p
-
-
-def run(argv: list[str]):
-    """The job in this process (the ingest DAG tasks): returns the IngestReport; a failure raises."""
-    return cli.cmd_ingest(parser().parse_args(argv))
-
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.run_job("ingest", cli.cmd_ingest, parser(), argv)
-
+run = partial(cli.job_run, "ingest")      # in this process: the DAG tasks (orchestration.run_job)
+main = partial(cli.job_main, "ingest")    # as a program: python / spark-submit
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,28 +6,13 @@
 Output, error lines and exit codes are those of `lakehouse maintain`.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
+from functools import partial
 
 from lakehouse import cli
 
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jobs/maintain.py", description=cli.MAINTAIN_DESCRIPTION)
-    cli.add_maintain_arguments(p)
-    return p
-
-
-def run(argv: list[str]):
-    """The job in this process (the maintain_lake task): returns the Maintained tables; a failure raises."""
-    return cli.cmd_maintain(parser().parse_args(argv))
-
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.run_job("maintain", cli.cmd_maintain, parser(), argv)
-
+run = partial(cli.job_run, "maintain")      # in this process: the DAG tasks (orchestration.run_job)
+main = partial(cli.job_main, "maintain")    # as a program: python / spark-submit
 
 if __name__ == "__main__":
     sys.exit(main())

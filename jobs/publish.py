@@ -6,26 +6,13 @@
 Output, error lines and exit codes are those of `lakehouse publish`.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
+from functools import partial
 
 from lakehouse import cli
 
-
-def parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog="jobs/publish.py", description=cli.PUBLISH_DESCRIPTION)
-
-
-def run(argv: list[str]):
-    """The job in this process (build_marts' publish task): returns the Published tables; a failure raises."""
-    return cli.cmd_publish(parser().parse_args(argv))
-
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.run_job("publish", cli.cmd_publish, parser(), argv)
-
+run = partial(cli.job_run, "publish")      # in this process: the DAG tasks (orchestration.run_job)
+main = partial(cli.job_main, "publish")    # as a program: python / spark-submit
 
 if __name__ == "__main__":
     sys.exit(main())

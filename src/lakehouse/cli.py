@@ -12,6 +12,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -249,6 +251,31 @@ def add_maintain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retain-days", type=int, help="time travel kept (default LAKEHOUSE_VACUUM_RETAIN_DAYS)")
 
 
+@dataclass(frozen=True)
+class Job:
+    """A sub-command that is also a Spark job, jobs/<name>.py: its options and body."""
+    name: str
+    help: str                  # its line in `lakehouse --help`
+    description: str
+    func: Callable
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def parser(self, prog: str | None = None) -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser(prog=prog or f"jobs/{self.name}.py", description=self.description)
+        if self.add_arguments:
+            self.add_arguments(p)
+        return p
+
+
+def _jobs() -> dict[str, Job]:
+    return {j.name: j for j in (
+        Job("ingest", "landing -> bronze -> silver for sources and days", INGEST_DESCRIPTION, cmd_ingest,
+            add_ingest_arguments),
+        Job("publish", "silver -> PostgreSQL lake.* (changes only)", PUBLISH_DESCRIPTION, cmd_publish),
+        Job("maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table", MAINTAIN_DESCRIPTION,
+            cmd_maintain, add_maintain_arguments))}
+
+
 def _command(sub, name: str, help: str, description: str, func) -> argparse.ArgumentParser:
     """One sub-command: `help` is its line in `lakehouse --help`, `description` heads its own --help."""
     p = sub.add_parser(name, help=help, description=description)
@@ -296,15 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:   # the generator is optional for running the pipeline
         pass
 
-    ing = _command(sub, "ingest", "landing -> bronze -> silver for sources and days", INGEST_DESCRIPTION,
-                   cmd_ingest)
-    add_ingest_arguments(ing)
-
-    _command(sub, "publish", "silver -> PostgreSQL lake.* (changes only)", PUBLISH_DESCRIPTION, cmd_publish)
-
-    mnt = _command(sub, "maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table",
-                   MAINTAIN_DESCRIPTION, cmd_maintain)
-    add_maintain_arguments(mnt)
+    for job in _jobs().values():
+        cmd = _command(sub, job.name, job.help, job.description, job.func)
+        if job.add_arguments:
+            job.add_arguments(cmd)
 
     marts = _command(sub, "marts", "dbt build of the marts",
                      "Run `dbt build` on dbt_project/ (staging -> intermediate -> marts, with the tests) and "
@@ -363,11 +385,19 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args.command, args.func, args)
 
 
-def run_job(command: str, func, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
-    """main() of a jobs/<command>.py entry point: its own arguments, then the
-    sub-command's function with the CLI's error lines and exit codes."""
+def job_main(name: str, argv: list[str] | None = None) -> int:
+    """main() of jobs/<name>.py: its own arguments, then the sub-command's
+    function with the CLI's error lines and exit codes."""
+    job = _jobs()[name]
     _prepare_process()
-    return run_command(command, func, parser.parse_args(argv))
+    return run_command(name, job.func, job.parser().parse_args(argv))
+
+
+def job_run(name: str, argv: list[str]):
+    """jobs/<name>.py in this process (the DAG tasks): returns what the
+    sub-command returns (IngestReport, Published, Maintained); a failure raises."""
+    job = _jobs()[name]
+    return job.func(job.parser().parse_args(argv))
 
 
 def _prepare_process() -> None:
