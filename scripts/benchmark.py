@@ -186,8 +186,7 @@ def main() -> int:
     start_up = time.perf_counter() - t0
     print(f"spark start-up: {start_up:.1f}s")
 
-    from lakehouse.ingest.pipeline import batch_rows, table_workers
-    from lakehouse.ingest.staging import stage_workers
+    from lakehouse.config import batch_rows, stage_workers, table_workers
 
     print(f"batch rows {batch_rows():,}, staging processes {stage_workers()}, tables at once {table_workers()}"
           " (stage times below are summed over tables that overlap)")

@@ -54,21 +54,23 @@ def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
     from lakehouse import lakelock
     from lakehouse.ingest import recovery
-    from lakehouse.ingest.pipeline import _in_parallel, table_workers
 
     # Under the ingest's lock: no batch writes meanwhile, and a batch a crash
     # left half done is undone first (VACUUM would delete the versions it needs).
     with lakelock.lake_lock("ingest"):
         recovery.undo_unfinished(spark)
-        return _maintain_all(spark, paths, retain_days, cfg.checkpoint_interval, _in_parallel, table_workers())
+        return _maintain_all(spark, paths, retain_days, cfg.checkpoint_interval)
 
 
-def _maintain_all(spark, paths, retain_days: int, checkpoint_interval: int, in_parallel, workers: int):
+def _maintain_all(spark, paths, retain_days: int, checkpoint_interval: int):
+    from lakehouse.config import table_workers
+    from lakehouse.ingest.pipeline import in_parallel
+
     # tables are independent and most of a small table's time is Spark and
     # Delta latency: a few at once, as the ingest writes them
     tasks = [partial(maintain_table, spark, p, retain_days, checkpoint_interval)
              for p in (paths if paths is not None else lake_tables(spark))]
-    return in_parallel(tasks, workers)
+    return in_parallel(tasks, table_workers())
 
 
 def maintain_table(spark, path: str, retain_days: int, checkpoint_interval: int) -> Maintained:

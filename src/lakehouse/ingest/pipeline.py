@@ -156,7 +156,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
 
     with report.timed("bronze"):
         small = sum(t.num_rows for tables in batch.bronze.values() for t in tables) <= PARALLEL_TABLES_MAX_ROWS
-        _in_parallel([partial(_write_bronze, spark, feed, tables, batch.file_ids(feed))
+        in_parallel([partial(_write_bronze, spark, feed, tables, batch.file_ids(feed))
                       for feed, tables in batch.bronze.items()], table_workers() if small else 1)
     refs = _References(spark)
     blocked: dict[str, list[str]] = {}      # source -> critical expectation failures
@@ -177,10 +177,10 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     others = [catalog.tables[t] for t in sorted(batch.silver) if t not in REFERENCE_FIRST]
     rows = sum(t.num_rows for name in batch.silver if name not in REFERENCE_FIRST for t in batch.silver[name])
     workers = table_workers() if rows <= PARALLEL_TABLES_MAX_ROWS else 1
-    prepared = _in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs) for t in others], workers)
+    prepared = in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs) for t in others], workers)
     for plan in prepared:
         _block(blocked, plan)
-    _in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared], workers)
+    in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared], workers)
     plans += prepared
 
     with report.timed("quarantine_write"):
@@ -229,7 +229,7 @@ def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:
         blocked.setdefault(src, []).extend(plan.gate.failures)
 
 
-def _in_parallel(tasks: list, workers: int) -> list:
+def in_parallel(tasks: list, workers: int) -> list:
     """Run independent Spark/Delta steps on a few threads (one Spark session
     serves them all); results in task order; the first error is raised."""
     if len(tasks) <= 1 or workers <= 1:
@@ -413,4 +413,4 @@ def _content_columns(table: Table) -> list[str]:
     return [c for c in table.column_names if c not in lineage]
 
 
-__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS", "batch_rows", "table_workers"]
+__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS", "in_parallel"]
