@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 from lakehouse.config import settings
 
@@ -56,6 +57,10 @@ def configure() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         ours.addHandler(handler)
     ours.propagate = False    # printed once, by our handler, whatever Airflow does to the root logger
+    if not verbose():
+        # the libraries' deprecation notices concern their own next versions, not the user
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, message=r".*\bdeprecated\b")
 
 
 def quiet_airflow() -> None:
