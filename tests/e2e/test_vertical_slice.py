@@ -63,6 +63,18 @@ def test_silver_has_typed_normalised_rows(ingested, read_delta):
     assert "entity_not_in_registry" in third["flags"] and "unknown_department" in third["flags"]
 
 
+def test_the_batch_validation_is_in_the_data_docs(ingested, read_delta):
+    """Data Docs are rendered once per batch (quality.gate.build_data_docs): the
+    run's penalties validation has its page and is listed in the site index."""
+    from lakehouse.quality.gate import data_docs_index
+
+    run_id = read_delta("ops", "ingest_runs").where("source = 'huangpu'").first()["ingest_run_id"]
+    index = Path(data_docs_index())
+    assert f"{run_id}-penalties" in index.read_text(encoding="utf-8")
+    pages = list((index.parent / "validations" / "silver_penalties" / f"{run_id}-penalties").rglob("*.html"))
+    assert len(pages) == 1, pages
+
+
 def test_broken_rows_are_quarantined_with_rule_and_reason(ingested, read_delta):
     q = {r["record_key"]: r for r in read_delta("quarantine", "rows").collect()}
     assert len(q) == 2
