@@ -139,8 +139,13 @@ def build_data_docs() -> None:
     index rebuild); the ingest calls it at the end of each batch."""
     with _GX_LOCK:
         results, _UNRENDERED[:] = list(_UNRENDERED), []
-        if results:
+        if not results:
+            return
+        try:
             _context(str(settings().home)).build_data_docs(resource_identifiers=results)
+        except Exception as exc:   # the results are stored; a page not drawn must not fail a committed batch
+            log.warning("GX Data Docs not updated (%s: %s); the validation results are stored under %s, "
+                        "and the next batch renders its own", type(exc).__name__, exc, settings().home / "gx")
 
 
 def data_docs_index() -> str:
