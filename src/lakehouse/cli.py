@@ -127,14 +127,20 @@ SERVICE_PROCESSES = {"cluster": ("spark-master", "spark-worker"), "connect": ("s
 
 # --------------------------------------------------------------------------- pipeline
 
-def cmd_ingest(args):
-    """Also the body of jobs/ingest.py (and so of the ingest DAG tasks): returns the report."""
+# Each job is two functions: the work (also run in-process by the DAG tasks,
+# which log their own lines) and what the command prints about its result.
+
+def ingest_job(args):
+    """The body of `lakehouse ingest` and jobs/ingest.py: returns the IngestReport."""
     from lakehouse.ingest.pipeline import ingest
 
     start = args.date or args.start
     end = args.date or args.end
-    report = ingest(sources=args.source or None, start=start, end=end,
-                    landing=Path(args.landing) if args.landing else None)
+    return ingest(sources=args.source or None, start=start, end=end,
+                  landing=Path(args.landing) if args.landing else None)
+
+
+def show_ingest(report) -> None:
     for note in report.notes:
         print("note:", note)
     for line in report.problem_lines():
@@ -142,28 +148,31 @@ def cmd_ingest(args):
     print(json.dumps({"run_id": report.run_id, **report.totals(),
                       "blocked_sources": sorted(report.blocked_sources),
                       "seconds_by_stage": {k: round(v, 1) for k, v in report.timings.items()}}, indent=2))
-    return report
 
 
-def cmd_publish(_args):
-    """Also the body of jobs/publish.py (and of build_marts' publish task): returns what was published."""
+def publish_job(_args):
+    """The body of `lakehouse publish` and jobs/publish.py: returns the Published tables."""
     from lakehouse.publish import publish
 
-    published = publish()
+    return publish()
+
+
+def show_publish(published) -> None:
     for p in published:
         print(f"lake.{p.table}: delta v{p.from_version} -> v{p.to_version}, {p.upserted} upserted, "
               f"{p.deleted} deleted")
-    return published
 
 
-def cmd_maintain(args):
-    """Also the body of jobs/maintain.py (and of the maintain_lake task): returns what was maintained."""
+def maintain_job(args):
+    """The body of `lakehouse maintain` and jobs/maintain.py: returns the Maintained tables."""
     from lakehouse.maintain import maintain
 
-    maintained = maintain(retain_days=args.retain_days)
+    return maintain(retain_days=args.retain_days)
+
+
+def show_maintain(maintained) -> None:
     for m in maintained:
         print(f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed, {m.rows} rows")
-    return maintained
 
 
 def cmd_marts(args) -> None:
@@ -257,8 +266,15 @@ class Job:
     name: str
     help: str                  # its line in `lakehouse --help`
     description: str
-    func: Callable
+    work: Callable             # args -> result
+    show: Callable             # result -> None: what the command prints
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def command(self, args):
+        """The sub-command / program: the work, then its printout."""
+        result = self.work(args)
+        self.show(result)
+        return result
 
     def parser(self, prog: str | None = None) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=prog or f"jobs/{self.name}.py", description=self.description)
@@ -269,11 +285,12 @@ class Job:
 
 def _jobs() -> dict[str, Job]:
     return {j.name: j for j in (
-        Job("ingest", "landing -> bronze -> silver for sources and days", INGEST_DESCRIPTION, cmd_ingest,
-            add_ingest_arguments),
-        Job("publish", "silver -> PostgreSQL lake.* (changes only)", PUBLISH_DESCRIPTION, cmd_publish),
+        Job("ingest", "landing -> bronze -> silver for sources and days", INGEST_DESCRIPTION, ingest_job,
+            show_ingest, add_ingest_arguments),
+        Job("publish", "silver -> PostgreSQL lake.* (changes only)", PUBLISH_DESCRIPTION, publish_job,
+            show_publish),
         Job("maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table", MAINTAIN_DESCRIPTION,
-            cmd_maintain, add_maintain_arguments))}
+            maintain_job, show_maintain, add_maintain_arguments))}
 
 
 def _command(sub, name: str, help: str, description: str, func) -> argparse.ArgumentParser:
@@ -324,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
 
     for job in _jobs().values():
-        cmd = _command(sub, job.name, job.help, job.description, job.func)
+        cmd = _command(sub, job.name, job.help, job.description, job.command)
         if job.add_arguments:
             job.add_arguments(cmd)
 
@@ -390,14 +407,14 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     function with the CLI's error lines and exit codes."""
     job = _jobs()[name]
     _prepare_process()
-    return run_command(name, job.func, job.parser().parse_args(argv))
+    return run_command(name, job.command, job.parser().parse_args(argv))
 
 
 def job_run(name: str, argv: list[str]):
-    """jobs/<name>.py in this process (the DAG tasks): returns what the
-    sub-command returns (IngestReport, Published, Maintained); a failure raises."""
+    """jobs/<name>.py in this process (the DAG tasks): the work only, no printout;
+    returns its result (IngestReport, Published, Maintained); a failure raises."""
     job = _jobs()[name]
-    return job.func(job.parser().parse_args(argv))
+    return job.work(job.parser().parse_args(argv))
 
 
 def _prepare_process() -> None:

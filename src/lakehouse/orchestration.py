@@ -24,6 +24,12 @@ def run_job(name: str, *argv: str):
     return importlib.import_module(f"jobs.{name}").run(list(argv))
 
 
+def _print_problems(report) -> None:
+    """Into the task's log: the notes, and each file not accepted with its reason."""
+    for line in [f"note: {n}" for n in report.notes] + report.problem_lines():
+        print(line)
+
+
 def source_configs() -> list[dict]:
     """The sources of schemas/ as plain values for the DAG factories, read by the
     catalog (the one parser of schemas/, about 0.1 s): a broken file is a DAG
@@ -126,6 +132,7 @@ def build_ingest_dag(cfg: dict):
                 record_missing(get_spark(), plan, run_id=f"missing-{context['run_id']}")
                 return {"status": MISSING, "problem": plan.reason}
             report = run_job("ingest", "--source", code, "--start", plan.since.isoformat(), "--end", day)
+            _print_problems(report)
             totals = report.totals()
             problem = None
             if report.blocked_sources:
@@ -165,6 +172,7 @@ def build_backfill_dag(tables: list[str]):
         @task(pool="lake_writers", outlets=[delivered_asset(c["code"]) for c in source_configs()])
         def ingest_range(**context) -> dict:
             report = run_job("ingest", *backfill_arguments(context["dag_run"].conf or {}))
+            _print_problems(report)
             return {**report.totals(), "blocked_sources": sorted(report.blocked_sources)}
 
         ingest_range()

@@ -64,6 +64,13 @@ def test_ingest_prints_the_cli_summary(library_ingest, capsys):
     assert '"run_id": "run-test"' in out and '"rows_in": 0' in out
 
 
+def test_in_process_the_job_prints_nothing(library_ingest, capsys):
+    """The DAG tasks run the job in-process: its result goes to XCom and the
+    task logs its own lines (a dag.test console, e.g. make demo, stays quiet)."""
+    assert ingest.run(["--day", "2017-04-14"]).run_id == "run-test"
+    assert capsys.readouterr().out == ""
+
+
 def test_a_bad_date_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         ingest.main(["--day", "2017-13-01"])
