@@ -63,7 +63,7 @@ class Settings:
     cluster_port: int          # standalone master: spark://127.0.0.1:<port>
     connect_port: int          # Spark Connect server: sc://127.0.0.1:<port>
     s3_port: int               # moto's S3 server: http://127.0.0.1:<port>
-    service_memory: str        # heap of each local worker / executor / Connect server
+    service_memory: str        # heap of each local worker and executor (the Connect server: the driver's)
 
     secrets_file: Path         # owner-only JSON: PostgreSQL role passwords, pseudonym key, Airflow admin
     file_mode: str             # "owner" (umask 077, the default) or "group" (umask 027: a shared group reads)

@@ -24,7 +24,7 @@ def table_path(layer: str, name: str) -> str:
     return settings().lake_path(layer, name)
 
 
-def _is_connect(spark) -> bool:
+def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
@@ -33,7 +33,7 @@ def _sql_path(path: str) -> str:
 
 
 def exists(spark, path: str) -> bool:
-    if not _is_connect(spark):
+    if not is_connect(spark):
         from delta.tables import DeltaTable
 
         return DeltaTable.isDeltaTable(spark, path)
@@ -57,12 +57,13 @@ def arrow_frame(spark, table):
 
 
 def merge(spark, path: str, source, condition: str, columns: list[str] | None = None,
-          update_only: list[str] | None = None) -> None:
+          update_only: list[str] | None = None, delete: bool = False) -> None:
     """MERGE source into the Delta table at path on `condition` (t = target,
     s = source): matched rows are updated, others inserted, with `columns`
     (all columns when None). With `update_only`, matched rows get just those
-    columns and nothing is inserted. SQL over a temporary view, so that it
-    runs the same on a classic session and on Spark Connect."""
+    columns and nothing is inserted; with `delete`, matched rows are deleted.
+    SQL over a temporary view, so that it runs the same on a classic session
+    and on Spark Connect (which has no DeltaTable API for this Delta)."""
     view = f"_merge_source_{uuid.uuid4().hex}"   # unique: tables merge from several threads at once
     source.createOrReplaceTempView(view)
     if columns is None:
@@ -74,6 +75,8 @@ def merge(spark, path: str, source, condition: str, columns: list[str] | None = 
     clauses = f"WHEN MATCHED THEN {actions[0]} WHEN NOT MATCHED THEN {actions[1]}"
     if update_only is not None:
         clauses = "WHEN MATCHED THEN UPDATE SET " + ", ".join(f"t.`{c}` = s.`{c}`" for c in update_only)
+    if delete:
+        clauses = "WHEN MATCHED THEN DELETE"
     try:
         spark.sql(f"MERGE INTO {_sql_path(path)} AS t USING {view} AS s ON {condition} {clauses}").collect()
     finally:

@@ -44,6 +44,13 @@ def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None
     if spark is None:
         from lakehouse.spark import get_spark
         spark = get_spark()
+    if lake.is_connect(spark):
+        from lakehouse.spark import SparkSetupError
+
+        raise SparkSetupError(
+            "lakehouse maintain lists the lake's storage and compacts through Delta's Python API, "
+            "which a Spark Connect client lacks: run it without SPARK_REMOTE (it starts a local Spark, "
+            "or uses LAKEHOUSE_SPARK_MASTER's cluster)")
     cfg = settings()
     retain_days = cfg.vacuum_retain_days if retain_days is None else retain_days
     if retain_days < 0:

@@ -198,12 +198,15 @@ def cluster_down() -> list[str]:
 
 # --------------------------------------------------------------------------- Spark Connect
 
-def connect_up(port: int | None = None, memory: str | None = None) -> Started:
+def connect_up(port: int | None = None) -> Started:
     """A Spark Connect server with Delta (and s3a when the lake is on object
-    storage), on the master of settings (local[2] by default)."""
+    storage), on the master of settings (local[2] by default). It is the
+    driver every client shares (and its executor on local[*]), so it gets the
+    driver's memory of a local session (spark.driver.memory, 8g unless
+    LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY says otherwise)."""
     cfg = settings()
     port = port or cfg.connect_port
-    conf = {**session_conf(), **jar_conf(), "spark.driver.memory": memory or cfg.service_memory,
+    conf = {**session_conf(), **jar_conf(),
             "spark.connect.grpc.binding.port": str(port), "spark.connect.grpc.binding.address": HOST,
             "spark.driver.extraJavaOptions": "-Dlog4j2.level=WARN"}
     cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", cfg.spark_master,
@@ -212,7 +215,11 @@ def connect_up(port: int | None = None, memory: str | None = None) -> Started:
     for key, value in conf.items():
         cmd += ["--conf", f"{key}={value}"]
     cmd.append("spark-internal")
-    _start("spark-connect", cmd, _daemon_env(), lambda: port_open(port), timeout=180)
+    # spark-submit sizes the Connect server (like the Thrift server) by
+    # SPARK_DAEMON_MEMORY, not spark.driver.memory: unset, it got 512m and
+    # failed broadcasts with "Java heap space" on the tiny preset
+    env = {**_daemon_env(), "SPARK_DAEMON_MEMORY": conf["spark.driver.memory"]}
+    _start("spark-connect", cmd, env, lambda: port_open(port), timeout=180)
     return Started("connect", f"Spark Connect server on {HOST}:{port} (master {cfg.spark_master})",
                    {"SPARK_REMOTE": f"sc://{HOST}:{port}"})
 

@@ -169,10 +169,9 @@ def test_standalone_cluster_gives_the_same_silver_and_marts(baseline):
 UNVERIFIED = pytest.mark.skip(reason="issue 13: not yet working, see the comment above")
 
 
-@UNVERIFIED
 def test_spark_connect_gives_the_same_silver_and_marts(baseline):
     ports = _ports("LAKEHOUSE_CONNECT_PORT")
-    with _service("connect", **ports, LAKEHOUSE_SERVICE_MEMORY="2g"), \
+    with _service("connect", **ports, LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY="2g"), \
             _database(baseline, "connect") as env:
         env["SPARK_REMOTE"] = f"sc://127.0.0.1:{ports['LAKEHOUSE_CONNECT_PORT']}"
         _pipeline("connect", env)

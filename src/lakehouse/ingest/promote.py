@@ -220,13 +220,9 @@ def _record_promotion(spark, table: str, moved: dict[str, dict], run_id: str) ->
 
 
 def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
-    from delta.tables import DeltaTable
-
-    (DeltaTable.forPath(spark, lake.table_path("quarantine", "rows")).alias("t")
-     .merge(promoted.withColumn("_table", F.lit(table)).alias("s"),
-            "t._table = s._table AND t._file = s._file AND t._file_sha256 = s._file_sha256 "
-            "AND t._row_number = s._row_number")
-     .whenMatchedDelete().execute())
+    lake.merge(spark, lake.table_path("quarantine", "rows"), promoted.withColumn("_table", F.lit(table)),
+               "t._table = s._table AND t._file = s._file AND t._file_sha256 = s._file_sha256 "
+               "AND t._row_number = s._row_number", delete=True)
 
 
 # --------------------------------------------------------------------------- refresh
@@ -321,10 +317,7 @@ def _recomputed(spark, table: Table, path: str, changed: DataFrame | None, name_
 
 def _apply(spark, table: Table, path: str, new: DataFrame) -> None:
     """MERGE the recomputed rows (with their fresh _row_hash) into `path`."""
-    from delta.tables import DeltaTable
-
     derived = [c for c in new.columns if c not in ("_file", "_file_sha256", "_row_number", "_new_hash")]
-    sets = {**{c: f"s.{c}" for c in derived}, "_row_hash": "s._new_hash"}
-    (DeltaTable.forPath(spark, path).alias("t")
-     .merge(new.alias("s"), "t._file = s._file AND t._file_sha256 = s._file_sha256 AND t._row_number = s._row_number")
-     .whenMatchedUpdate(set=sets).execute())
+    lake.merge(spark, path, new.withColumnRenamed("_new_hash", "_row_hash"),
+               "t._file = s._file AND t._file_sha256 = s._file_sha256 AND t._row_number = s._row_number",
+               update_only=[*derived, "_row_hash"])
