@@ -53,7 +53,8 @@ def cmd_db(args) -> None:
 
 def cmd_airflow_init(_args) -> None:
     """Migrate Airflow's metadata DB (SQLite, or a database on the project's
-    PostgreSQL, created if missing) and create the lake-writer pool."""
+    PostgreSQL, created if missing and owned by the airflow role) and create
+    the lake-writer pool."""
     import hashlib
 
     apply_airflow_env()
@@ -63,7 +64,7 @@ def cmd_airflow_init(_args) -> None:
     if cfg.airflow_metadata == "postgres":
         from lakehouse import warehouse
 
-        if warehouse.ensure_database(cfg.airflow_database):
+        if warehouse.ensure_database(cfg.airflow_database, owner_role="airflow"):
             print(f"[setup] created database {cfg.airflow_database} for Airflow's metadata")
     conn = airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     # one stamp per metadata database: switching SQLite <-> PostgreSQL migrates the other once
@@ -315,10 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start (and bootstrap schemas/roles), stop, status, or credentials ROLE")
     db.add_argument("role", nargs="?", default="analyst",
                     help="with `credentials`: analyst (default), dashboard, loader, transformer, "
-                         "privacy_officer or admin")
+                         "privacy_officer, airflow (its metadata database) or admin")
     _command(sub, "airflow-init", "migrate Airflow's metadata DB",
              "Migrate Airflow's SQLite metadata DB under AIRFLOW_HOME (once) and create the lake_writers "
-             "pool. Run by `make setup`.", cmd_airflow_init)
+             "pool. Run by `make setup`. With LAKEHOUSE_AIRFLOW_METADATA=postgres: the database "
+             "LAKEHOUSE_AIRFLOW_DATABASE on the project's PostgreSQL instead, created if missing and owned "
+             "by the airflow role (lakehouse_airflow).", cmd_airflow_init)
     af = _command(sub, "airflow", "the Airflow UI: start | stop | status",
                   "start: runs airflow standalone in the background (log under LAKEHOUSE_HOME/logs), prints "
                   "the URL and how to log in as admin; stop: ends all its processes; status: running or not.",

@@ -78,14 +78,15 @@ class Settings:
     @property
     def airflow_sql_alchemy_conn(self) -> str:
         """The one place Airflow's metadata connection is assembled. On
-        PostgreSQL it uses the project's server and login (PGHOST, PGPORT,
-        PGUSER, PGPASSWORD, or the embedded cluster's secrets file) as the
-        administrator role, which owns the Airflow database."""
+        PostgreSQL it uses the project's server (PGHOST, PGPORT) as the airflow
+        role, which owns the Airflow database and nothing else: its password is
+        in the embedded cluster's secrets file, or LAKEHOUSE_PG_AIRFLOW_USER /
+        _PASSWORD on an external server (default: PGUSER's account)."""
         if self.airflow_metadata == "sqlite":
             return f"sqlite:///{self.airflow_home}/airflow.db"
         from lakehouse import credentials  # reads this module: imported late
 
-        user, password = credentials.pg_credentials("admin")
+        user, password = credentials.pg_credentials("airflow")
         login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
         return f"postgresql+psycopg2://{login}@{self.pg_host}:{self.pg_port}/{self.airflow_database}"
 
@@ -147,8 +148,9 @@ def _airflow_metadata() -> str:
 
 
 # --------------------------------------------------------------------------- warehouse roles
-# The project's roles, by the job they do (see warehouse/bootstrap.sql).
-PG_ROLES = ("admin", "loader", "transformer", "analyst", "dashboard", "privacy_officer")
+# The project's roles, by the job they do (see warehouse/bootstrap.sql); airflow
+# owns only Airflow's metadata database (LAKEHOUSE_AIRFLOW_METADATA=postgres).
+PG_ROLES = ("admin", "loader", "transformer", "analyst", "dashboard", "privacy_officer", "airflow")
 
 
 def pg_role_credentials(role: str) -> tuple[str, str | None]:

@@ -1,10 +1,11 @@
 """The project's secrets: one owner-only (0600) JSON file under LAKEHOUSE_HOME.
 
-It holds a generated password per PostgreSQL role of the embedded cluster,
-the HMAC key that pseudonymises personal data, and the Airflow UI's admin
-password. Created on first use (`lakehouse db start`), never logged, never
-written anywhere else. With an external PostgreSQL (PGHOST set) the role
-credentials come from the environment instead (config.pg_role_credentials).
+It holds a generated password per PostgreSQL role of the embedded cluster
+(Airflow's metadata role too), the HMAC key that pseudonymises personal data,
+and the Airflow UI's admin password. Created on first use (`lakehouse db
+start`), never logged, never written anywhere else. With an external
+PostgreSQL (PGHOST set) the role credentials come from the environment
+instead (config.pg_role_credentials).
 """
 
 from __future__ import annotations
@@ -95,4 +96,5 @@ def connection_url(role: str) -> str:
     cfg = settings()
     user, password = pg_credentials(role)
     auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
-    return f"postgresql://{auth}@{cfg.pg_host}:{cfg.pg_port}/{quote(cfg.pg_database, safe='')}"
+    dbname = cfg.airflow_database if role == "airflow" else cfg.pg_database   # the one database it may open
+    return f"postgresql://{auth}@{cfg.pg_host}:{cfg.pg_port}/{quote(dbname, safe='')}"

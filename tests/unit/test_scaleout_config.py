@@ -40,6 +40,25 @@ def test_airflow_on_postgres_uses_the_project_server_and_local_executor(env):
     assert got["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
 
 
+def test_airflow_on_postgres_connects_as_its_own_role(env, monkeypatch, tmp_path):
+    """Not the admin: the embedded cluster's airflow role with its generated
+    password, or LAKEHOUSE_PG_AIRFLOW_USER/_PASSWORD on an external server."""
+    import json
+
+    from lakehouse import credentials
+
+    monkeypatch.delenv("PGHOST", raising=False)
+    env(LAKEHOUSE_AIRFLOW_METADATA="postgres", LAKEHOUSE_SECRETS_FILE=str(tmp_path / "secrets.json"),
+        PGPORT="6543")
+    password = credentials.ensure()["postgres"]["airflow"]
+    assert json.loads((tmp_path / "secrets.json").read_text())["postgres"]["airflow"] == password
+    assert config.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
+        f"postgresql+psycopg2://lakehouse_airflow:{password}@127.0.0.1:6543/airflow"
+    env(PGHOST="db.example", LAKEHOUSE_PG_AIRFLOW_USER="af", LAKEHOUSE_PG_AIRFLOW_PASSWORD="s3cret")
+    assert config.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
+        "postgresql+psycopg2://af:s3cret@db.example:6543/airflow"
+
+
 def test_airflow_values_set_by_the_user_win(env):
     env(LAKEHOUSE_AIRFLOW_METADATA="postgres", AIRFLOW__CORE__EXECUTOR="CeleryExecutor")
     assert config.airflow_env()["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"

@@ -83,16 +83,27 @@ def connect(role: str | None = None, **overrides):
         conn.close()
 
 
-def ensure_database(name: str) -> bool:
+def ensure_database(name: str, owner_role: str = "admin") -> bool:
     """Create database `name` on the project's PostgreSQL if it is missing (as
-    admin); True if it was created."""
+    admin), owned by `owner_role`'s user; True if it was created. Another
+    role's database is refused: its tables would not be the owner's to use."""
+    owner, _ = credentials.pg_credentials(owner_role)
     with connect("admin", dbname="postgres") as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("select 1 from pg_database where datname = %s", (name,))
-            if cur.fetchone() is not None:
+            cur.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,))
+            row = cur.fetchone()
+            if row is not None:
+                if row[0] != owner and owner_role != "admin":
+                    raise ValueError(f"database {name} belongs to {row[0]}, not {owner} (made before "
+                                     f"{owner_role} had its own role): drop it and run this again")
                 return False
-            cur.execute(f'create database "{name}"')
+            cur.execute("select 1 from pg_roles where rolname = %s", (owner,))
+            if cur.fetchone() is None:
+                raise ValueError(f"role {owner} does not exist yet: run `lakehouse db start` (it creates the roles)")
+            cur.execute(f'create database "{name}" owner "{owner}"')
+            if owner_role != "admin":   # only its owner connects, as in the warehouse database
+                cur.execute(f'revoke all on database "{name}" from public')
             return True
 
 

@@ -5,6 +5,7 @@
 --   lakehouse_analyst          reads marts.* only
 --   lakehouse_dashboard        reads the contracted marts only (granted per model by dbt)
 --   lakehouse_privacy_officer  reads private.*: the clear personal data
+--   lakehouse_airflow          owns Airflow's metadata database (lakehouse airflow-init); nothing here
 -- None is superuser, creates roles or databases, or has pg_execute_server_program
 -- (COPY ... PROGRAM) or pg_read/write_server_files.
 create schema if not exists lake;
@@ -15,7 +16,7 @@ do $$
 declare r text;
 begin
   foreach r in array array['lakehouse_loader', 'lakehouse_transformer', 'lakehouse_analyst',
-                           'lakehouse_dashboard', 'lakehouse_privacy_officer']
+                           'lakehouse_dashboard', 'lakehouse_privacy_officer', 'lakehouse_airflow']
   loop
     if not exists (select 1 from pg_roles where rolname = r) then
       execute format('create role %I login', r);
