@@ -162,12 +162,6 @@ def test_standalone_cluster_gives_the_same_silver_and_marts(baseline):
         _assert_same(baseline["rows"], env, "cluster")
 
 
-# Not yet green (issue 13 stays open): Connect still failed after the empty-Arrow
-# fix. Skipped rather than left to fail slowly in every CI run; remove this
-# mark to run it once fixed.
-UNVERIFIED = pytest.mark.skip(reason="issue 13: not yet working, see the comment above")
-
-
 def test_spark_connect_gives_the_same_silver_and_marts(baseline):
     ports = _ports("LAKEHOUSE_CONNECT_PORT")
     with _service("connect", **ports, LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY="2g"), \
