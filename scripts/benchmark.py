@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Benchmark (not a test): every figure of issue 11's table, each beside a floor measured in the same run.
 
-  .venv/bin/python scripts/benchmark.py --preset small --fresh                        # about 12 min here
-  .venv/bin/python scripts/benchmark.py --preset small --fresh --history-multiple 10  # + the 10x history
-  .venv/bin/python scripts/benchmark.py --preset city --fresh                         # the 2017 calibration year
+  .venv/bin/python scripts/benchmark.py --preset small --fresh            # about 70 min on a loaded 2-core machine
+  .venv/bin/python scripts/benchmark.py --preset small --fresh --history-multiple 10 --skip-dags   # + 10x history
+  .venv/bin/python scripts/benchmark.py --preset city --fresh             # the 2017 calibration year
+  .venv/bin/python scripts/benchmark.py --preset city --days 28 --history-multiple 10 --fresh      # a month vs the year
 
 The landing: the preset's D days (`--days`) plus two more, generated once
 (a stamp in landing/.complete says for what). Of the D days, all but the last
@@ -133,7 +134,7 @@ class Table:
     def add(self, what: str, seconds: float, floor: float | None, target: str = "", met: bool | None = None,
             floor_name: str = "") -> None:
         ratio = f"{seconds / floor:.2f}x" if floor else ""
-        floor_text = f"{floor:.1f} s {floor_name}".strip() if floor is not None else ""
+        floor_text = f"{floor:.{2 if floor < 1 else 1}f} s {floor_name}".strip() if floor is not None else ""
         self.rows.append(Row(what, f"{seconds:.1f} s", floor_text, ratio, target, _met(met)))
         print(f"  {what:<66} {seconds:8.1f}s  floor {floor or 0:7.2f}s  ratio {ratio:>7}  {target}")
 
