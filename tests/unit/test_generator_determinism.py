@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 from lakehouse.generator import PRESETS, generate
@@ -20,11 +19,9 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def test_same_seed_same_bytes(tmp_path):
-    t0 = time.time()
     a = generate(
         out=tmp_path / "a" / "landing", truth=tmp_path / "a" / "truth", preset="tiny", seed=3, progress=False
     )
-    assert time.time() - t0 < 10  # about 0.5 s on an idle core
     generate(
         out=tmp_path / "b" / "landing", truth=tmp_path / "b" / "truth", preset="tiny", seed=3, progress=False
     )
