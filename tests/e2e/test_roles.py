@@ -795,6 +795,13 @@ def test_each_role_can_do_exactly_its_job(built, user):
     assert got == ALLOWED[user]
 
 
+def test_airflows_role_cannot_open_the_warehouse(built):
+    """Airflow's metadata role owns its own database only (airflow-init)."""
+    user, password = credentials.pg_credentials("airflow")
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        _login(user, password)
+
+
 def test_only_the_admin_is_superuser_or_runs_programs(built):
     rows = _rows(built, "select rolname from pg_roles where rolname like 'lakehouse%%' and (rolsuper or "
                         "pg_has_role(oid, 'pg_execute_server_program', 'member'))")
