@@ -167,6 +167,9 @@ def test_spark_connect_gives_the_same_silver_and_marts(baseline):
     with _service("connect", **ports, LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY="2g"), \
             _database(baseline, "connect") as env:
         env["SPARK_REMOTE"] = f"sc://127.0.0.1:{ports['LAKEHOUSE_CONNECT_PORT']}"
+        # no Java for the clients: a run that ignored SPARK_REMOTE and started a
+        # local Spark instead fails at once rather than passing with the same rows
+        env["JAVA_HOME"] = "/nonexistent-java"
         _pipeline("connect", env)
         _assert_same(baseline["rows"], env, "connect")
 
