@@ -134,3 +134,14 @@ def test_a_service_that_dies_while_starting_names_its_log(env, tmp_path):
     with pytest.raises(services.ServiceError, match="sleeper.log"):
         services._start("sleeper", ["sh", "-c", "echo boom; exit 3"], {}, lambda: False)
     assert "boom" in (tmp_path / "logs" / "sleeper.log").read_text()
+
+
+def test_file_listing_runs_in_a_few_tasks_and_can_be_raised(env, monkeypatch):
+    """Delta's VACUUM lists a table's files in this many Spark tasks: Spark's
+    default of 10,000 made a tiny lake's maintenance take a quarter of an hour."""
+    key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+    monkeypatch.delenv("LAKEHOUSE_SPARK_SPARK_SQL_SOURCES_PARALLELPARTITIONDISCOVERY_PARALLELISM", raising=False)
+    env()
+    assert int(spark.session_conf()[key]) <= 64
+    env(LAKEHOUSE_SPARK_SPARK_SQL_SOURCES_PARALLELPARTITIONDISCOVERY_PARALLELISM="200")
+    assert spark.session_conf()[key] == "200"
