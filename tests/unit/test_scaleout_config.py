@@ -138,7 +138,7 @@ def test_a_service_that_dies_while_starting_names_its_log(env, tmp_path):
 
 def test_file_listing_runs_in_a_few_tasks_and_can_be_raised(env, monkeypatch):
     """Delta's VACUUM lists a table's files in this many Spark tasks: Spark's
-    default of 10,000 made a tiny lake's maintenance take a quarter of an hour."""
+    default of 10,000 made a tiny lake's maintenance take about 13 min."""
     key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
     monkeypatch.delenv("LAKEHOUSE_SPARK_SPARK_SQL_SOURCES_PARALLELPARTITIONDISCOVERY_PARALLELISM", raising=False)
     env()
