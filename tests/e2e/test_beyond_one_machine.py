@@ -171,7 +171,7 @@ def test_standalone_cluster_gives_the_same_silver_and_marts(baseline):
 
 def test_spark_connect_gives_the_same_silver_and_marts(baseline):
     ports = _ports("LAKEHOUSE_CONNECT_PORT")
-    with _service("connect", **ports, LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY="2g"), \
+    with _service("connect", **ports), \
             _database(baseline, "connect") as env:
         env["SPARK_REMOTE"] = f"sc://127.0.0.1:{ports['LAKEHOUSE_CONNECT_PORT']}"
         # no Java for the clients: a run that ignored SPARK_REMOTE and started a
