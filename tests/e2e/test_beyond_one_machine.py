@@ -32,8 +32,8 @@ BIN = Path(sys.executable).parent
 LAKEHOUSE = str(BIN / "lakehouse")
 SEED = 7
 # The registry and two districts write all 11 tables, and per-table cost
-# dominates a tiny run: the module took about 17 min in CI against 20 with all
-# 17 sources. The readers of the other templates (xlsx among them) run in
+# dominates a tiny run: the module took 17-18 min on a fresh clone here against
+# 20 in CI with all 17 sources. The readers of the other templates (xlsx among them) run in
 # Python before Spark, the same on every engine; the vertical slice and the
 # generated city check them.
 SOURCES = ["city", "huangpu", "jingan"]
