@@ -31,12 +31,12 @@ def _print_problems(report) -> None:
 
 
 def source_configs() -> list[dict]:
-    """The sources of schemas/ as plain values for the DAG factories, read by the
-    catalog (the one parser of schemas/, about 0.1 s): a broken file is a DAG
-    import error naming the file and key."""
+    """The sources the daily DAGs serve (`scheduled: true`, the default), as plain
+    values for the DAG factories, read by the catalog (the one parser of
+    schemas/, about 0.1 s): a broken file is a DAG import error naming the file and key."""
     from lakehouse.catalog import load_catalog
 
-    return [src.model_dump(mode="json") for _, src in sorted(load_catalog().sources.items())]
+    return [src.model_dump(mode="json") for _, src in sorted(load_catalog().sources.items()) if src.scheduled]
 
 
 def delivered_asset(source: str):
@@ -87,6 +87,27 @@ def _plan(code: str, day: date):
     return plan_day(code, day, cfg.landing, load_calendar(), now(), cfg.delivery_cutoff_hours)
 
 
+def _ingest_or_report(plan, context):
+    """The source's day: reported from a companion batch's receipt, or ingested
+    (on a first try, with the sources queued behind it in the pool)."""
+    from lakehouse import companions
+
+    taken = companions.take_receipt(plan)
+    if taken:
+        outcome, by = taken
+        print(f"{plan.source} {plan.day}: ingested by {by}")
+        return outcome
+    queued: list = []
+    logical = context.get("logical_date")
+    conf = (context["dag_run"].conf or {}) if context.get("dag_run") else {}
+    # a scheduled run's first try: the others' runs of the same logical date ingest the same day
+    if context["ti"].try_number == 1 and logical is not None and not conf.get("date"):
+        others = [c["code"] for c in source_configs() if c["code"] != plan.source]
+        states = companions.airflow_task_states(others, logical)
+        queued = companions.queued_sources(states, {c: _plan(c, plan.day) for c in states}, plan)
+    return companions.ingest_day(plan, [_plan(c, plan.day) for c in queued], run_job, context["run_id"])
+
+
 def build_ingest_dag(cfg: dict):
     from airflow.sdk import DAG, task
     from airflow.sdk.bases.sensor import PokeReturnValue
@@ -120,7 +141,8 @@ def build_ingest_dag(cfg: dict):
             print(plan.reason)
             return PokeReturnValue(is_done=plan.action != "wait", xcom_value=day)
 
-        # One Spark session per task run; the pool keeps lake writers one at a time.
+        # The pool keeps lake writers one at a time; the first to get it also
+        # ingests the sources queued behind it (lakehouse.companions).
         @task(pool="lake_writers", outlets=[delivered_asset(code)])
         def ingest(day: str, **context) -> dict:
             from lakehouse.schedule import MISSING, record_missing
@@ -131,15 +153,10 @@ def build_ingest_dag(cfg: dict):
 
                 record_missing(get_spark(), plan, run_id=f"missing-{context['run_id']}")
                 return {"status": MISSING, "problem": plan.reason}
-            report = run_job("ingest", "--source", code, "--start", plan.since.isoformat(), "--end", day)
-            _print_problems(report)
-            totals = report.totals()
-            problem = None
-            if report.blocked_sources:
-                problem = (f"{code} {day}: critical expectations failed, batch not published: "
-                           + "; ".join(f.reason for f in report.files if f.status == "blocked")
-                           + f". See Data Docs under {settings().home / 'gx'} and the run log (lake.ingest_runs).")
-            return {"status": "blocked" if problem else "ingested", "problem": problem, **totals}
+            outcome = _ingest_or_report(plan, context)
+            for line in outcome.lines:
+                print(line)
+            return outcome.result
 
         # The round is announced (ingest's outlet) even when the day is missing or
         # blocked, so the marts still build; this task then fails the run visibly.
