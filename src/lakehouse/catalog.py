@@ -250,6 +250,9 @@ class Source(_Model):
     feeds: list[str]
     renames: list[Rename] = Field(default_factory=list)
     values: dict[str, dict[str, str]] = Field(default_factory=dict)  # "table.field" -> {sent: canonical}
+    # false: a feed not connected yet (or suspended): no daily DAG, and build_marts does not
+    # wait for it; the district stays a division everywhere, and a backfill still reads it
+    scheduled: bool = True
     # set by the catalog after cross-checks (lets helpers answer without a catalog)
     template_model: Template | None = Field(default=None, exclude=True)
 

@@ -68,3 +68,30 @@ def test_daily_dags_follow_the_calendar_and_the_catchup_window(bag):
     sensor = dag.get_task("wait_for_delivery")
     assert sensor.mode == "reschedule"
     assert [t.task_id for t in dag.topological_sort()] == ["check_calendar", "wait_for_delivery", "ingest", "alert"]
+
+
+def test_an_unscheduled_source_has_no_dag_and_holds_no_round_back(tmp_path, monkeypatch):
+    """`scheduled: false` in a source's YAML: no ingest DAG, build_marts waits for the others only."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from lakehouse.config import REPO_ROOT, settings
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", schemas)
+    yaml = schemas / "sources" / "jingan.yaml"
+    yaml.write_text(yaml.read_text(encoding="utf-8") + "\nscheduled: false\n", encoding="utf-8")
+    monkeypatch.setenv("LAKEHOUSE_SCHEMAS", str(schemas))
+    settings.cache_clear()
+    try:
+        apply_airflow_env()
+        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    finally:
+        monkeypatch.undo()
+        settings.cache_clear()
+    assert bag.import_errors == {}
+    assert "ingest_jingan" not in bag.dag_ids and "ingest_huangpu" in bag.dag_ids
+    others = {s for s in load_catalog().sources if s != "jingan"}
+    assert _asset_names(bag.get_dag("build_marts").timetable.asset_condition) == {f"delivered_{s}" for s in others}
+    assert load_catalog(schemas).districts["310106"].code == "jingan"      # still a division
