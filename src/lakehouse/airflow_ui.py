@@ -2,7 +2,7 @@
 
 Runs `airflow standalone` (api-server, scheduler, dag-processor, triggerer)
 with the project's Airflow environment (config.airflow_env: parallelism sized
-to the cores) and the virtualenv's bin on PATH, in its own process group so
+to the cores) and the virtualenv's bin on PATH, in a session of its own so
 `stop` ends every process it started. Its output goes to a log file under
 LAKEHOUSE_HOME, not the console. The UI's one user, admin, has a generated
 password kept in the secrets file.
@@ -58,17 +58,15 @@ def _write_passwords_file(env: dict[str, str]) -> None:
         json.dump({"admin": credentials.airflow_admin_password()}, fh)
 
 
-def _running_pgid() -> int | None:
+def _running_session() -> int | None:
     pidfile, _ = _paths()
     if not pidfile.exists():
         return None
-    pgid = int(pidfile.read_text().strip())
-    try:
-        os.killpg(pgid, 0)
-        return pgid
-    except ProcessLookupError:
-        pidfile.unlink(missing_ok=True)
-        return None
+    sid = int(pidfile.read_text().strip())
+    if _session_alive(sid):      # standalone, or task processes it left behind
+        return sid
+    pidfile.unlink(missing_ok=True)
+    return None
 
 
 def healthy(timeout: float = 3.0) -> bool:
@@ -80,7 +78,7 @@ def healthy(timeout: float = 3.0) -> bool:
 
 
 def start(wait_seconds: float = 240) -> str:
-    if _running_pgid():
+    if _running_session():
         return f"Airflow UI already running at {url()}\n" + _login_hint()
     env = _env()
     _write_passwords_file(env)
@@ -110,45 +108,51 @@ def _login_hint() -> str:
 
 
 def stop(wait_seconds: float = 60) -> str:
-    pgid = _running_pgid()
+    """SIGTERM, then SIGKILL, every process of standalone's session: the
+    LocalExecutor's task processes (and their Spark JVMs) put themselves in
+    process groups of their own, but stay in the session."""
+    sid = _running_session()
     pidfile, _ = _paths()
-    if pgid is None:
+    if sid is None:
         return "Airflow UI is not running"
-    os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline and _group_alive(pgid):
-        time.sleep(0.5)
-    if _group_alive(pgid):
-        os.killpg(pgid, signal.SIGKILL)
-        time.sleep(1)
+    for sig, grace in ((signal.SIGTERM, wait_seconds), (signal.SIGKILL, 10)):
+        _signal_session(sid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _session_alive(sid):
+            time.sleep(0.5)
     pidfile.unlink(missing_ok=True)
     return "Airflow UI stopped"
 
 
-def _group_alive(pgid: int) -> bool:
-    """Any process of the group left (zombies of our own children excepted)."""
+def _signal_session(sid: int, sig: int) -> None:
+    for pid in session_processes(sid):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _session_alive(sid: int) -> bool:
+    """Any process of the session left (zombies of our own children reaped first)."""
     try:
-        os.waitpid(-pgid, os.WNOHANG)
+        while os.waitpid(-sid, os.WNOHANG)[0]:
+            pass
     except ChildProcessError:
         pass
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return any(not stat.startswith("Z") for stat in group_processes(pgid).values())
+    return bool(session_processes(sid))
 
 
-def group_processes(pgid: int) -> dict[int, str]:
-    """{pid: state} of the live processes in process group `pgid`. Zombies (state Z)
-    have exited already: they wait for a parent that reaps them (init, once
-    `airflow standalone` is gone) and hold nothing."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True).stdout
+def session_processes(sid: int) -> dict[int, str]:
+    """{pid: state} of the live processes in session `sid` (standalone's pid:
+    it starts as a session leader). Zombies (state Z) have exited already: they
+    wait for a parent that reaps them (init, once standalone is gone) and hold nothing."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat="], capture_output=True, text=True).stdout
     rows = [line.split() for line in out.splitlines()]
-    return {int(pid): stat for pid, group, stat in rows if int(group) == pgid and not stat.startswith("Z")}
+    return {int(pid): stat for pid, session, stat in rows if int(session) == sid and not stat.startswith("Z")}
 
 
 def status() -> str:
-    pgid = _running_pgid()
+    pgid = _running_session()
     if pgid is None:
         return "Airflow UI is not running"
     return f"Airflow UI running at {url()} ({'healthy' if healthy() else 'starting or unhealthy'})"

@@ -60,7 +60,7 @@ def ui(e2e_env):
         os.environ.pop("LAKEHOUSE_AIRFLOW_PORT", None)
         assert stopped.returncode == 0, stopped.stderr
         if pgid:
-            assert airflow_ui.group_processes(pgid) == {}, "processes left behind"
+            assert airflow_ui.session_processes(pgid) == {}, "processes left behind"
 
 
 def test_start_prints_the_url_and_how_to_log_in(ui):
