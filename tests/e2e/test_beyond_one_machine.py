@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -199,141 +200,152 @@ def test_lake_on_object_storage_gives_the_same_silver_and_marts(baseline):
         assert not (baseline["root"] / "s3a" / "lake").exists()
 
 
-# --------------------------------------------------------------------------- Airflow on PostgreSQL
-# Every Airflow process runs in a session of its own, ended whole in teardown:
-# the LocalExecutor's workers are forks of `airflow dags test`, and each task
-# process (with its Spark JVM) puts itself in a process group of its own, so
-# killing the command, or its process group, leaves them running.
+# --------------------------------------------------------------------------- Airflow's scheduler on PostgreSQL
+# `lakehouse airflow start` (airflow standalone: scheduler, dag-processor, api-server)
+# with the LocalExecutor on PostgreSQL metadata; the test drives it only through
+# the REST API, as an operator would, and reads the metadata as the airflow role.
 
-def _session_processes(sid: int) -> dict[int, str]:
-    """{pid: command} of the live processes of session `sid` (zombies have exited already)."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
-    rows = [line.split(None, 3) for line in out.splitlines()]
-    return {int(r[0]): r[3] for r in rows if len(r) == 4 and int(r[1]) == sid and not r[2].startswith("Z")}
+def _api(url: str, token: str | None = None, body: dict | None = None, method: str | None = None) -> dict:
+    import urllib.error
+    import urllib.request
 
-
-def _end_session(proc: subprocess.Popen) -> dict[int, str]:
-    """SIGTERM, then SIGKILL, every process of proc's session; returns any left."""
-    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        for pid in _session_processes(proc.pid):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        while _session_processes(proc.pid) and time.monotonic() < deadline:
-            proc.poll()     # reap the session leader, our own child
-            time.sleep(0.5)
-    proc.wait(10)
-    return _session_processes(proc.pid)
-
-
-@contextmanager
-def _airflow(env: dict[str, str], args: str, log: Path):
-    """`airflow <args>` with the environment of `lakehouse airflow-env`, in its own
-    session, output in `log`; yields the process, then ends its whole session."""
-    cmd = f'eval "$({LAKEHOUSE} airflow-env)" && exec {BIN / "airflow"} {args}'
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["sh", "-c", cmd], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers=headers, method=method)
     try:
-        yield proc
-    finally:
-        left = _end_session(proc)
-        assert not left, f"airflow {args}: processes left after SIGKILL: {left}"
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise AssertionError(f"{method or 'GET'} {url}: {err.code} {err.read().decode(errors='replace')}") from None
 
 
-@contextmanager
-def _execution_api(env: dict[str, str], port: int):
-    """Airflow's execution API (`airflow api-server --apps execution`), which
-    LocalExecutor workers report to."""
-    from lakehouse.services import port_open
-
-    log = Path(env["AIRFLOW_HOME"]) / "api-server.log"
-    with _airflow(env, f"api-server --apps execution -H 127.0.0.1 -p {port} -w 1", log) as proc:
-        deadline = time.monotonic() + 120
-        while not port_open(port):
-            assert proc.poll() is None and time.monotonic() < deadline, f"api-server did not start; see {log}"
-            time.sleep(0.5)
-        yield
-
-
-def _states(env: dict[str, str], dag_id: str) -> tuple[str | None, dict[str, str]]:
-    """The DAG's run state and {task_id: state}, as the airflow role reads them."""
+def _metadata(env: dict[str, str], sql: str, *args) -> list[tuple]:
     from lakehouse import warehouse
 
     with warehouse.connect("airflow", dbname=env["LAKEHOUSE_AIRFLOW_DATABASE"]) as conn, conn.cursor() as cur:
-        cur.execute("select state from dag_run where dag_id = %s", (dag_id,))
-        run = cur.fetchone()
-        cur.execute("select task_id, coalesce(state, 'none') from task_instance where dag_id = %s", (dag_id,))
-        return (run[0] if run else None), dict(cur.fetchall())
+        cur.execute(sql, args)
+        return cur.fetchall()
 
 
-def _dag_test(env: dict[str, str], dag_id: str, extra: str = "", timeout: float = 1800, linger: float = 180) -> None:
-    """One run of the DAG through `airflow dags test --use-executor`, watched
-    through its metadata: a task that fails ends it at once (its retries come
-    five minutes apart, which looks like a hang), and so does a command still
-    running `linger` seconds after its run ended; the failure names the
-    states, the processes still alive and the logs."""
-    log = Path(env["AIRFLOW_HOME"]) / f"dags-test-{dag_id}.log"
-    t0 = time.monotonic()
-    with _airflow(env, f"dags test --use-executor {dag_id} {extra}", log) as proc:
-        run, tasks, ended = None, {}, None
-        while proc.poll() is None:
-            run, tasks = _states(env, dag_id)
-            ended = ended or (time.monotonic() if run in ("success", "failed") else None)
-            why = None
-            if any(s in ("failed", "up_for_retry", "upstream_failed") for s in tasks.values()):
-                why = "a task failed"
-            elif time.monotonic() - t0 > timeout:
-                why = f"not done after {timeout:.0f}s"
-            elif ended and time.monotonic() - ended > linger:
-                why = f"still running {linger:.0f}s after its run ended"
-            if why:
-                pytest.fail(f"{dag_id}: {why}: run {run}, tasks {tasks}; processes {_session_processes(proc.pid)}; "
-                            f"see {log} and the task logs under "
-                            f"{Path(os.environ['LAKEHOUSE_HOME']) / 'logs' / f'dag_id={dag_id}'}")
-            time.sleep(5)
-        TIMINGS.setdefault("airflow", {})[dag_id] = round(time.monotonic() - t0, 1)
-        assert proc.returncode == 0, f"{dag_id}: dags test exited {proc.returncode} (run {run}, tasks {tasks}):\n" \
-                                     f"{log.read_text(errors='replace')[-4000:]}"
+def _wait(what: str, done, env: dict[str, str], timeout: float = 900) -> None:
+    """Until done() is true; a failed task (its retries come minutes apart) or the
+    timeout ends the test at once, naming the states and where the logs are."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        failed = _metadata(env, "select dag_id, run_id, task_id, state from task_instance "
+                                "where state in ('failed', 'up_for_retry', 'upstream_failed')")
+        if failed or time.monotonic() > deadline:
+            states = _metadata(env, "select dag_id, run_id, task_id, state from task_instance order by 1, 2, 3")
+            pytest.fail(f"{what}: {'a task failed: ' + str(failed) if failed else 'timed out'}; states {states}; "
+                        f"task logs under {Path(env['LAKEHOUSE_HOME']) / 'logs'}, scheduler log "
+                        f"{Path(env['LAKEHOUSE_HOME']) / 'logs' / 'airflow-ui.log'}")
+        time.sleep(3)
 
 
-def test_airflow_on_postgres_gives_the_same_silver_and_marts(baseline):
-    """The backfill and marts DAGs through `airflow dags test --use-executor`:
-    Airflow's metadata in a database of the project's PostgreSQL (owned by the
-    airflow role), the tasks run by the LocalExecutor (reporting to a local
-    execution API), the environment assembled by `lakehouse airflow-env`."""
-    from lakehouse import warehouse
-    from lakehouse.config import REPO_ROOT
+@contextmanager
+def _scheduler(env: dict[str, str]):
+    """`lakehouse airflow start`, then `stop`; yields (url, token). Nothing of its session may outlive stop."""
+    from lakehouse import airflow_ui
+
+    _run([LAKEHOUSE, "airflow", "start"], env, "airflow:start", timeout=400)
+    sid = int((Path(env["LAKEHOUSE_HOME"]) / "airflow-ui.pid").read_text())
+    try:
+        url = f"http://127.0.0.1:{env['LAKEHOUSE_AIRFLOW_PORT']}"
+        password = json.loads(Path(env["LAKEHOUSE_SECRETS_FILE"]).read_text())["airflow_admin"]
+        yield url, _api(f"{url}/auth/token", body={"username": "admin", "password": password})["access_token"]
+    finally:
+        _run([LAKEHOUSE, "airflow", "stop"], env, "airflow:stop", timeout=200)
+        assert airflow_ui.session_processes(sid) == {}, "processes left after `lakehouse airflow stop`"
+
+
+def _hold_the_pool(url: str, token: str, slots: int) -> None:
+    _api(f"{url}/api/v2/pools/lake_writers?update_mask=slots", token,
+         {"pool": "lake_writers", "slots": slots, "include_deferred": False}, method="PATCH")
+
+
+def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(baseline, tmp_path):
+    """The per-source DAGs and build_marts under Airflow's real scheduler, which
+    schedules the preset's two business days itself (start date the first day,
+    the clock frozen the morning after the second). The six ingest tasks queue
+    behind a held pool, as when the deliveries are in before the pool frees;
+    then each day one Spark batch ingests all three sources (the first ingest
+    task takes the two queued behind it), the other two report their own files
+    from its receipts, and the scheduler starts build_marts once per day from
+    the three sources' assets. Same silver and marts as the embedded default;
+    every task's report reconciles with the run log."""
+    from lakehouse.config import REPO_ROOT, settings
     from lakehouse.services import free_port
 
+    days = sorted(p.parent.name for p in (baseline["landing"] / SOURCES[0]).glob("*/_MANIFEST.json"))
+    assert len(days) == 2, days
+    morning_after = date.fromisoformat(days[-1]) + timedelta(days=1)
+    schemas = tmp_path / "schemas"       # the other 14 feeds not connected: three ingest DAGs
+    shutil.copytree(REPO_ROOT / "schemas", schemas)
+    for other in (schemas / "sources").glob("*.yaml"):
+        if other.stem not in SOURCES:
+            other.write_text(other.read_text(encoding="utf-8") + "\nscheduled: false\n", encoding="utf-8")
     airflow_db = f"airflow_e2e_{uuid.uuid4().hex[:8]}"
-    api_port = free_port()
     with _database(baseline, "airflow") as env:
-        env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW")}
+        env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW") and k != "LAKEHOUSE_CATCHUP_DAYS"}
         env.update(LAKEHOUSE_AIRFLOW_METADATA="postgres", LAKEHOUSE_AIRFLOW_DATABASE=airflow_db,
-                   AIRFLOW_HOME=str(baseline["root"] / "airflow" / "home"),
-                   AIRFLOW__API_AUTH__JWT_SECRET=uuid.uuid4().hex + uuid.uuid4().hex,
-                   AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{api_port}/execution/",
-                   # the tasks import jobs/ of this checkout, as `lakehouse airflow start` gives them
-                   PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p))
-        Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
+                   LAKEHOUSE_HOME=str(tmp_path / "home"), AIRFLOW_HOME=str(tmp_path / "home" / "airflow"),
+                   LAKEHOUSE_SECRETS_FILE=str(settings().secrets_file), LAKEHOUSE_JARS_DIR=str(settings().jars_dir),
+                   LAKEHOUSE_AIRFLOW_PORT=str(free_port()), LAKEHOUSE_SCHEMAS=str(schemas),
+                   LAKEHOUSE_START_DATE=days[0], LAKEHOUSE_NOW=f"{morning_after}T09:00:00+08:00")
         try:
             _run([LAKEHOUSE, "airflow-init"], env, "airflow:init")
-            shown = _run([LAKEHOUSE, "airflow-env"], env, "airflow:env")
-            assert "lakehouse_airflow:" in shown and f"/{airflow_db}" in shown and "postgresql+psycopg2://" in shown
-            assert "AIRFLOW__CORE__EXECUTOR=LocalExecutor" in shown
-            with _execution_api(env, api_port):
-                _dag_test(env, "ingest_backfill", "--conf '{}'")
-                _dag_test(env, "build_marts")
-            with warehouse.connect("airflow", dbname=airflow_db) as conn, conn.cursor() as cur:
-                cur.execute("select dag_id, state from dag_run order by dag_id")
-                runs = cur.fetchall()
-            assert runs == [("build_marts", "success"), ("ingest_backfill", "success")], runs
+            with _scheduler(env) as (url, token):
+                dag_ids = [f"ingest_{c}" for c in SOURCES] + ["build_marts"]
+                _wait("the DAGs parsed", lambda: set(dag_ids) <= {
+                    d["dag_id"] for d in _api(f"{url}/api/v2/dags?limit=100", token)["dags"]}, env, timeout=300)
+                _hold_the_pool(url, token, 0)
+                t0 = time.monotonic()
+                for dag_id in dag_ids:
+                    _api(f"{url}/api/v2/dags/{dag_id}", token, {"is_paused": False}, method="PATCH")
+                queued = ("select count(*) from task_instance ti join dag_run r using (dag_id, run_id) "
+                          "where ti.task_id = 'ingest' and ti.state = 'scheduled' and "
+                          "(r.logical_date at time zone 'Asia/Shanghai')::date < %s")
+                _wait("the ingest tasks queued", lambda: _metadata(env, queued, morning_after)[0][0] == 6, env)
+                _hold_the_pool(url, token, 1)
+                marts = "select count(*) from dag_run where dag_id = 'build_marts' and state = 'success'"
+                _wait("build_marts for each day", lambda: _metadata(env, marts)[0][0] == len(days), env, timeout=1500)
+                TIMINGS.setdefault("airflow", {})["scheduler_two_days"] = round(time.monotonic() - t0, 1)
+            runs = _metadata(env, "select dag_id, (logical_date at time zone 'Asia/Shanghai')::date::text, state, "
+                                  "run_type from dag_run where dag_id = 'build_marts' "
+                                  "or (logical_date at time zone 'Asia/Shanghai')::date < %s "
+                                  "order by 1, 2", morning_after)
+            assert [r[0::2] for r in runs] == [("build_marts", "success")] * len(days) + sorted(
+                (f"ingest_{c}", "success") for c in SOURCES for _ in days), runs
+            assert [r[1] for r in runs if r[0] != "build_marts"] == days * len(SOURCES), runs
             _assert_same(baseline["rows"], env, "airflow")
+            _assert_one_batch_a_day_reported_per_source(env)
+            assert not list((tmp_path / "home" / "receipts").glob("*")), "receipts left untaken"
         finally:
+            from lakehouse import warehouse
+
             with warehouse.connect("admin", dbname="postgres") as conn:
                 conn.autocommit = True
                 with conn.cursor() as cur:
                     cur.execute(f'drop database if exists "{airflow_db}" with (force)')
+
+
+def _assert_one_batch_a_day_reported_per_source(env: dict[str, str]) -> None:
+    """One ingest run (Spark batch) per day in the run log, and each source's
+    ingest task reported exactly its own files' counts from it."""
+    from lakehouse import warehouse
+
+    with warehouse.connect("admin", dbname=env["PGDATABASE"]) as conn, conn.cursor() as cur:
+        cur.execute("select delivery_date::text, source, count(distinct ingest_run_id), count(*), sum(rows_in), "
+                    "sum(rows_accepted) from lake.ingest_runs group by 1, 2")
+        logged = {(d, s): (runs, files, rows_in, accepted) for d, s, runs, files, rows_in, accepted in cur.fetchall()}
+        cur.execute("select delivery_date::text, count(distinct ingest_run_id) from lake.ingest_runs group by 1")
+        batches = dict(cur.fetchall())
+    assert set(batches.values()) == {1}, batches
+    reported = _metadata(env, "select x.dag_id, (r.logical_date at time zone 'Asia/Shanghai')::date::text, x.value "
+                              "from xcom x join dag_run r using (dag_id, run_id) "
+                              "where x.task_id = 'ingest' and x.key = 'return_value'")
+    got = {}
+    for dag_id, day, value in reported:
+        result = value if isinstance(value, dict) else json.loads(value)
+        got[(day, dag_id.removeprefix("ingest_"))] = (1, result["files"], result["rows_in"], result["rows_accepted"])
+    assert got == logged, (got, logged)
