@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark (not a test): every figure of issue 11's table, each beside a floor measured in the same run.
 
-  .venv/bin/python scripts/benchmark.py --preset small --fresh            # about 70 min on a loaded 2-core machine
+  .venv/bin/python scripts/benchmark.py --preset small --fresh            # about 20 min on a 2-core machine
   .venv/bin/python scripts/benchmark.py --preset small --fresh --history-multiple 10 --skip-dags   # + 10x history
   .venv/bin/python scripts/benchmark.py --preset city --fresh             # the 2017 calibration year
   .venv/bin/python scripts/benchmark.py --preset city --days 28 --history-multiple 10 --fresh      # a month vs the year
