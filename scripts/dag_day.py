@@ -16,13 +16,10 @@ morning they are not delivered yet, so those runs only wait.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 import time as clock
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -37,17 +34,6 @@ class DagDay:
     runs: dict[str, tuple[str, float]]        # dag_id -> (state, run seconds)
     batches: int                              # ingest tasks that ran a Spark batch
     reported: int                             # ingest tasks that reported from a companion's receipt
-
-
-def _api(url: str, token: str | None = None, body: dict | None = None, method: str | None = None) -> dict:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        raise SystemExit(f"{method or 'GET'} {url}: {err.code} {err.read().decode(errors='replace')}") from None
 
 
 def _cli(args: list[str], env: dict, log: Path) -> None:
@@ -74,6 +60,7 @@ def _held_back(landing: Path, sources: list[str], after: date, store: Path):
 
 def scheduler_day(env: dict, home: Path, landing: Path, day: date, sources: list[str],
                   timeout: float = 7200) -> DagDay:
+    from lakehouse import airflow_ui
     from lakehouse.business_calendar import load_calendar
     from lakehouse.services import free_port
 
@@ -88,16 +75,15 @@ def scheduler_day(env: dict, home: Path, landing: Path, day: date, sources: list
         _cli(["airflow", "start"], env, logs / "airflow-start.log")
         try:
             url = f"http://127.0.0.1:{env['LAKEHOUSE_AIRFLOW_PORT']}"
-            password = json.loads(Path(env["LAKEHOUSE_SECRETS_FILE"]).read_text())["airflow_admin"]
-            token = _api(f"{url}/auth/token", body={"username": "admin", "password": password})["access_token"]
+            token = airflow_ui.login(url)
             wanted = set(ingest_dags) | {"build_marts"}
-            while not wanted <= {d["dag_id"] for d in _api(f"{url}/api/v2/dags?limit=1000", token)["dags"]}:
+            while not wanted <= {d["dag_id"] for d in airflow_ui.rest(url, "/api/v2/dags?limit=1000", token)["dags"]}:
                 clock.sleep(2)
             t0 = clock.perf_counter()
             for dag_id in sorted(wanted):
-                _api(f"{url}/api/v2/dags/{dag_id}", token, {"is_paused": False}, method="PATCH")
+                airflow_ui.rest(url, f"/api/v2/dags/{dag_id}", token, {"is_paused": False}, method="PATCH")
             while True:
-                marts = [r for r in _api(f"{url}/api/v2/dags/build_marts/dagRuns", token)["dag_runs"]
+                marts = [r for r in airflow_ui.rest(url, "/api/v2/dags/build_marts/dagRuns", token)["dag_runs"]
                          if r["state"] in ("success", "failed")]
                 if marts:
                     wall = clock.perf_counter() - t0
@@ -107,7 +93,7 @@ def scheduler_day(env: dict, home: Path, landing: Path, day: date, sources: list
                 clock.sleep(2)
             runs = {}
             for dag_id in ingest_dags + ["build_marts"]:
-                found = [r for r in _api(f"{url}/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"]
+                found = [r for r in airflow_ui.rest(url, f"/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"]
                          if dag_id == "build_marts" or _moment(r["logical_date"]) == logical]
                 run = found[0] if found else {"state": "no run", "start_date": None, "end_date": None}
                 runs[dag_id] = (run["state"], _seconds(run))

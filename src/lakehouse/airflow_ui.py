@@ -102,6 +102,29 @@ def start(wait_seconds: float = 240) -> str:
                          f"{wait_seconds:.0f}s; see {log}")
 
 
+def rest(base_url: str, path: str, token: str | None = None, body: dict | None = None,
+         method: str | None = None) -> dict:
+    """One call of Airflow's REST API at `base_url` (http://host:port); an HTTP
+    error raises AirflowUIError with the status and Airflow's own detail."""
+    import urllib.error
+
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(base_url + path, data=json.dumps(body).encode() if body is not None else None,
+                                 headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise AirflowUIError(f"{method or 'GET'} {base_url}{path}: {err.code} "
+                             f"{err.read().decode(errors='replace')}") from None
+
+
+def login(base_url: str) -> str:
+    """A REST API token for admin (the password from the secrets file)."""
+    body = {"username": "admin", "password": credentials.airflow_admin_password()}
+    return rest(base_url, "/auth/token", body=body)["access_token"]
+
+
 def _login_hint() -> str:
     return (f"log in as admin with the password in {settings().secrets_file} (key airflow_admin), e.g.\n"
             f"  python -c \"import json; print(json.load(open('{settings().secrets_file}'))['airflow_admin'])\"")

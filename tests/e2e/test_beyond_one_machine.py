@@ -205,20 +205,6 @@ def test_lake_on_object_storage_gives_the_same_silver_and_marts(baseline):
 # with the LocalExecutor on PostgreSQL metadata; the test drives it only through
 # the REST API, as an operator would, and reads the metadata as the airflow role.
 
-def _api(url: str, token: str | None = None, body: dict | None = None, method: str | None = None) -> dict:
-    import urllib.error
-    import urllib.request
-
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        raise AssertionError(f"{method or 'GET'} {url}: {err.code} {err.read().decode(errors='replace')}") from None
-
-
 def _metadata(env: dict[str, str], sql: str, *args) -> list[tuple]:
     from lakehouse import warehouse
 
@@ -251,16 +237,17 @@ def _scheduler(env: dict[str, str]):
     sid = int((Path(env["LAKEHOUSE_HOME"]) / "airflow-ui.pid").read_text())
     try:
         url = f"http://127.0.0.1:{env['LAKEHOUSE_AIRFLOW_PORT']}"
-        password = json.loads(Path(env["LAKEHOUSE_SECRETS_FILE"]).read_text())["airflow_admin"]
-        yield url, _api(f"{url}/auth/token", body={"username": "admin", "password": password})["access_token"]
+        yield url, airflow_ui.login(url)
     finally:
         _run([LAKEHOUSE, "airflow", "stop"], env, "airflow:stop", timeout=200)
         assert airflow_ui.session_processes(sid) == {}, "processes left after `lakehouse airflow stop`"
 
 
 def _hold_the_pool(url: str, token: str, slots: int) -> None:
-    _api(f"{url}/api/v2/pools/lake_writers?update_mask=slots", token,
-         {"pool": "lake_writers", "slots": slots, "include_deferred": False}, method="PATCH")
+    from lakehouse import airflow_ui
+
+    airflow_ui.rest(url, "/api/v2/pools/lake_writers?update_mask=slots", token,
+                    {"pool": "lake_writers", "slots": slots, "include_deferred": False}, method="PATCH")
 
 
 def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(baseline, tmp_path):
@@ -273,6 +260,7 @@ def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(basel
     from its receipts, and the scheduler starts build_marts once per day from
     the three sources' assets. Same silver and marts as the embedded default;
     every task's report reconciles with the run log."""
+    from lakehouse import airflow_ui
     from lakehouse.config import REPO_ROOT, settings
     from lakehouse.services import free_port
 
@@ -297,11 +285,11 @@ def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(basel
             with _scheduler(env) as (url, token):
                 dag_ids = [f"ingest_{c}" for c in SOURCES] + ["build_marts"]
                 _wait("the DAGs parsed", lambda: set(dag_ids) <= {
-                    d["dag_id"] for d in _api(f"{url}/api/v2/dags?limit=100", token)["dags"]}, env, timeout=300)
+                    d["dag_id"] for d in airflow_ui.rest(url, "/api/v2/dags?limit=100", token)["dags"]}, env, timeout=300)
                 _hold_the_pool(url, token, 0)
                 t0 = time.monotonic()
                 for dag_id in dag_ids:
-                    _api(f"{url}/api/v2/dags/{dag_id}", token, {"is_paused": False}, method="PATCH")
+                    airflow_ui.rest(url, f"/api/v2/dags/{dag_id}", token, {"is_paused": False}, method="PATCH")
                 queued = ("select count(*) from task_instance ti join dag_run r using (dag_id, run_id) "
                           "where ti.task_id = 'ingest' and ti.state = 'scheduled' and "
                           "(r.logical_date at time zone 'Asia/Shanghai')::date < %s")
