@@ -66,8 +66,10 @@ def airflow_task_states(sources: list[str], logical_date: datetime) -> dict[str,
         try:
             states[source] = RuntimeTaskInstance.get_task_states(
                 dag_id=f"ingest_{source}", task_ids=[INGEST_TASK], logical_dates=[logical_date])
-        except Exception as exc:      # noqa: BLE001 - an unanswered question only means no companion
-            print(f"companions: could not read the state of ingest_{source}: {exc}")
+        except Exception as exc:      # noqa: BLE001 - Airflow not answering costs only the companions
+            print(f"companions: Airflow did not say whether ingest_{source} is queued "
+                  f"({type(exc).__name__}: {exc}); this run ingests the sources known so far")
+            break                     # it will not answer the next question either
     return states
 
 

@@ -104,8 +104,9 @@ def _ingest_or_report(plan, context):
     if context["ti"].try_number == 1 and logical is not None and not conf.get("date"):
         others = [c["code"] for c in source_configs() if c["code"] != plan.source]
         states = companions.airflow_task_states(others, logical)
-        queued = companions.queued_sources(states, {c: _plan(c, plan.day) for c in states}, plan)
-    return companions.ingest_day(plan, [_plan(c, plan.day) for c in queued], run_job, context["run_id"])
+        plans = {c: _plan(c, plan.day) for c in states}
+        queued = [plans[c] for c in companions.queued_sources(states, plans, plan)]
+    return companions.ingest_day(plan, queued, run_job, context["run_id"])
 
 
 def build_ingest_dag(cfg: dict):

@@ -106,3 +106,36 @@ def test_a_receipt_is_void_when_the_delivery_changed_since(home, capsys):
     (home / "landing" / "jingan" / SATURDAY.isoformat() / "_MANIFEST.json").write_text('{"re-sent": true}')
     assert companions.take_receipt(plan) is None
     assert "the delivery changed since ingest_huangpu's batch run-1 ingested it" in capsys.readouterr().out
+
+
+def test_a_failed_batch_is_run_again_for_the_own_source_alone(home, capsys):
+    """A companion must not fail this source's run: the batch raises, the source
+    is ingested alone at once, and no companion gets a receipt (it ingests itself)."""
+    calls = []
+
+    def run_job(name, *argv):
+        sources = [a.removeprefix("--source=") for a in argv if a.startswith("--source=")]
+        calls.append(sources)
+        if len(sources) > 1:
+            raise RuntimeError("jingan's file broke the batch")
+        report = _report()
+        report.blocked_sources = set()
+        return report
+
+    own = companions.ingest_day(_plan("huangpu"), [_plan("jingan")], run_job, "scheduled__x")
+    assert calls == [["huangpu", "jingan"], ["huangpu"]]
+    assert own.result["files"] == 1 and own.result["status"] == "ingested"
+    assert companions.take_receipt(_plan("jingan")) is None
+    assert "the batch with jingan failed (RuntimeError: jingan's file broke the batch); ingesting huangpu alone" \
+        in capsys.readouterr().out
+
+
+def test_a_successful_batch_leaves_each_companion_its_receipt(home):
+    def run_job(name, *argv):
+        return _report()
+
+    own = companions.ingest_day(_plan("huangpu"), [_plan("jingan")], run_job, "scheduled__x")
+    assert own.lines[0] == "this batch also ingested jingan for 2017-04-17: their own DAG runs report their files"
+    taken, by = companions.take_receipt(_plan("jingan"))
+    assert by == "ingest_huangpu's batch run-1 (Airflow run scheduled__x)"
+    assert taken.result["status"] == "blocked" and taken.result["files"] == 3
