@@ -145,3 +145,26 @@ def test_file_listing_runs_in_a_few_tasks_and_can_be_raised(env, monkeypatch):
     assert int(spark.session_conf()[key]) <= 64
     env(LAKEHOUSE_SPARK_SPARK_SQL_SOURCES_PARALLELPARTITIONDISCOVERY_PARALLELISM="200")
     assert spark.session_conf()[key] == "200"
+
+
+def test_a_failed_connection_traceback_holds_no_password(env):
+    """The password reaches libpq through an owner-only passfile, never as an
+    argument that pytest's or Airflow's tracebacks would print."""
+    import os
+    import stat
+    import uuid
+
+    import psycopg2
+
+    from lakehouse import warehouse
+
+    secret = f"pw-{uuid.uuid4().hex}:x"      # made here: the test's own source shows in the traceback
+    env(PGHOST="127.0.0.1", PGPORT="1", PGUSER="someone", PGPASSWORD=secret)
+    with pytest.raises(psycopg2.OperationalError) as failed:
+        with warehouse.connect("loader"):
+            pass
+    shown = str(failed.getrepr(style="long", funcargs=True))
+    assert "127.0.0.1" in shown and secret not in shown
+    path = warehouse._passfile_state["path"]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert secret.replace(":", "\\:") in open(path, encoding="utf-8").read()
