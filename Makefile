@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup demo test unit e2e lint stop clean benchmark airflow airflow-stop cluster-up cluster-down connect-up connect-down s3-up s3-down
+.PHONY: setup demo test test-slow unit e2e lint stop clean benchmark airflow airflow-stop cluster-up cluster-down connect-up connect-down s3-up s3-down
 
 setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow metadata (idempotent)
 	@bash scripts/setup.sh
@@ -15,7 +15,10 @@ test: setup       ## lint, the quick unit suite, then the end-to-end suite
 	$(VENV)/bin/ruff check src dags jobs tests scripts
 	$(VENV)/bin/lakehouse lint-sql
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
-	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=15 -m "not slow"
+
+test-slow: setup  ## the calibration checks left out of `make test` for CI's time (city preset, ~15 min)
+	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=5 -m slow
 
 unit:             ## the quick unit suite only (seconds; no services needed)
 	$(PY) -m pytest tests/unit -q
