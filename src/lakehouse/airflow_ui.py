@@ -50,12 +50,8 @@ def _env() -> dict[str, str]:
 def _write_passwords_file(env: dict[str, str]) -> None:
     """The simple auth manager reads its users' passwords from a JSON file:
     written (0600) from the secrets file, so Airflow never generates or prints one."""
-    path = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"admin": credentials.airflow_admin_password()}, fh)
+    credentials.write_private(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]),
+                              json.dumps({"admin": credentials.airflow_admin_password()}))
 
 
 def _running_session() -> int | None:

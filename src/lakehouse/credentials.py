@@ -36,16 +36,19 @@ def _read() -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _write(data: dict) -> None:
-    """Write atomically, born 0600 (never briefly world-readable)."""
-    path = _path()
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, born 0600 (never briefly readable by others)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
+        fh.write(text)
     os.replace(tmp, path)
+
+
+def _write(data: dict) -> None:
+    write_private(_path(), json.dumps(data, indent=2))
 
 
 def ensure() -> dict:

@@ -74,7 +74,7 @@ def connect(role: str | None = None, **overrides):
         raise ValueError("warehouse.connect() needs role=: one of " + ", ".join(PG_ROLES) +
                          " (the job the caller does; see src/lakehouse/warehouse/bootstrap.sql)")
     cfg = settings()
-    params = dict(host=cfg.pg_host, port=cfg.pg_port, dbname=cfg.pg_database, **_login(role))
+    params = dict(host=cfg.pg_host, port=cfg.pg_port, dbname=cfg.pg_database, **_login(role, cfg))
     params.update(overrides)
     conn = psycopg2.connect(**params)
     try:
@@ -83,10 +83,9 @@ def connect(role: str | None = None, **overrides):
         conn.close()
 
 
-def _login(role: str) -> dict[str, str]:
+def _login(role: str, cfg) -> dict[str, str]:
     """user= and, with a password, passfile= for libpq; the password stays in
     this returned frame, out of connect()'s arguments and locals."""
-    cfg = settings()
     user, password = credentials.pg_credentials(role)
     return {"user": user, **({"passfile": _passfile(cfg.pg_host, cfg.pg_port, user, password)} if password else {})}
 
@@ -103,17 +102,16 @@ def _passfile(host: str, port: int | str, user: str, password: str) -> str:
     line = ":".join(esc(v) for v in (host, port, "*", user, password))
     state = _passfile_state
     if state.get("pid") != os.getpid():       # a forked task makes its own; the parent's may go first
-        fd, path = tempfile.mkstemp(prefix="lakehouse-pgpass-")    # mode 0600
+        fd, path = tempfile.mkstemp(prefix="lakehouse-pgpass-")
         os.close(fd)
         pid = os.getpid()
         atexit.register(lambda: os.getpid() == pid and Path(path).unlink(missing_ok=True))
         state.update(pid=pid, path=path, lines=[])
-    if line not in state["lines"] or not Path(state["path"]).exists():
-        if line not in state["lines"]:
-            state["lines"].insert(0, line)    # libpq takes the first match: the newest password wins
-        fd = os.open(state["path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(state["lines"]) + "\n")
+    new = line not in state["lines"]
+    if new:
+        state["lines"].insert(0, line)        # libpq takes the first match: the newest password wins
+    if new or not Path(state["path"]).exists():
+        credentials.write_private(Path(state["path"]), "\n".join(state["lines"]) + "\n")
     return state["path"]
 
 
