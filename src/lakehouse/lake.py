@@ -123,6 +123,20 @@ def latest_version(spark, path: str) -> int | None:
     return max(versions) if versions else None
 
 
+def stored_bytes(spark, layer: str) -> int | None:
+    """Bytes stored under the lake's `layer` folder (every version of every
+    table), from one Hadoop listing; None through Spark Connect (no JVM here)."""
+    try:
+        jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
+    except Exception:   # Spark Connect
+        return None
+    if jvm is None:
+        return None
+    folder = jvm.org.apache.hadoop.fs.Path(table_path(layer, ""))
+    fs = folder.getFileSystem(conf)
+    return fs.getContentSummary(folder).getLength() if fs.exists(folder) else 0
+
+
 def add_missing_columns(spark, path: str, schema) -> None:
     """A table written before a column existed (e.g. _promoted_by_run_id) gets it, null in old rows."""
     have = set(spark.read.format("delta").load(path).columns)

@@ -17,6 +17,7 @@ server plugin that is not published for this Delta version.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +44,48 @@ LOCAL_TUNING = {
     # by default): 10,000 tasks for a table of a few dozen files took minutes.
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
 }
+
+# A small batch (a business day, an increment) is hundreds of tiny Spark jobs,
+# each paying planning, scheduling and code generation, not row work. For those
+# batches: no adaptive re-planning (it splits every query into a job per
+# stage) and two shuffle partitions, one per core.
+SMALL_BATCH_TUNING = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+}
+# And, in a JVM of this process whose lake is still small: expressions
+# interpreted instead of compiled. Janino compiles every new plan's generated
+# Java, seconds of CPU in a cold JVM for a few hundred rows; over a large lake
+# (scans of whole silver tables) compiled code pays for itself. Not on Spark
+# Connect: a long-lived server has compiled its plans already.
+INTERPRET_TUNING = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+INTERPRET_MAX_LAKE_BYTES = 256 * 1024 * 1024
+
+
+@contextmanager
+def small_batch_tuning(spark, small: bool, lake_bytes: int | None = None):
+    """Within the block, a `small` batch runs with SMALL_BATCH_TUNING, and
+    with INTERPRET_TUNING too when its lake holds at most
+    INTERPRET_MAX_LAKE_BYTES (`lake_bytes`, None: unknown). Each value is
+    overridable by LAKEHOUSE_SPARK_<KEY>_SMALL; the session's own values come
+    back afterwards. Runtime SQL settings only, also valid on Spark Connect."""
+    tuning = dict(SMALL_BATCH_TUNING) if small else {}
+    if small and lake_bytes is not None and lake_bytes <= INTERPRET_MAX_LAKE_BYTES:
+        tuning |= INTERPRET_TUNING
+    saved = {key: spark.conf.get(key, None) for key in tuning}
+    for key, value in tuning.items():
+        spark.conf.set(key, spark_setting(key + ".small", value))
+    try:
+        yield tuning
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 # Jars only s3a:// needs (hadoop-aws and what it brings: the AWS SDK bundle

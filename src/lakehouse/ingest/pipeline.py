@@ -30,6 +30,7 @@ from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, RAW, ROW_ID, RULES, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import GateResult, build_data_docs, validate_batch
+from lakehouse.spark import small_batch_tuning
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +153,19 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         batch = stage_deliveries(deliveries, catalog, run_id, started, processed)
     if not batch.files:
         return
+    staged_rows = sum(t.num_rows for tables in batch.bronze.values() for t in tables)
+    small = staged_rows <= PARALLEL_TABLES_MAX_ROWS
+    with small_batch_tuning(spark, small, lake.stored_bytes(spark, "silver") if small else None):
+        _write_chunk(spark, catalog, batch, run_id, report, started, batch_no, small)
+
+
+def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, report: IngestReport, started,
+                 batch_no: int, small: bool) -> None:
+    """Bronze, then the reference tables, then the others, the quarantine, the
+    heal and the run log: the batch's writes, the ledger's commit last."""
     recovery.begin(spark, run_id, batch_no, _tables_written_by(batch, catalog), len(batch.files))
 
     with report.timed("bronze"):
-        small = sum(t.num_rows for tables in batch.bronze.values() for t in tables) <= PARALLEL_TABLES_MAX_ROWS
         in_parallel([partial(_write_bronze, spark, feed, tables, batch.file_ids(feed))
                       for feed, tables in batch.bronze.items()], table_workers() if small else 1)
     refs = _References(spark)
@@ -342,9 +352,11 @@ class _TablePlan:
 
 
 def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
-                   refs: _References) -> _TablePlan:
+                   refs: _References, fresh_files: bool = True) -> _TablePlan:
     """Resolve, classify (new version / duplicate / quarantined), count per
-    file and validate one table's rows; nothing is written yet."""
+    file and validate one table's rows; nothing is written yet. `fresh_files`:
+    the batch's files were never ingested (False: rows promoted out of the
+    quarantine, whose files are in silver already)."""
     log.info("  %s: %d files", table.name, len(batch.file_ids(table.feed)))
     with report.timed("resolve_classify"):
         arrow = _one_chunk(batch.silver[table.name])
@@ -365,7 +377,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         history_path = lake.table_path("silver", f"{table.name}_history")
         history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
         classified = silver.classify(good, _read_current(spark, table.name), history, table.key,
-                                     table.version_column, file_ids).cache()
+                                     table.version_column, file_ids, files_in_current=not fresh_files).cache()
         counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
                                         bad.withColumn("_file", lake.file_id_col()))
     accepted = classified.where("_outcome = 'accepted'")

@@ -150,7 +150,7 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
     staged = batch.silver[table.name][0]
     kept = set(zip(*[staged[c].to_pylist() for c in ("_file", "_file_sha256", "_row_number")], strict=True))
     rows = [q for q in rows if (q["_file"], q["_file_sha256"], q["_row_number"]) in kept]
-    plan = pipeline._prepare_table(spark, table, batch, run_id, report, refs)
+    plan = pipeline._prepare_table(spark, table, batch, run_id, report, refs, fresh_files=False)
     try:
         blocked = set(plan.gate.blocked_sources)
         if blocked:

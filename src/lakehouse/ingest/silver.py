@@ -27,12 +27,17 @@ def content_hash(columns: list[str]):
 
 
 def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | None, key: list[str],
-             version: str | None, files: list[str]) -> DataFrame:
+             version: str | None, files: list[str], files_in_current: bool = True) -> DataFrame:
     """Add `_outcome` = accepted | duplicate to each good row.
 
     A row is a duplicate when an earlier row (silver's previous version or an
     earlier arrival in the batch) for its key has the same content, or a later
-    version; otherwise it is a new version and accepted."""
+    version; otherwise it is a new version and accepted.
+
+    `files_in_current=False` says that no row of `files` can be in silver
+    yet (files never ingested: an unfinished batch was undone before, see
+    recovery.py), which saves a Spark job per table; promotion re-reads rows
+    of ingested files and keeps the check."""
     v = F.col(version) if version else F.lit(None).cast("timestamp")
     rows = batch.withColumn(_VERSION, v).withColumn("_prev", F.lit(False))
     if current is not None:
@@ -42,7 +47,7 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
         # A retried batch may already have replaced some keys' current row:
         # their previous version is then the latest history row from other files.
         own = current.where(in_batch).select(*key)
-        if history is not None and own.limit(1).count() > 0:
+        if files_in_current and history is not None and own.limit(1).count() > 0:
             h = history.where(~lake.file_id_col().isin(files)).join(own, key, "left_semi")
             w = Window.partitionBy(*key).orderBy(F.col(version).desc_nulls_last() if version else F.lit(1),
                                                  F.col("_delivery_date").desc(), F.col("_row_number").desc())
