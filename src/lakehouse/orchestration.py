@@ -124,23 +124,21 @@ def build_ingest_dag(cfg: dict):
         params={"date": None},
     ) as dag:
 
-        @task
-        def check_calendar(**context) -> str:
+        # One task decides the day and waits for its delivery: a day off is
+        # skipped on the first poke (and everything after it), a business day
+        # waits in reschedule mode (no worker slot held) until the cut-off.
+        # One task process per source and day, not two: on a 2-core machine
+        # each costs seconds of Python start-up before the day's one Spark batch.
+        @task.sensor(poke_interval=300, exponential_backoff=True, max_wait=timedelta(hours=1),
+                     timeout=timedelta(hours=24 + cutoff_hours + 1), mode="reschedule")
+        def wait_for_delivery(**context) -> PokeReturnValue:
             from airflow.sdk.exceptions import AirflowSkipException
 
             plan = _plan(code, delivery_day(context))
             print(plan.reason)
             if plan.action == "skip":
                 raise AirflowSkipException(plan.reason)
-            return plan.day.isoformat()
-
-        # reschedule: a waiting day holds no worker slot; the wait ends at the cut-off
-        @task.sensor(poke_interval=300, exponential_backoff=True, max_wait=timedelta(hours=1),
-                     timeout=timedelta(hours=24 + cutoff_hours + 1), mode="reschedule")
-        def wait_for_delivery(day: str) -> PokeReturnValue:
-            plan = _plan(code, date.fromisoformat(day))
-            print(plan.reason)
-            return PokeReturnValue(is_done=plan.action != "wait", xcom_value=day)
+            return PokeReturnValue(is_done=plan.action != "wait", xcom_value=plan.day.isoformat())
 
         # The pool keeps lake writers one at a time; the first to get it also
         # ingests the sources queued behind it (lakehouse.companions).
@@ -169,7 +167,7 @@ def build_ingest_dag(cfg: dict):
                 raise AirflowFailException(result["problem"])
             return result
 
-        alert(ingest(wait_for_delivery(check_calendar())))
+        alert(ingest(wait_for_delivery()))
     return dag
 
 

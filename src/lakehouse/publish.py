@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import pyarrow.compute as pc
 from pyarrow import csv as pacsv
@@ -23,7 +24,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import faults, lake, lakelock, warehouse
 from lakehouse.catalog import Catalog, load_catalog
-from lakehouse.config import settings
+from lakehouse.config import settings, table_workers
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ def publish(catalog: Catalog | None = None, spark=None) -> list[Published]:
 
 
 def _publish(catalog: Catalog | None, spark) -> list[Published]:
+    from lakehouse.ingest.pipeline import in_parallel
+    from lakehouse.spark import INTERPRET_MAX_LAKE_BYTES, small_batch_tuning
+
     catalog = catalog or load_catalog(settings().schemas_dir)
     if spark is None:
         from lakehouse.spark import get_spark
@@ -78,24 +82,48 @@ def _publish(catalog: Catalog | None, spark) -> list[Published]:
         targets = _targets(catalog)
         for pg_name, (layer, name, key) in warehouse.OPS_TABLES.items():
             targets.append((pg_name, lake.table_path(layer, name), key, _pg_columns(conn, pg_name)))
-        for pg_table, path, key, columns in targets:
-            if not lake.exists(spark, path):
-                continue
-            result = _publish_table(spark, conn, pg_table, path, key, columns)
-            if result:
-                results.append(result)
+        published = _published_versions(conn)
+        targets = [t for t in targets if lake.exists(spark, t[1])]
+        reads = [partial(_changes_since, spark, path, key, columns, published.get(pg_table))
+                 for pg_table, path, key, columns in targets]
+        # A small lake's publish is Spark latency per table (version lookup,
+        # change feed, hand-over): its tables are read a few at a time, as the
+        # ingest overlaps tables. A large one's are read one at a time, each
+        # just before it is written, so one table's rows are in memory at once.
+        stored = lake.stored_bytes(spark, "silver")
+        small = stored is not None and stored <= INTERPRET_MAX_LAKE_BYTES
+        with small_batch_tuning(spark, small, stored):
+            changes = in_parallel(reads, table_workers()) if small else (read() for read in reads)
+            # PostgreSQL in the catalog's order, one transaction per table
+            for (pg_table, _, key, _), change in zip(targets, changes, strict=True):
+                if change is not None:
+                    results.append(_apply_table(conn, pg_table, key, published.get(pg_table), *change))
     return results
 
 
 def _publish_table(spark, conn, pg_table: str, path: str, key: list[str], columns) -> Published | None:
-    latest = lake.latest_version(spark, path)
+    """One table on its own, as publish does each: None when it is up to date."""
+    last = _published_versions(conn).get(pg_table)
+    change = _changes_since(spark, path, key, columns, last)
+    return None if change is None else _apply_table(conn, pg_table, key, last, *change)
+
+
+def _published_versions(conn) -> dict[str, int]:
+    """The Delta version each lake.* table was last published at."""
     with conn.cursor() as cur:
-        cur.execute("select delta_version from lake._publish_state where table_name = %s", (pg_table,))
-        row = cur.fetchone()
-    last = row[0] if row else None
+        cur.execute("select table_name, delta_version from lake._publish_state")
+        return dict(cur.fetchall())
+
+
+def _changes_since(spark, path: str, key: list[str], columns, last: int | None):
+    """(latest version, the rows to publish as Arrow), or None when `last` is the latest."""
+    latest = lake.latest_version(spark, path)
     if last is not None and last >= latest:
         return None
-    changes = _collect_changes(_read_changes(spark, path, key, last, latest), columns)
+    return latest, _collect_changes(_read_changes(spark, path, key, last, latest), columns)
+
+
+def _apply_table(conn, pg_table: str, key: list[str], last: int | None, latest: int, changes) -> Published:
     deleted = pc.equal(changes.column(CHANGE_TYPE), "delete")
     upserts = changes.filter(pc.invert(deleted)).drop_columns([CHANGE_TYPE])
     deletes = changes.filter(deleted).drop_columns([CHANGE_TYPE])

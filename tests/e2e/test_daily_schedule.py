@@ -144,7 +144,7 @@ def test_weekdays_ingest_every_delivery(week, read_delta):
     for (source, day), run in week["runs"].items():
         if _business(day) and (source, day) != ("jingan", MISSING_DAY):
             assert "success" in str(run.state).lower(), (source, day, _states(run))
-            assert _states(run) == {"check_calendar": "success", "wait_for_delivery": "success",
+            assert _states(run) == {"wait_for_delivery": "success",
                                     "ingest": "success", "alert": "success"}
     log = read_delta("ops", "ingest_runs").where("status <> 'missing'")
     delivered = {(r["source"], r["delivery_date"]) for r in log.select("source", "delivery_date").collect()}
@@ -156,7 +156,7 @@ def test_weekend_days_end_at_once_without_failure(week):
     for (source, day), run in week["runs"].items():
         if not _business(day):
             assert "success" in str(run.state).lower(), (source, day)
-            assert _states(run) == {"check_calendar": "skipped", "wait_for_delivery": "skipped",
+            assert _states(run) == {"wait_for_delivery": "skipped",
                                     "ingest": "skipped", "alert": "skipped"}
             assert week["seconds"][source, day] < 30, week["seconds"][source, day]
 
@@ -164,7 +164,7 @@ def test_weekend_days_end_at_once_without_failure(week):
 def test_a_missing_weekday_fails_visibly_and_blocks_nothing(week, read_delta):
     run = week["runs"]["jingan", MISSING_DAY]
     assert "failed" in str(run.state).lower()
-    assert _states(run) == {"check_calendar": "success", "wait_for_delivery": "success",
+    assert _states(run) == {"wait_for_delivery": "success",
                             "ingest": "success", "alert": "failed"}
     from lakehouse.schedule import MISSING, DayPlan, record_missing
 

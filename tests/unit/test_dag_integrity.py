@@ -67,7 +67,7 @@ def test_daily_dags_follow_the_calendar_and_the_catchup_window(bag):
     assert timedelta(days=settings().catchup_days - 1) < window <= timedelta(days=settings().catchup_days + 1)
     sensor = dag.get_task("wait_for_delivery")
     assert sensor.mode == "reschedule"
-    assert [t.task_id for t in dag.topological_sort()] == ["check_calendar", "wait_for_delivery", "ingest", "alert"]
+    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_delivery", "ingest", "alert"]
 
 
 def test_an_unscheduled_source_has_no_dag_and_holds_no_round_back(tmp_path, monkeypatch):
