@@ -102,20 +102,29 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
     faults.after_commit(path)
 
 
+def _hadoop_path(spark, path: str):
+    """(Hadoop Path, its FileSystem) through this process's JVM; None through
+    Spark Connect, which has no JVM here."""
+    try:
+        jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
+    except Exception:   # Spark Connect
+        return None
+    if jvm is None:
+        return None
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return hpath, hpath.getFileSystem(conf)
+
+
 def latest_version(spark, path: str) -> int | None:
     """The table's latest commit version, None if there is no table. With a
     local JVM, from a listing of its _delta_log (milliseconds, where asking
     Delta for its history costs a job); through Spark Connect, from history."""
-    try:
-        jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
-    except Exception:   # Spark Connect: no JVM in this process
-        jvm = None
-    if jvm is None:
+    hadoop = _hadoop_path(spark, path.rstrip("/") + "/_delta_log")
+    if hadoop is None:
         if not exists(spark, path):
             return None
         return spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").collect()[0]["version"]
-    log_dir = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
-    fs = log_dir.getFileSystem(conf)
+    log_dir, fs = hadoop
     if not fs.exists(log_dir):
         return None
     versions = [int(name[:-5]) for name in (s.getPath().getName() for s in fs.listStatus(log_dir))
@@ -125,15 +134,11 @@ def latest_version(spark, path: str) -> int | None:
 
 def stored_bytes(spark, layer: str) -> int | None:
     """Bytes stored under the lake's `layer` folder (every version of every
-    table), from one Hadoop listing; None through Spark Connect (no JVM here)."""
-    try:
-        jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
-    except Exception:   # Spark Connect
+    table), from one Hadoop listing; None through Spark Connect."""
+    hadoop = _hadoop_path(spark, table_path(layer, ""))
+    if hadoop is None:
         return None
-    if jvm is None:
-        return None
-    folder = jvm.org.apache.hadoop.fs.Path(table_path(layer, ""))
-    fs = folder.getFileSystem(conf)
+    folder, fs = hadoop
     return fs.getContentSummary(folder).getLength() if fs.exists(folder) else 0
 
 

@@ -71,7 +71,7 @@ def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None
 
 def _maintain_all(spark, paths, retain_days: int, checkpoint_interval: int):
     from lakehouse.config import table_workers
-    from lakehouse.ingest.pipeline import in_parallel
+    from lakehouse.spark import in_parallel
 
     # tables are independent and most of a small table's time is Spark and
     # Delta latency: a few at once, as the ingest writes them

@@ -69,8 +69,7 @@ def publish(catalog: Catalog | None = None, spark=None) -> list[Published]:
 
 
 def _publish(catalog: Catalog | None, spark) -> list[Published]:
-    from lakehouse.ingest.pipeline import in_parallel
-    from lakehouse.spark import INTERPRET_MAX_LAKE_BYTES, small_batch_tuning
+    from lakehouse.spark import in_parallel, small_batch_tuning, small_lake
 
     catalog = catalog or load_catalog(settings().schemas_dir)
     if spark is None:
@@ -90,9 +89,8 @@ def _publish(catalog: Catalog | None, spark) -> list[Published]:
         # change feed, hand-over): its tables are read a few at a time, as the
         # ingest overlaps tables. A large one's are read one at a time, each
         # just before it is written, so one table's rows are in memory at once.
-        stored = lake.stored_bytes(spark, "silver")
-        small = stored is not None and stored <= INTERPRET_MAX_LAKE_BYTES
-        with small_batch_tuning(spark, small, stored):
+        small = small_lake(spark)
+        with small_batch_tuning(spark, small, interpret=small):
             changes = in_parallel(reads, table_workers()) if small else (read() for read in reads)
             # PostgreSQL in the catalog's order, one transaction per table
             for (pg_table, _, key, _), change in zip(targets, changes, strict=True):

@@ -17,6 +17,7 @@ server plugin that is not published for this Delta version.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -65,15 +66,23 @@ INTERPRET_TUNING = {
 INTERPRET_MAX_LAKE_BYTES = 256 * 1024 * 1024
 
 
+def small_lake(spark) -> bool:
+    """Silver holds at most INTERPRET_MAX_LAKE_BYTES, as a local JVM lists it
+    (False through Spark Connect, whose server is warm anyway)."""
+    from lakehouse.lake import stored_bytes
+
+    stored = stored_bytes(spark, "silver")
+    return stored is not None and stored <= INTERPRET_MAX_LAKE_BYTES
+
+
 @contextmanager
-def small_batch_tuning(spark, small: bool, lake_bytes: int | None = None):
-    """Within the block, a `small` batch runs with SMALL_BATCH_TUNING, and
-    with INTERPRET_TUNING too when its lake holds at most
-    INTERPRET_MAX_LAKE_BYTES (`lake_bytes`, None: unknown). Each value is
-    overridable by LAKEHOUSE_SPARK_<KEY>_SMALL; the session's own values come
-    back afterwards. Runtime SQL settings only, also valid on Spark Connect."""
+def small_batch_tuning(spark, small: bool, interpret: bool = False):
+    """Within the block, SMALL_BATCH_TUNING when `small`, and INTERPRET_TUNING
+    too when `interpret` (see small_lake). Each value is overridable by
+    LAKEHOUSE_SPARK_<KEY>_SMALL; the session's own values come back
+    afterwards. Runtime SQL settings only, also valid on Spark Connect."""
     tuning = dict(SMALL_BATCH_TUNING) if small else {}
-    if small and lake_bytes is not None and lake_bytes <= INTERPRET_MAX_LAKE_BYTES:
+    if small and interpret:
         tuning |= INTERPRET_TUNING
     saved = {key: spark.conf.get(key, None) for key in tuning}
     for key, value in tuning.items():
@@ -86,6 +95,17 @@ def small_batch_tuning(spark, small: bool, lake_bytes: int | None = None):
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def in_parallel(tasks: list, workers: int) -> list:
+    """Run independent Spark/Delta steps on a few threads (one Spark session
+    serves them all): most of a small table's time is Spark's and Delta's
+    latency, not work. Results in task order; the first error is raised."""
+    if len(tasks) <= 1 or workers <= 1:
+        return [t() for t in tasks]
+    with ThreadPoolExecutor(workers, thread_name_prefix="lakehouse-table") as pool:
+        futures = [pool.submit(t) for t in tasks]
+        return [f.result() for f in futures]
 
 
 # Jars only s3a:// needs (hadoop-aws and what it brings: the AWS SDK bundle

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.spark import INTERPRET_MAX_LAKE_BYTES, INTERPRET_TUNING, SMALL_BATCH_TUNING, small_batch_tuning
+from lakehouse.spark import INTERPRET_MAX_LAKE_BYTES, INTERPRET_TUNING, SMALL_BATCH_TUNING, small_batch_tuning, small_lake
 
 
 class _Conf:
@@ -31,31 +31,42 @@ class _Session:
 SESSION = {"spark.sql.adaptive.enabled": "true", "spark.sql.shuffle.partitions": "8"}
 
 
-def test_a_small_batch_on_a_small_lake_gets_every_setting_and_the_session_gets_its_own_back():
+def test_a_small_batch_interpreted_gets_every_setting_and_the_session_gets_its_own_back():
     spark = _Session(SESSION)
-    with small_batch_tuning(spark, True, lake_bytes=1024) as applied:
+    with small_batch_tuning(spark, True, interpret=True) as applied:
         assert spark.conf.values == {**SESSION, **SMALL_BATCH_TUNING, **INTERPRET_TUNING}
         assert applied == {**SMALL_BATCH_TUNING, **INTERPRET_TUNING}
     assert spark.conf.values == SESSION      # codegen keys were unset before: unset again
 
 
-def test_a_large_lake_or_an_unknown_one_keeps_compiled_code():
-    for lake_bytes in (INTERPRET_MAX_LAKE_BYTES + 1, None):
-        spark = _Session(SESSION)
-        with small_batch_tuning(spark, True, lake_bytes):
-            assert spark.conf.values == {**SESSION, **SMALL_BATCH_TUNING}
+def test_a_small_batch_not_interpreted_keeps_compiled_code():
+    spark = _Session(SESSION)
+    with small_batch_tuning(spark, True):
+        assert spark.conf.values == {**SESSION, **SMALL_BATCH_TUNING}
 
 
 def test_a_large_batch_changes_nothing():
     spark = _Session(SESSION)
-    with small_batch_tuning(spark, False, lake_bytes=0) as applied:
+    with small_batch_tuning(spark, False, interpret=True) as applied:
         assert applied == {} and spark.conf.values == SESSION
 
 
 def test_an_override_wins_and_an_error_still_restores(monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_SPARK_SPARK_SQL_SHUFFLE_PARTITIONS_SMALL", "4")
     spark = _Session(SESSION)
-    with pytest.raises(RuntimeError), small_batch_tuning(spark, True, lake_bytes=0):
+    with pytest.raises(RuntimeError), small_batch_tuning(spark, True):
         assert spark.conf.values["spark.sql.shuffle.partitions"] == "4"
         raise RuntimeError("a failed batch")
     assert spark.conf.values == SESSION
+
+
+@pytest.mark.parametrize(("stored", "small"), [(0, True), (INTERPRET_MAX_LAKE_BYTES, True),
+                                                (INTERPRET_MAX_LAKE_BYTES + 1, False), (None, False)])
+def test_a_lake_is_small_up_to_the_limit_and_never_when_its_size_is_unknown(monkeypatch, stored, small):
+    """None: Spark Connect, no JVM in this process to list the lake with."""
+    from lakehouse import lake
+
+    asked = []
+    monkeypatch.setattr(lake, "stored_bytes", lambda spark, layer: asked.append(layer) or stored)
+    assert small_lake(_Session({})) is small
+    assert asked == ["silver"]

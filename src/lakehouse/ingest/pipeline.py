@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +29,7 @@ from lakehouse.ingest import promote, recovery, resolve, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.staging import HELPER_COLUMNS, RAW, ROW_ID, RULES, StagedBatch, arrow_schema, stage_deliveries, utc_now
 from lakehouse.quality.gate import GateResult, build_data_docs, validate_batch
-from lakehouse.spark import small_batch_tuning
+from lakehouse.spark import in_parallel, small_batch_tuning, small_lake
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         return
     staged_rows = sum(t.num_rows for tables in batch.bronze.values() for t in tables)
     small = staged_rows <= PARALLEL_TABLES_MAX_ROWS
-    with small_batch_tuning(spark, small, lake.stored_bytes(spark, "silver") if small else None):
+    with small_batch_tuning(spark, small, interpret=small and small_lake(spark)):
         _write_chunk(spark, catalog, batch, run_id, report, started, batch_no, small)
 
 
@@ -237,16 +236,6 @@ def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:
     for src in plan.gate.blocked_sources:
         log.warning("%s: expectations failed for %s: %s", plan.table.name, src, plan.gate.failures)
         blocked.setdefault(src, []).extend(plan.gate.failures)
-
-
-def in_parallel(tasks: list, workers: int) -> list:
-    """Run independent Spark/Delta steps on a few threads (one Spark session
-    serves them all); results in task order; the first error is raised."""
-    if len(tasks) <= 1 or workers <= 1:
-        return [t() for t in tasks]
-    with ThreadPoolExecutor(workers, thread_name_prefix="lakehouse-table") as pool:
-        futures = [pool.submit(t) for t in tasks]
-        return [f.result() for f in futures]
 
 
 # Overlapping tables hides Spark's and Delta's fixed latency in small batches;
@@ -425,4 +414,4 @@ def _content_columns(table: Table) -> list[str]:
     return [c for c in table.column_names if c not in lineage]
 
 
-__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS", "in_parallel"]
+__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS"]
