@@ -248,7 +248,6 @@ def tiny_disk(world):
         subprocess.run(["umount", "-l", str(mount)])
 
 
-@pytest.mark.slow     # left to `make test-slow`: CI's 90 min (README, Tests)
 def test_disk_full_then_space_freed(world, spark, tiny_disk, capsys):
     from lakehouse import cli
 
@@ -265,7 +264,6 @@ def test_disk_full_then_space_freed(world, spark, tiny_disk, capsys):
     assert_equal(spark, lake, world["clean"])
 
 
-@pytest.mark.slow     # left to `make test-slow`: CI's 90 min (README, Tests)
 def test_killed_mid_silver_new_day_smaller_batches(world, spark):
     """kill -9 after the registry's MERGE (the other tables not written yet),
     a day lands, the rerun cuts other batches: equal to the clean run in one
@@ -277,7 +275,6 @@ def test_killed_mid_silver_new_day_smaller_batches(world, spark):
     assert_equal(spark, lake, world["clean"])
 
 
-@pytest.mark.slow     # left to `make test-slow`: CI's 90 min (README, Tests)
 def test_killed_in_a_later_batch_keeps_the_finished_ones(world, spark):
     """Several batches, kill -9 in the second one's run log commit: the first
     batch stays (its run is in the run log), the second is redone."""

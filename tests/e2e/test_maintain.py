@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]   # left to `make test-slow`: CI's 90 min (README, Tests)
+pytestmark = pytest.mark.e2e
 
 SOURCES = ["city", "huangpu"]   # the registry and one district: every layer, many small commits
 
