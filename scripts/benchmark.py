@@ -527,9 +527,12 @@ def parse_args():
 
 def setup_environment(args) -> Path:
     suffix = f"-x{args.history_multiple}" if args.history_multiple > 1 else ""
+    from lakehouse import embedded_pg
     from lakehouse.config import settings
 
-    # the database's passwords are those of the PostgreSQL `lakehouse db start` started (before the home moves)
+    # The project's PostgreSQL (started here if it is not running: idempotent,
+    # as `lakehouse db start`) and its passwords, before the home moves.
+    print(embedded_pg.start())
     os.environ.setdefault("LAKEHOUSE_SECRETS_FILE", str(settings().secrets_file))
     home = Path(os.environ.get("LAKEHOUSE_HOME", REPO / ".lakehouse" / f"bench-{args.preset}{suffix}")).resolve()
     os.environ["LAKEHOUSE_HOME"] = str(home)

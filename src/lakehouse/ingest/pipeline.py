@@ -353,8 +353,9 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         # joins and windows below, where they would double every row's width.
         raw = lake.arrow_frame(spark, arrow.select([ROW_ID, RAW]))
         df = lake.arrow_frame(spark, arrow.drop_columns([RAW]))
+        small_batch = arrow.num_rows <= BROADCAST_ROWS
         if table.entity_ref:
-            df = resolve.resolve_entities(df, refs.registry(), small_batch=arrow.num_rows <= BROADCAST_ROWS)
+            df = resolve.resolve_entities(df, refs.registry(), small_batch=small_batch)
         dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
         if dept_cols:
             df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
@@ -366,7 +367,8 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         history_path = lake.table_path("silver", f"{table.name}_history")
         history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
         classified = silver.classify(good, _read_current(spark, table.name), history, table.key,
-                                     table.version_column, file_ids, files_in_current=not fresh_files).cache()
+                                     table.version_column, file_ids, files_in_current=not fresh_files,
+                                     small_batch=small_batch).cache()
         counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
                                         bad.withColumn("_file", lake.file_id_col()))
     accepted = classified.where("_outcome = 'accepted'")
@@ -379,7 +381,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
                       [df, classified, winners])
 
 
-BROADCAST_ROWS = 50_000   # a batch this small is joined to the registry by broadcast, not by shuffle
+BROADCAST_ROWS = 50_000   # a batch this small is joined to the registry and to silver by broadcast, not by shuffle
 
 
 def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: IngestReport) -> None:
