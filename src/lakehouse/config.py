@@ -228,6 +228,12 @@ def gx_pandas_max_rows() -> int:
     return int(_env("LAKEHOUSE_GX_PANDAS_MAX_ROWS", "2000000"))
 
 
+def small_lake_bytes() -> int:
+    """LAKEHOUSE_SMALL_LAKE_BYTES: silver up to this size counts as a small
+    lake (lakehouse.spark.small_lake; default 256 MiB)."""
+    return int(_env("LAKEHOUSE_SMALL_LAKE_BYTES", str(256 * 1024 * 1024)))
+
+
 def pg_bin_override() -> str | None:
     """LAKEHOUSE_PG_BIN: the PostgreSQL server binaries to use (None: search)."""
     return os.environ.get("LAKEHOUSE_PG_BIN") or None

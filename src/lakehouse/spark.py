@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from lakehouse.config import apply_file_mode, settings, spark_setting
+from lakehouse.config import apply_file_mode, settings, small_lake_bytes, spark_setting
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -63,16 +63,15 @@ INTERPRET_TUNING = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
-INTERPRET_MAX_LAKE_BYTES = 256 * 1024 * 1024
 
 
 def small_lake(spark) -> bool:
-    """Silver holds at most INTERPRET_MAX_LAKE_BYTES, as a local JVM lists it
-    (False through Spark Connect, whose server is warm anyway)."""
+    """Silver holds at most LAKEHOUSE_SMALL_LAKE_BYTES (256 MiB), as a local
+    JVM lists it (False through Spark Connect, whose server is warm anyway)."""
     from lakehouse.lake import stored_bytes
 
     stored = stored_bytes(spark, "silver")
-    return stored is not None and stored <= INTERPRET_MAX_LAKE_BYTES
+    return stored is not None and stored <= small_lake_bytes()
 
 
 @contextmanager

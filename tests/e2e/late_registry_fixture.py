@@ -31,6 +31,7 @@ D_MH = uscc("11310112", "00250048")
 D_JA = uscc("11310106", "00250049")
 D_JS = uscc("11310116", "00250050")
 D_NEW = uscc("11310101", "00250099")          # in the department list from day 3
+E_STAYS = uscc("91310104", "MA1FLG07")        # registered from day 1, unchanged on day 3
 
 # record id -> (resolution expected once the registry knows E_NEW)
 PROMOTED = {"HP-N2": "name", "MH-N1": "reg_no", "JA-N1": "name", "JS-N1": "name"}
@@ -48,7 +49,8 @@ def _dept(code, name, district):
 def build(landing: Path) -> None:
     depts = [_dept(D_HP, "黄浦局", "310101"), _dept(D_MH, "闵行局", "310112"), _dept(D_JA, "静安局", "310106"),
              _dept(D_JS, "金山局", "310116")]
-    ents = [_entity(E_A, "", "上海甲乙餐饮管理有限公司", "310104", "2017-04-01 09:00:00")]
+    ents = [_entity(E_A, "", "上海甲乙餐饮管理有限公司", "310104", "2017-04-01 09:00:00"),
+            _entity(E_STAYS, "", "上海不动商贸有限公司", "310104", "2017-04-01 09:00:00")]
     write_folder(landing, "city", DAY1, "S", {
         "entities.csv": ("entities", csv_bytes(ENTITY_HEADER, ents, bom=True), len(ents)),
         "departments.csv": ("departments", csv_bytes(DEPT_HEADER, depts), len(depts))})
@@ -58,6 +60,9 @@ def build(landing: Path) -> None:
           pen("HP-A", E_A, "上海甲乙餐饮管理有限公司", D_HP, "2017-04-01"),     # its entity moves on day 3
           pen("HP-D", E_A, "上海甲乙餐饮管理有限公司", D_NEW, "2017-04-01")]    # department unknown until day 3
     write_folder(landing, "huangpu", DAY1, "S", {"penalties.csv": ("penalties", csv_bytes(PEN_S, hp), len(hp))})
+    # department unknown until day 3, entity unchanged then: only the department list heals it
+    xh = [pen("XH-D", E_STAYS, "上海不动商贸有限公司", D_NEW, "2017-04-01")]
+    write_folder(landing, "xuhui", DAY1, "S", {"penalties.csv": ("penalties", csv_bytes(PEN_S, xh), len(xh))})
     p_rows = ["|".join(PEN_P), "|".join(["MH-N1", "沪市监闵处〔2017〕9号", E_NEW_REGNO, NEW_NAME, D_MH, "闵行局",
                                          "20170402", "价格违法", "未明码标价", "《价格法》", "罚款", "0.5", "NULL",
                                          "有效", "20170402093000"])]
@@ -77,6 +82,8 @@ def build(landing: Path) -> None:
 
     # day 2: huangpu re-sends HP-N2 unchanged (a duplicate once both resolve)
     write_folder(landing, "huangpu", DAY2, "S", {"penalties.csv": ("penalties", csv_bytes(PEN_S, hp[1:2]), 1)})
+    # ... and xuhui re-sends XH-D, in silver since day 1: a duplicate of silver's row
+    write_folder(landing, "xuhui", DAY2, "S", {"penalties.csv": ("penalties", csv_bytes(PEN_S, xh), 1)})
 
     # day 3: the registry learns E_NEW, E_A moves to 静安 (310106); the list learns D_NEW
     ents3 = [_entity(E_NEW, E_NEW_REGNO, NEW_NAME, "310105", "2017-04-05 09:00:00"),

@@ -1,6 +1,6 @@
 """silver.classify on the real Spark: a small batch's outcomes are the same
-whether silver is narrowed to the batch's keys first (small_batch=True, the
-path a day takes) or the whole table is windowed with it."""
+whether silver is narrowed to the batch's keys first (narrow=True, a day
+against a large lake) or the whole table is windowed with it."""
 
 from datetime import date, datetime
 
@@ -30,11 +30,11 @@ def test_small_batch_narrowing_keeps_every_outcome(spark):
     cur = spark.createDataFrame(current, COLUMNS)
     new = spark.createDataFrame(batch, COLUMNS)
 
-    def outcomes(small_batch: bool) -> dict[int, str]:
+    def outcomes(narrow: bool) -> dict[int, str]:
         rows = silver.classify(new, cur, None, ["a", "b"], "v", ["new/f2.csv@sha"],
-                               files_in_current=False, small_batch=small_batch).collect()
+                               files_in_current=False, narrow=narrow).collect()
         return {r["_row_number"]: r["_outcome"] for r in rows}
 
     expected = {1: "duplicate", 2: "accepted", 3: "duplicate", 4: "duplicate", 5: "accepted", 6: "duplicate"}
-    assert outcomes(small_batch=False) == expected
-    assert outcomes(small_batch=True) == expected
+    assert outcomes(narrow=False) == expected
+    assert outcomes(narrow=True) == expected

@@ -67,6 +67,22 @@ def day_by_day(isolated_lakehouse_module, spark, read_delta):
             "state": _state(read_delta), "read_delta": read_delta}
 
 
+@pytest.fixture(scope="module")
+def day_by_day_as_a_large_lake(e2e_env, tmp_path_factory, spark, read_delta):
+    """Day by day again, taking the path of a large lake (a small lake is
+    none, LAKEHOUSE_SMALL_LAKE_BYTES=0): each day's tables are narrowed to the
+    day's keys before classification (silver.classify) and compiled, not
+    interpreted."""
+    from lakehouse.ingest.pipeline import ingest
+
+    with pytest.MonkeyPatch.context() as env, private_lakehouse(tmp_path_factory.mktemp("large")) as root:
+        env.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "0")
+        fx.build(root / "landing")
+        for day in (fx.DAY1, fx.DAY2, fx.DAY3):
+            ingest(start=_day(day), end=_day(day), spark=spark)
+        return _state(read_delta)
+
+
 def test_records_waiting_for_their_entity_are_quarantined_until_it_arrives(day_by_day):
     before = day_by_day["before"]
     waiting = sorted(q["record_key"] for q in before["quarantine"])
@@ -76,6 +92,7 @@ def test_records_waiting_for_their_entity_are_quarantined_until_it_arrives(day_b
     assert early["registered_district"] is None and "entity_not_in_registry" in early["flags"]
     assert before["penalties"]["HP-A"]["registered_district"] == "310104"
     assert "unknown_department" in before["penalties"]["HP-D"]["flags"]
+    assert "unknown_department" in before["penalties"]["XH-D"]["flags"]
 
 
 def test_every_template_is_promoted_with_its_lineage_and_method(day_by_day):
@@ -101,7 +118,8 @@ def test_silver_follows_the_registry_and_the_department_list(day_by_day):
     p = day_by_day["penalties"]
     assert p["HP-N1"]["registered_district"] == "310105" and "entity_not_in_registry" not in p["HP-N1"]["flags"]
     assert p["HP-A"]["registered_district"] == "310106"          # the entity moved district on day 3
-    assert "unknown_department" not in p["HP-D"]["flags"]
+    assert "unknown_department" not in p["HP-D"]["flags"]       # its entity moved too
+    assert "unknown_department" not in p["XH-D"]["flags"]       # its entity did not: the department list alone
     for h in day_by_day["history"]:
         if h["record_id"] == "HP-A":
             assert h["registered_district"] == "310106"
@@ -116,6 +134,8 @@ def test_every_file_still_reconciles_and_promotions_are_counted_on_their_file(da
     assert (hp1["rows_accepted"], hp1["rows_quarantined"], hp1["rows_promoted"]) == (4, 0, 1)
     assert hp1["quarantined_by_rule"] == {}
     assert (hp2["rows_accepted"], hp2["rows_duplicate"], hp2["rows_promoted"]) == (0, 1, 1)
+    xh2 = runs[f"xuhui/{fx.DAY2}/penalties.csv"]                  # a re-send of a row in silver
+    assert (xh2["rows_accepted"], xh2["rows_duplicate"]) == (0, 1)
     for f in (f"minhang/{fx.DAY1}/penalties.txt", f"jingan/{fx.DAY1}/penalties.jsonl",
               f"jinshan/{fx.DAY1}/penalties.xlsx"):
         assert (runs[f]["rows_accepted"], runs[f]["rows_quarantined"], runs[f]["rows_promoted"]) == (1, 0, 1), f
@@ -123,6 +143,12 @@ def test_every_file_still_reconciles_and_promotions_are_counted_on_their_file(da
 
 def test_one_batch_and_day_by_day_give_the_same_tables(one_batch, day_by_day):
     got = day_by_day["state"]
+    for name in [*TABLES, "quarantine", "runs"]:
+        assert got[name] == one_batch[name], (name, _column_differences(got[name], one_batch[name]))
+
+
+def test_a_large_lake_day_by_day_gives_the_same_tables(one_batch, day_by_day_as_a_large_lake):
+    got = day_by_day_as_a_large_lake
     for name in [*TABLES, "quarantine", "runs"]:
         assert got[name] == one_batch[name], (name, _column_differences(got[name], one_batch[name]))
 

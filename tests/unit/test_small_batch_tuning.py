@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.spark import INTERPRET_MAX_LAKE_BYTES, INTERPRET_TUNING, SMALL_BATCH_TUNING, small_batch_tuning, small_lake
+from lakehouse.spark import INTERPRET_TUNING, SMALL_BATCH_TUNING, small_batch_tuning, small_lake
 
 
 class _Conf:
@@ -60,8 +60,10 @@ def test_an_override_wins_and_an_error_still_restores(monkeypatch):
     assert spark.conf.values == SESSION
 
 
-@pytest.mark.parametrize(("stored", "small"), [(0, True), (INTERPRET_MAX_LAKE_BYTES, True),
-                                                (INTERPRET_MAX_LAKE_BYTES + 1, False), (None, False)])
+LIMIT = 256 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("stored", "small"), [(0, True), (LIMIT, True), (LIMIT + 1, False), (None, False)])
 def test_a_lake_is_small_up_to_the_limit_and_never_when_its_size_is_unknown(monkeypatch, stored, small):
     """None: Spark Connect, no JVM in this process to list the lake with."""
     from lakehouse import lake
@@ -70,3 +72,13 @@ def test_a_lake_is_small_up_to_the_limit_and_never_when_its_size_is_unknown(monk
     monkeypatch.setattr(lake, "stored_bytes", lambda spark, layer: asked.append(layer) or stored)
     assert small_lake(_Session({})) is small
     assert asked == ["silver"]
+
+
+def test_the_small_lake_limit_is_a_setting(monkeypatch):
+    from lakehouse import lake
+
+    monkeypatch.setattr(lake, "stored_bytes", lambda spark, layer: 1000)
+    monkeypatch.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "999")
+    assert small_lake(_Session({})) is False
+    monkeypatch.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "1000")
+    assert small_lake(_Session({})) is True

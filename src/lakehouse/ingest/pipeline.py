@@ -154,12 +154,16 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         return
     staged_rows = sum(t.num_rows for tables in batch.bronze.values() for t in tables)
     small = staged_rows <= PARALLEL_TABLES_MAX_ROWS
-    with small_batch_tuning(spark, small, interpret=small and small_lake(spark)):
-        _write_chunk(spark, catalog, batch, run_id, report, started, batch_no, small)
+    lake_small = small and small_lake(spark)
+    # In a small lake whole tables are cheap to window with the batch; in a
+    # large one a small batch narrows them to its keys first (silver.classify).
+    with small_batch_tuning(spark, small, interpret=lake_small):
+        _write_chunk(spark, catalog, batch, run_id, report, started, batch_no, small,
+                     narrow=small and not lake_small)
 
 
 def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, report: IngestReport, started,
-                 batch_no: int, small: bool) -> None:
+                 batch_no: int, small: bool, narrow: bool = False) -> None:
     """Bronze, then the reference tables, then the others, the quarantine, the
     heal and the run log: the batch's writes, the ledger's commit last."""
     recovery.begin(spark, run_id, batch_no, _tables_written_by(batch, catalog), len(batch.files))
@@ -173,7 +177,7 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     # Reference tables first, one at a time: every later table is resolved
     # against what they merged, so a source they block is held back everywhere.
     for name in [t for t in REFERENCE_FIRST if t in batch.silver]:
-        plan = _prepare_table(spark, catalog.tables[name], batch, run_id, report, refs)
+        plan = _prepare_table(spark, catalog.tables[name], batch, run_id, report, refs, narrow=narrow)
         _block(blocked, plan)
         _commit_table(plan, blocked, report)
         plans.append(plan)
@@ -186,7 +190,8 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     others = [catalog.tables[t] for t in sorted(batch.silver) if t not in REFERENCE_FIRST]
     rows = sum(t.num_rows for name in batch.silver if name not in REFERENCE_FIRST for t in batch.silver[name])
     workers = table_workers() if rows <= PARALLEL_TABLES_MAX_ROWS else 1
-    prepared = in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs) for t in others], workers)
+    prepared = in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs, narrow=narrow)
+                            for t in others], workers)
     for plan in prepared:
         _block(blocked, plan)
     in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared], workers)
@@ -341,11 +346,12 @@ class _TablePlan:
 
 
 def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
-                   refs: _References, fresh_files: bool = True) -> _TablePlan:
+                   refs: _References, fresh_files: bool = True, narrow: bool = False) -> _TablePlan:
     """Resolve, classify (new version / duplicate / quarantined), count per
     file and validate one table's rows; nothing is written yet. `fresh_files`:
     the batch's files were never ingested (False: rows promoted out of the
-    quarantine, whose files are in silver already)."""
+    quarantine, whose files are in silver already). `narrow`: classify a
+    batch of at most BROADCAST_ROWS against silver's rows of its keys only."""
     log.info("  %s: %d files", table.name, len(batch.file_ids(table.feed)))
     with report.timed("resolve_classify"):
         arrow = _one_chunk(batch.silver[table.name])
@@ -368,7 +374,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
         classified = silver.classify(good, _read_current(spark, table.name), history, table.key,
                                      table.version_column, file_ids, files_in_current=not fresh_files,
-                                     small_batch=small_batch).cache()
+                                     narrow=narrow and small_batch).cache()
         counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
                                         bad.withColumn("_file", lake.file_id_col()))
     accepted = classified.where("_outcome = 'accepted'")

@@ -230,26 +230,32 @@ def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
 
 def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_departments: list[str] | None) -> None:
     """Registry-derived columns of silver rows (current and history) follow
-    the registry and the department list as they are now. One Spark job finds
-    the tables with anything to change; only those are merged."""
+    the registry and the department list as they are now. Each table is read
+    once: the rows the change can touch are kept (cached) and everything else
+    is computed from them; one Spark job finds the tables with anything to
+    change, and only those are merged."""
     if changed is None and known_departments is None:
         return
-    paths = [(table, path) for table in catalog.tables.values()
-             for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history"))
-             if lake.exists(spark, path)]
-    name_keys = _name_keys(spark, paths, changed) if changed is not None else None
-    plans = {}
-    for table, path in paths:
-        new = _recomputed(spark, table, path, changed, name_keys, known_departments)
-        if new is not None:
-            plans[path] = (table, new)
-    if not plans:
-        return
-    markers = [new.select(F.lit(path).alias("path")).limit(1) for path, (_, new) in plans.items()]
-    dirty = {r["path"] for r in reduce(DataFrame.unionByName, markers).collect()}
-    for path in sorted(dirty):
-        table, new = plans[path]
-        _apply(spark, table, path, new)
+    touched = {}
+    for table in catalog.tables.values():
+        for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
+            rows = _touched_rows(spark, table, path, changed, known_departments)
+            if rows is not None:
+                touched[path] = (table, rows)
+    try:
+        name_keys = _name_keys(spark, touched.values()) if changed is not None else None
+        plans = {path: (table, _recomputed(table, rows, name_keys, known_departments))
+                 for path, (table, rows) in touched.items()}
+        if not plans:
+            return
+        markers = [new.select(F.lit(path).alias("path")).limit(1) for path, (_, new) in plans.items()]
+        dirty = {r["path"] for r in reduce(DataFrame.unionByName, markers).collect()}
+        for path in sorted(dirty):
+            table, new = plans[path]
+            _apply(spark, table, path, new)
+    finally:
+        for _, rows in touched.values():
+            rows.unpersist()
 
 
 def _name_col(table: Table) -> str | None:
@@ -257,38 +263,52 @@ def _name_col(table: Table) -> str | None:
     return next((c for c in ("entity_name", "name") if table.has_column(c)), None)
 
 
-def _name_keys(spark, paths: list, changed: DataFrame) -> DataFrame:
-    """{name as sent -> its name key} for the rows of the changed entities, as a
-    small DataFrame: the key is the normaliser's own (NFKC) form, computed here
-    in Python once per distinct name, not by a Python UDF on the workers."""
-    names = [spark.read.format("delta").load(path)
-             .join(F.broadcast(changed.select("_r_uscc")), F.col("uscc") == F.col("_r_uscc"), "left_semi")
-             .select(F.col(_name_col(table)).alias("_n_name"))
-             for table, path in paths if table.entity_ref and _name_col(table)]
+def _dept_cols(table: Table) -> list[str]:
+    return [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
+
+
+def _touched_rows(spark, table: Table, path: str, changed: DataFrame | None,
+                  known_departments: list[str] | None) -> DataFrame | None:
+    """The rows of `path` the change may touch (cached), with the changed
+    entity's registry values beside them (`_r_*`, null when not a changed
+    entity's row); None when the change cannot touch the table."""
+    by_registry = table.entity_ref and changed is not None
+    by_departments = bool(_dept_cols(table)) and known_departments is not None
+    if not (by_registry or by_departments) or not lake.exists(spark, path):
+        return None
+    rows = spark.read.format("delta").load(path)
+    touched = F.lit(False)
+    if by_registry:
+        rows = rows.join(F.broadcast(changed.select("_r_uscc", "_r_district", "_r_name")),
+                         rows["uscc"] == F.col("_r_uscc"), "left")
+        touched = touched | F.col("_r_uscc").isNotNull()
+    if by_departments:
+        touched = touched | F.array_contains("flags", "unknown_department")
+    return rows.where(touched).cache()
+
+
+def _name_keys(spark, touched) -> DataFrame:
+    """{name as sent -> its name key} for the touched rows of the changed
+    entities, as a small DataFrame: the key is the normaliser's own (NFKC)
+    form, computed here in Python once per distinct name, not by a Python UDF
+    on the workers."""
+    names = [rows.where(F.col("_r_uscc").isNotNull()).select(F.col(_name_col(table)).alias("_n_name"))
+             for table, rows in touched if table.entity_ref and _name_col(table)]
     distinct = [r[0] for r in reduce(DataFrame.unionByName, names).distinct().collect()] if names else []
     return spark.createDataFrame([(n, name_key(n)) for n in distinct if n is not None],
                                  "_n_name string, _n_key string")
 
 
-def _recomputed(spark, table: Table, path: str, changed: DataFrame | None, name_keys: DataFrame | None,
-                known_departments: list[str] | None) -> DataFrame | None:
-    """The rows of `path` whose registry- or department-derived values differ
-    from what they hold, recomputed (key columns, derived columns, _new_hash)."""
+def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
+                known_departments: list[str] | None) -> DataFrame:
+    """Of the touched rows, those whose registry- or department-derived values
+    differ from what they hold, recomputed (key columns, derived columns,
+    _new_hash)."""
     from lakehouse.ingest import pipeline
 
-    by_registry = table.entity_ref and changed is not None
-    dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
-    by_departments = bool(dept_cols) and known_departments is not None
-    if not (by_registry or by_departments):
-        return None
-    rows = spark.read.format("delta").load(path)
-    touched = F.lit(False)
     derived = ["flags"]
-    if by_registry:
-        rows = rows.join(F.broadcast(changed.select("_r_uscc", "_r_district", "_r_name")),
-                         rows["uscc"] == F.col("_r_uscc"), "left")
+    if "_r_uscc" in rows.columns:
         hit = F.col("_r_uscc").isNotNull()
-        touched = touched | hit
         if _name_col(table):
             rows = rows.join(F.broadcast(name_keys), F.col(_name_col(table)) == F.col("_n_name"), "left")
             sent_key = F.col("_n_key")
@@ -301,16 +321,15 @@ def _recomputed(spark, table: Table, path: str, changed: DataFrame | None, name_
                                  .otherwise(F.col("registered_district")),
                                  "flags": F.when(hit, flags).otherwise(F.col("flags"))})
         derived = ["registered_district", "flags"]
-    if by_departments:
+    if known_departments is not None and _dept_cols(table):
         flagged = F.array_contains("flags", "unknown_department")
         unknown = F.lit(False)
-        for c in dept_cols:
+        for c in _dept_cols(table):
             unknown = unknown | (F.col(c).isNotNull() & ~F.col(c).isin(known_departments))
-        touched = touched | flagged
         rows = rows.withColumn("flags", F.when(flagged & ~unknown, F.array_remove("flags", "unknown_department"))
                                .otherwise(F.col("flags")))
     rows = rows.withColumn("flags", F.array_sort(F.array_distinct("flags")))
-    rows = rows.where(touched).withColumn("_new_hash", silver.content_hash(pipeline._content_columns(table)))
+    rows = rows.withColumn("_new_hash", silver.content_hash(pipeline._content_columns(table)))
     return (rows.where(F.col("_new_hash") != F.col("_row_hash"))
             .select("_file", "_file_sha256", "_row_number", *derived, "_new_hash"))
 

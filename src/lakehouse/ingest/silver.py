@@ -28,7 +28,7 @@ def content_hash(columns: list[str]):
 
 def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | None, key: list[str],
              version: str | None, files: list[str], files_in_current: bool = True,
-             small_batch: bool = False) -> DataFrame:
+             narrow: bool = False) -> DataFrame:
     """Add `_outcome` = accepted | duplicate to each good row.
 
     A row is a duplicate when an earlier row (silver's previous version or an
@@ -40,16 +40,17 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
     recovery.py), which saves a Spark job per table; promotion re-reads rows
     of ingested files and keeps the check.
 
-    `small_batch`: silver's rows are first narrowed to the batch's keys by a
-    broadcast semi-join, so that the windows below shuffle the batch's keys,
-    not the whole table: a day's cost then follows the day, not the history."""
+    `narrow` (a small batch against a large table): silver's rows are first
+    narrowed to the batch's keys by a broadcast semi-join, so that the windows
+    below shuffle the batch's keys, not the whole table: a day's cost then
+    follows the day, not the history."""
     v = F.col(version) if version else F.lit(None).cast("timestamp")
     rows = batch.withColumn(_VERSION, v).withColumn("_prev", F.lit(False))
     if current is not None:
         in_batch = lake.file_id_col().isin(files)
         prev = current.where(~in_batch).select(*key, "_row_hash", F.col(version).alias(_VERSION) if version
                                                else F.lit(None).cast("timestamp").alias(_VERSION))
-        if small_batch:     # only the batch's keys' rows can matter: the windows are per key
+        if narrow:     # only the batch's keys' rows can matter: the windows are per key
             keys = F.broadcast(batch.select(*key).distinct())
             prev = prev.join(keys, [prev[k].eqNullSafe(keys[k]) for k in key], "left_semi")
         # A retried batch may already have replaced some keys' current row:
