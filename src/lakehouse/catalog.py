@@ -163,6 +163,10 @@ class Table(_Model):
     def has_column(self, name: str) -> bool:
         return name in self._by_name
 
+    def columns_referencing(self, target: str) -> list[str]:
+        """Own columns whose values are keys of `target` (e.g. "departments")."""
+        return [c.name for c in self.columns if c.references == target]
+
     @cached_property
     def feed_fields(self) -> list[str]:
         """Fields a delivered file can fill: own columns plus uscc_as_sent."""

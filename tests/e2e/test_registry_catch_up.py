@@ -73,14 +73,22 @@ def day_by_day_as_a_large_lake(e2e_env, tmp_path_factory, spark, read_delta):
     none, LAKEHOUSE_SMALL_LAKE_BYTES=0): each day's tables are narrowed to the
     day's keys before classification (silver.classify) and compiled, not
     interpreted."""
+    from lakehouse.ingest import silver
     from lakehouse.ingest.pipeline import ingest
+
+    classify, narrowed = silver.classify, {}
+
+    def recording_classify(*args, **kwargs):
+        narrowed.setdefault(day, set()).add(kwargs.get("narrow", False))
+        return classify(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as env, private_lakehouse(tmp_path_factory.mktemp("large")) as root:
         env.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "0")
+        env.setattr(silver, "classify", recording_classify)
         fx.build(root / "landing")
         for day in (fx.DAY1, fx.DAY2, fx.DAY3):
             ingest(start=_day(day), end=_day(day), spark=spark)
-        return _state(read_delta)
+        return {"state": _state(read_delta), "narrowed": narrowed}
 
 
 def test_records_waiting_for_their_entity_are_quarantined_until_it_arrives(day_by_day):
@@ -148,7 +156,11 @@ def test_one_batch_and_day_by_day_give_the_same_tables(one_batch, day_by_day):
 
 
 def test_a_large_lake_day_by_day_gives_the_same_tables(one_batch, day_by_day_as_a_large_lake):
-    got = day_by_day_as_a_large_lake
+    # the path taken: day 1 finds an empty (small) lake; later days' tables are
+    # narrowed (day 3's promotion out of the quarantine is not)
+    narrowed = day_by_day_as_a_large_lake["narrowed"]
+    assert narrowed[fx.DAY1] == {False} and narrowed[fx.DAY2] == {True} and True in narrowed[fx.DAY3]
+    got = day_by_day_as_a_large_lake["state"]
     for name in [*TABLES, "quarantine", "runs"]:
         assert got[name] == one_batch[name], (name, _column_differences(got[name], one_batch[name]))
 

@@ -362,7 +362,7 @@ def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report:
         small_batch = arrow.num_rows <= BROADCAST_ROWS
         if table.entity_ref:
             df = resolve.resolve_entities(df, refs.registry(), small_batch=small_batch)
-        dept_cols = [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
+        dept_cols = table.columns_referencing("departments")
         if dept_cols:
             df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
         df = df.withColumns({"flags": F.array_sort(F.array_distinct("flags")),

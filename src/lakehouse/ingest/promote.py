@@ -263,17 +263,13 @@ def _name_col(table: Table) -> str | None:
     return next((c for c in ("entity_name", "name") if table.has_column(c)), None)
 
 
-def _dept_cols(table: Table) -> list[str]:
-    return [c.name for c in table.columns if getattr(c, "references", None) == "departments"]
-
-
 def _touched_rows(spark, table: Table, path: str, changed: DataFrame | None,
                   known_departments: list[str] | None) -> DataFrame | None:
     """The rows of `path` the change may touch (cached), with the changed
     entity's registry values beside them (`_r_*`, null when not a changed
     entity's row); None when the change cannot touch the table."""
     by_registry = table.entity_ref and changed is not None
-    by_departments = bool(_dept_cols(table)) and known_departments is not None
+    by_departments = bool(table.columns_referencing("departments")) and known_departments is not None
     if not (by_registry or by_departments) or not lake.exists(spark, path):
         return None
     rows = spark.read.format("delta").load(path)
@@ -307,7 +303,7 @@ def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
     from lakehouse.ingest import pipeline
 
     derived = ["flags"]
-    if "_r_uscc" in rows.columns:
+    if "_r_uscc" in rows.columns:     # joined to the changed entities (_touched_rows)
         hit = F.col("_r_uscc").isNotNull()
         if _name_col(table):
             rows = rows.join(F.broadcast(name_keys), F.col(_name_col(table)) == F.col("_n_name"), "left")
@@ -321,10 +317,11 @@ def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
                                  .otherwise(F.col("registered_district")),
                                  "flags": F.when(hit, flags).otherwise(F.col("flags"))})
         derived = ["registered_district", "flags"]
-    if known_departments is not None and _dept_cols(table):
+    dept_cols = table.columns_referencing("departments")
+    if known_departments is not None and dept_cols:
         flagged = F.array_contains("flags", "unknown_department")
         unknown = F.lit(False)
-        for c in _dept_cols(table):
+        for c in dept_cols:
             unknown = unknown | (F.col(c).isNotNull() & ~F.col(c).isin(known_departments))
         rows = rows.withColumn("flags", F.when(flagged & ~unknown, F.array_remove("flags", "unknown_department"))
                                .otherwise(F.col("flags")))
