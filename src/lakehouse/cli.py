@@ -141,6 +141,16 @@ def ingest_job(args):
                   landing=Path(args.landing) if args.landing else None)
 
 
+def preflight_ingest(args) -> None:
+    """`lakehouse ingest`'s checks before Spark starts: a landing that does not
+    exist or holds nothing, a reversed range, a day with no delivery folder."""
+    from lakehouse.catalog import load_catalog
+    from lakehouse.ingest.preflight import check_ingest_request
+
+    check_ingest_request(args.landing or settings().landing, args.source, args.date or args.start,
+                         args.date or args.end, load_catalog(settings().schemas_dir).sources)
+
+
 def show_ingest(report) -> None:
     for note in report.notes:
         print("note:", note)
@@ -270,12 +280,21 @@ class Job:
     work: Callable             # args -> result
     show: Callable             # result -> None: what the command prints
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    # `lakehouse <name>` only: checks that fail fast before Spark starts (not run
+    # by jobs/<name>.py, whose callers, the DAGs, decide what a day holds)
+    preflight: Callable | None = None
 
     def command(self, args):
         """The sub-command / program: the work, then its printout."""
         result = self.work(args)
         self.show(result)
         return result
+
+    def cli_command(self, args):
+        """`lakehouse <name>`: the preflight checks, then the command."""
+        if self.preflight:
+            self.preflight(args)
+        return self.command(args)
 
     def parser(self, prog: str | None = None) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=prog or f"jobs/{self.name}.py", description=self.description)
@@ -287,7 +306,7 @@ class Job:
 def _jobs() -> dict[str, Job]:
     return {j.name: j for j in (
         Job("ingest", "landing -> bronze -> silver for sources and days", INGEST_DESCRIPTION, ingest_job,
-            show_ingest, add_ingest_arguments),
+            show_ingest, add_ingest_arguments, preflight_ingest),
         Job("publish", "silver -> PostgreSQL lake.* (changes only)", PUBLISH_DESCRIPTION, publish_job,
             show_publish),
         Job("maintain", "compact (OPTIMIZE), checkpoint and vacuum every Delta table", MAINTAIN_DESCRIPTION,
@@ -344,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
 
     for job in _jobs().values():
-        cmd = _command(sub, job.name, job.help, job.description, job.command)
+        cmd = _command(sub, job.name, job.help, job.description, job.cli_command)
         if job.add_arguments:
             job.add_arguments(cmd)
 
