@@ -119,9 +119,9 @@ class Generator:
         self.selected = [s for s in order if sources is None or s in sources]
         self.rates = self.preset.rates
         self.truth_rows = self.preset.truth_rows if truth_rows is None else truth_rows
-        horizon = max(self.n_days, self.preset.days)
-        self.world = World(self.preset, seed, self.start, self.catalog, horizon)
+        self.world = World(self.preset, seed, self.start, self.catalog, self.n_days)
         self.days = self.world.days[: self.n_days]
+        horizon = self.world.horizon   # what is planned depends on it, never on n_days
         self.protected = set(self.preset.protect)
         if self.world.hotspot:   # its rows must reach silver: no file fault on that file
             self.protected.add((self.world.hotspot["source"], self.days[0]))
@@ -132,9 +132,9 @@ class Generator:
         slots = [
             (s, i, f, self.catalog.sources[s].template)
             for s in order
-            for i in range(self.n_days - 1)
+            for i in range(horizon - 1)
             for f in self.catalog.sources[s].feeds
-            if f in self.catalog.district_feeds and (s, self.days[i]) not in self.protected
+            if f in self.catalog.district_feeds and (s, self.world.days[i]) not in self.protected
         ]
         self.forced = file_fault_slots(self.rates, seed, slots)
         self.not_ready = set()
@@ -276,7 +276,9 @@ class Generator:
         rng = random.Random(f"{self.seed}:render:{source}:{i}:{feed}")
         headers, drift = self._headers(source, template, feed, i, day)
         _fill_extra_column(headers, rows, rng)
-        fault = self._file_fault(source, i, day, feed, template) if ready else None
+        # planted whether or not the folder is complete yet: its files are the same bytes
+        # once a longer run (or the next day's) writes its manifest
+        fault = self._file_fault(source, i, day, feed, template)
         rendered, fault, bom = self._render(source, template, day, feed, headers, rows, fault, rng)
         name = self.catalog.templates[template].file_name(feed)
         rel = f"{source}/{day.isoformat()}/{name}"

@@ -65,10 +65,14 @@ HOTSPOT_INSPECTIONS = 6   # per month at the planted hotspot: none with problems
 
 
 class World:
-    def __init__(self, preset: Preset, seed: int, start: date, catalog: Catalog, horizon: int):
+    def __init__(self, preset: Preset, seed: int, start: date, catalog: Catalog, days: int):
         self.preset, self.seed, self.catalog = preset, seed, catalog
         self.rates: FaultRates = preset.rates
-        self.days = business_days(start, horizon)
+        # Plans, rates and schedules are laid over the preset's days (its horizon), never
+        # over the number of days asked for: day i's rows depend on the seed and i only,
+        # so a longer run rewrites no earlier day. The calendar reaches as far as asked.
+        self.horizon = preset.days
+        self.days = business_days(start, max(days, self.horizon))
         self.index = {d: i for i, d in enumerate(self.days)}
         self.div_names = {code: d.name for code, d in catalog.districts.items()}
         self.source_div = {s.code: s.division_code for s in catalog.sources.values()}
@@ -126,12 +130,12 @@ class World:
         p = self.preset
         weights = {"city": 3.0}
         weights.update({s: vocab.DISTRICT_WEIGHTS[self.source_div[s]] for s in self.district_sources})
-        random_per_day = p.draws / max(1, len(self.days))
+        random_per_day = p.draws / max(1, self.horizon)
         base_total = max(0.0, p.records_per_year / 260 - random_per_day)
         cal = p.calibration
         fixed = {}
         if cal:
-            n_win = sum(1 for d in self.days if cal.window_start <= d <= cal.window_end) or 1
+            n_win = sum(1 for d in self.days[: self.horizon] if cal.window_start <= d <= cal.window_end) or 1
             fixed[cal.source] = cal.records / n_win
         free = base_total - sum(fixed.values())
         wsum = sum(w for s, w in weights.items() if s not in fixed)
@@ -149,7 +153,7 @@ class World:
         self.new_mean = {d: p.new_entities_per_day * w / sum(div_w.values()) for d, w in div_w.items()}
 
     def _plan_plans(self) -> None:
-        p, rng, n = self.preset, random.Random(f"{self.seed}:plans"), len(self.days)
+        p, rng, n = self.preset, random.Random(f"{self.seed}:plans"), self.horizon
         self.plans_by_day: dict[int, list] = {}
         self.plan_shortfall = 0
         if p.plans <= 0:
@@ -190,7 +194,7 @@ class World:
         if not cal:
             return
         rng = random.Random(f"{self.seed}:calibration")
-        win = [i for i, d in enumerate(self.days) if cal.window_start <= d <= cal.window_end]
+        win = [i for i, d in enumerate(self.days[: self.horizon]) if cal.window_start <= d <= cal.window_end]
         if not win:
             return
         self.cal_window = set(win)
@@ -571,7 +575,7 @@ class World:
             + "、".join(reg.ind[x][1] for x in plan["industries"])
             + "行业市场主体"
         )
-        end_i = min(len(self.days) - 1, i + plan["length"])
+        end_i = min(self.horizon - 1, i + plan["length"])
         row = {
             "plan_id": f"SJ{day.year}{div[2:]}{plan['n']:03d}",
             "plan_name": f"{day.year}年{scope}双随机抽查",
@@ -709,7 +713,7 @@ class World:
         before and as many finding problems this month."""
         self.hotspot = None
         source = self.preset.hotspot
-        if not source or source not in self.source_div or len(self.days) < 2:
+        if not source or source not in self.source_div or self.horizon < 2:
             return
         reg, div = self.registry, self.source_div[source]
         tenants: dict[int, list[int]] = {}
@@ -948,7 +952,7 @@ class World:
             self.pending.setdefault((source, i + 1 + rng.randrange(8)), []).append((feed, row, "dup"))
         elif r < self.rates.duplicate_resend + self.rates.correction_update and feed in STATUS_UPDATES:
             later = i + rng.randrange(1, 60)
-            if later < len(self.days):
+            if later < self.horizon:
                 upd = dict(row)
                 upd["status"] = weighted(rng, STATUS_UPDATES[feed])
                 upd["updated_at"] = at(self.days[later], rng)
