@@ -53,7 +53,8 @@ What is measured, in this order (one Spark JVM at a time, never two):
    children (Spark JVM, staging workers, the DAG and CLI processes), sampled
    every second, per step.
 
-At the end a markdown table: what | figure | floor | ratio | target | met?
+At the end a markdown table: what | figure | floor | ratio | target | met?,
+printed and written into docs/performance.md (its benchmark:<preset> section)
 (the targets of issue 11; the absolute ones are for the city preset and are
 not judged on another). Runs in its own LAKEHOUSE_HOME (default
 .lakehouse/bench-<preset>, or bench-<preset>-x<M>) and its own database
@@ -663,7 +664,27 @@ def main() -> int:
     print(f"preset {args.preset}, {args.days} days (history {len(plan.history)}), seed {args.seed}, "
           f"measured {date.today()}:\n")
     print(table.markdown())
+    key = args.preset + (f"-x{args.history_multiple}" if args.history_multiple > 1 else "")
+    write_performance_doc(key, f"preset {args.preset}, {args.days} days (history {len(plan.history)}), seed "
+                               f"{args.seed}, measured {date.today()} ({wall / 60:.1f} min in all):", table.markdown())
     return 0
+
+
+PERFORMANCE_DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+
+
+def write_performance_doc(key: str, heading: str, table_md: str) -> None:
+    """Put this run's table between docs/performance.md's benchmark:<key> markers
+    (a new section at the end the first time): the page keeps the latest figures."""
+    begin, end = f"<!-- benchmark:{key}:begin -->", f"<!-- benchmark:{key}:end -->"
+    block = f"{begin}\n{heading}\n\n{table_md}\n{end}"
+    text = PERFORMANCE_DOC.read_text(encoding="utf-8")
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {key}\n\n{block}\n"
+    PERFORMANCE_DOC.write_text(text, encoding="utf-8")
+    print(f"\nwritten into {PERFORMANCE_DOC} (section benchmark:{key})")
 
 
 if __name__ == "__main__":

@@ -385,8 +385,8 @@ def test_the_planted_hotspot_is_found_with_its_figures(city, marts):
 
 
 def test_the_readme_building_queries_answer_with_the_planted_hotspot(city, marts):
-    """The two queries of README.md ("The marts"), exactly as written there."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    """The two building queries of docs/marts.md, exactly as written there."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "marts.md").read_text(encoding="utf-8")
     block = readme.split("select b.address_label", 1)[1].split("```", 1)[0]
     most, rising = ("select b.address_label" + block).split(";")[:2]
     planted = json.loads((city["truth"] / "summary.json").read_text(encoding="utf-8"))["planted_hotspot"]
