@@ -2,7 +2,8 @@
 
 It holds a generated password per PostgreSQL role of the embedded cluster
 (Airflow's metadata role too), the HMAC key that pseudonymises personal data,
-and the Airflow UI's admin password. Created on first use (`lakehouse db
+the Airflow UI's admin password, and the token the local Spark Connect server
+(`lakehouse connect up`) requires of every client. Created on first use (`lakehouse db
 start`), never logged, never written anywhere else. With an external
 PostgreSQL (PGHOST set) the role credentials come from the environment
 instead (config.pg_role_credentials).
@@ -61,6 +62,8 @@ def ensure() -> dict:
     data.setdefault("pseudonym_key", secrets.token_hex(32))
     data.setdefault("airflow_admin", secrets.token_urlsafe(18))
     data.setdefault("airflow_jwt_secret", secrets.token_urlsafe(32))  # signs the UI's and tasks' tokens
+    # without it any local user could run code (Python UDFs) as the Connect server's user
+    data.setdefault("spark_connect_token", secrets.token_urlsafe(32))
     if json.dumps(data, sort_keys=True) != before:
         _write(data)
     return data
@@ -92,6 +95,11 @@ def airflow_admin_password() -> str:
 
 def airflow_jwt_secret() -> str:
     return ensure()["airflow_jwt_secret"]
+
+
+def spark_connect_token() -> str:
+    """The bearer token of the project's own Spark Connect server (services.connect_up)."""
+    return ensure()["spark_connect_token"]
 
 
 def connection_url(role: str) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from lakehouse import credentials
 from lakehouse.config import settings
 from lakehouse.spark import jar_conf, session_conf
 
@@ -200,7 +201,8 @@ def cluster_down() -> list[str]:
 
 def connect_up(port: int | None = None) -> Started:
     """A Spark Connect server with Delta (and s3a when the lake is on object
-    storage), on the master of settings (local[2] by default). It is the
+    storage), on the master of settings (local[2] by default), refusing any
+    client without the project's generated token (credentials.py). It is the
     driver every client shares (and its executor on local[*]), so it gets the
     driver's memory of a local session (spark.driver.memory, 8g unless
     LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY says otherwise)."""
@@ -218,7 +220,10 @@ def connect_up(port: int | None = None) -> Started:
     # spark-submit sizes the Connect server (like the Thrift server) by
     # SPARK_DAEMON_MEMORY, not spark.driver.memory: unset, it got 512m and
     # failed broadcasts with "Java heap space" on the tiny preset
-    env = {**_daemon_env(), "SPARK_DAEMON_MEMORY": conf["spark.driver.memory"]}
+    env = {**_daemon_env(), "SPARK_DAEMON_MEMORY": conf["spark.driver.memory"],
+           # every client must present the project's generated token (spark.connect_channel
+           # sends it); through the environment, since a --conf shows in any user's `ps`
+           "SPARK_CONNECT_AUTHENTICATE_TOKEN": credentials.spark_connect_token()}
     _start("spark-connect", cmd, env, lambda: port_open(port), timeout=180)
     return Started("connect", f"Spark Connect server on {HOST}:{port} (master {cfg.spark_master})",
                    {"SPARK_REMOTE": f"sc://{HOST}:{port}"})

@@ -2,7 +2,7 @@
 
 Local by default (local[2], Delta jars from $LAKEHOUSE_JARS_DIR, fetched once
 by `make setup`); a cluster via LAKEHOUSE_SPARK_MASTER, or a Spark Connect
-server via SPARK_REMOTE, without code changes. A lake under s3a:// adds the
+server via SPARK_REMOTE (with its token, see connect_channel), without code changes. A lake under s3a:// adds the
 s3a jars and settings (endpoint, path-style access, credentials from the
 environment, see config.py). Under spark-submit (jobs/), its --master, --name
 and --conf win and the project's settings only fill the gaps; the jars must be
@@ -17,6 +17,7 @@ server plugin that is not published for this Delta version.
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
@@ -205,19 +206,54 @@ def _submitted_builder(builder):
     return builder
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def connect_channel(remote: str, session_id: str | None = None):
+    """The gRPC channel to the Spark Connect server at `remote` (sc://host:port),
+    carrying its bearer token: the URL's `token=`, else the client's
+    SPARK_CONNECT_AUTHENTICATE_TOKEN, else, for a server on this machine, the
+    project's own (credentials.spark_connect_token, what `lakehouse connect up`
+    requires). pyspark sends a token over TLS, except to the host `localhost`
+    (gRPC's local credentials, no TLS on loopback): so a loopback address is
+    named `localhost`. `session_id` joins that existing server session (recovery
+    interrupts a killed run's operations through it)."""
+    from urllib.parse import urlsplit
+
+    from pyspark.sql.connect.client import ChannelBuilder, DefaultChannelBuilder
+
+    parts = urlsplit(remote)
+    loopback = parts.hostname in LOOPBACK_HOSTS
+    if loopback and "use_ssl=true" not in remote.lower():
+        remote = remote.replace(parts.netloc, f"localhost:{parts.port or 15002}", 1)
+    channel = DefaultChannelBuilder(remote)
+    if channel.token is None and loopback:
+        from lakehouse import credentials
+
+        channel.set(ChannelBuilder.PARAM_TOKEN, credentials.spark_connect_token())
+    if session_id:
+        channel.set(ChannelBuilder.PARAM_SESSION_ID, session_id)
+    return channel
+
+
 @lru_cache(maxsize=1)
 def get_spark():
     """The process's Spark session (created on first use, never at import)."""
     # set for Spark and PyArrow (they read them), not read by the project
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # staging runs the project's Python in Spark's workers: this interpreter, with its packages
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     cfg = settings()
     apply_file_mode()   # the JVM inherits it: Delta files owner-only (or group, LAKEHOUSE_FILE_MODE)
     if cfg.spark_remote:
         # the server holds the jars and the Delta/s3a settings (see services.py)
-        return SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"   # pyspark's functions then build Connect columns
+        return ConnectSession.builder.channelBuilder(connect_channel(cfg.spark_remote)).getOrCreate()
     if submitted():
         spark = _submitted_builder(SparkSession.builder).getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
@@ -235,8 +271,6 @@ def get_spark():
 
 if __name__ == "__main__":
     # `spark-submit $(python -m lakehouse.spark) jobs/ingest.py ...`: the options jobs/ need
-    import sys
-
     try:
         print(" ".join(submit_options()))
     except SparkSetupError as exc:

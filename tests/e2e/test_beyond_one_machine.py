@@ -83,7 +83,9 @@ def _service(kind: str, **ports: str):
     from lakehouse.config import settings
 
     home = Path(os.environ["LAKEHOUSE_SERVICES_HOME"]) / kind
-    env = _env(LAKEHOUSE_HOME=str(home), LAKEHOUSE_JARS_DIR=str(settings().jars_dir), **ports)
+    # the project's secrets shared: the Connect server requires the token its clients read there
+    env = _env(LAKEHOUSE_HOME=str(home), LAKEHOUSE_JARS_DIR=str(settings().jars_dir),
+               LAKEHOUSE_SECRETS_FILE=str(settings().secrets_file), **ports)
     try:
         _run([LAKEHOUSE, kind, "up"], env, f"{kind}:start", timeout=240)
         yield
