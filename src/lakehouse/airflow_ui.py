@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,6 +66,10 @@ def _running_session() -> int | None:
     return None
 
 
+def running() -> bool:
+    return _running_session() is not None
+
+
 def healthy(timeout: float = 3.0) -> bool:
     try:
         with urllib.request.urlopen(f"{url()}/api/v2/monitor/health", timeout=timeout) as resp:
@@ -73,20 +78,83 @@ def healthy(timeout: float = 3.0) -> bool:
         return False
 
 
+def ports() -> list[tuple[str, str, int]]:
+    """(what, host it binds, port) of each server `airflow standalone` opens:
+    all three follow LAKEHOUSE_AIRFLOW_PORT (config.airflow_env)."""
+    env = airflow_env()
+    return [("the UI and API (LAKEHOUSE_AIRFLOW_PORT)", env["AIRFLOW__API__HOST"], int(env["AIRFLOW__API__PORT"])),
+            ("Airflow's task log server (LAKEHOUSE_AIRFLOW_PORT+1)", "",
+             int(env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"])),
+            ("the triggerer's log server (LAKEHOUSE_AIRFLOW_PORT+2)", "",
+             int(env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]))]
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now ("" = every interface, as
+    Airflow's log servers do); SO_REUSEADDR as uvicorn sets it, so a closed
+    connection's TIME_WAIT does not count as taken."""
+    family = socket.AF_INET6 if not host and socket.has_dualstack_ipv6() else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports() -> None:
+    """Fail before anything starts when a port Airflow needs is taken (e.g. by
+    another checkout's Airflow), naming a LAKEHOUSE_AIRFLOW_PORT that is free."""
+    taken = [(what, port) for what, host, port in ports() if not port_free(host, port)]
+    if taken:
+        what = "; ".join(f"port {port}, for {name}" for name, port in taken)
+        raise AirflowUIError(f"{what}: in use by another program (another checkout's Airflow?); "
+                             f"{_free_port_hint()}")
+
+
+def _free_port_hint() -> str:
+    base = ports()[0][2]
+    for candidate in range(base + 10, min(base + 2000, 65533), 10):
+        if all(port_free(h, candidate + k) for k, h in enumerate(("127.0.0.1", "", ""))):
+            return (f"start it on three free ports, e.g. LAKEHOUSE_AIRFLOW_PORT={candidate} lakehouse airflow start "
+                    f"(the UI on {candidate}, Airflow's log servers on {candidate + 1} and {candidate + 2})")
+    return "set LAKEHOUSE_AIRFLOW_PORT to a port whose next two are free too"
+
+
+# lines of Airflow's log that mean it cannot come up: fail at once, not after the wait
+FATAL_LOG_LINES = ("address already in use", "[errno 98]")
+
+
+def fatal_log_line(text: str) -> str | None:
+    """The first line of Airflow's log output `text` that says it cannot start."""
+    for line in text.splitlines():
+        if any(marker in line.lower() for marker in FATAL_LOG_LINES):
+            return line.strip()
+    return None
+
+
 def start(wait_seconds: float = 240) -> str:
     if _running_session():
         return f"Airflow UI already running at {url()}\n" + _login_hint()
+    check_ports()
     env = _env()
     _write_passwords_file(env)
     pidfile, log = _paths()
     log.parent.mkdir(parents=True, exist_ok=True)
     airflow = str(Path(sys.executable).with_name("airflow"))
+    offset = log.stat().st_size if log.exists() else 0
     with open(log, "ab") as out:
         proc = subprocess.Popen([airflow, "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings().home)
     pidfile.write_text(str(proc.pid))  # the session leader: its pid is the process group id
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
+        fatal = fatal_log_line(_log_since(log, offset))
+        if fatal:
+            stop(wait_seconds=10)
+            raise AirflowUIError(f"Airflow could not start, its log {log} says: {fatal[:300]}; "
+                                 f"{_free_port_hint()}")
         if proc.poll() is not None:
             pidfile.unlink(missing_ok=True)
             raise AirflowUIError(f"airflow standalone exited with code {proc.returncode}; see {log}")
@@ -96,6 +164,12 @@ def start(wait_seconds: float = 240) -> str:
     stop()
     raise AirflowUIError(f"the Airflow UI did not answer {url()}/api/v2/monitor/health within "
                          f"{wait_seconds:.0f}s; see {log}")
+
+
+def _log_since(log: Path, offset: int) -> str:
+    with open(log, "rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode(errors="replace")
 
 
 def rest(base_url: str, path: str, token: str | None = None, body: dict | None = None,

@@ -84,6 +84,8 @@ def cmd_airflow(args) -> None:
     from lakehouse import airflow_ui
 
     if args.action == "start":
+        if not airflow_ui.running():
+            airflow_ui.check_ports()   # a taken port fails now, not after the metadata migration
         cmd_airflow_init(args)
         print(airflow_ui.start())
     elif args.action == "stop":

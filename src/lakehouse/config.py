@@ -245,13 +245,25 @@ def spark_setting(key: str, default: str) -> str:
     return os.environ.get("LAKEHOUSE_SPARK_" + key.replace(".", "_").upper(), default)
 
 
+def airflow_port() -> int:
+    """LAKEHOUSE_AIRFLOW_PORT (default 8080): the UI and API; the next two ports
+    are Airflow's task log server and the triggerer's log server."""
+    text = _env("LAKEHOUSE_AIRFLOW_PORT", "8080")
+    if not text.isdigit() or not 1024 <= int(text) <= 65533:
+        raise ValueError(f"LAKEHOUSE_AIRFLOW_PORT={text!r}: use a port number from 1024 to 65533 "
+                         "(it and the next two are Airflow's), e.g. LAKEHOUSE_AIRFLOW_PORT=8090")
+    return int(text)
+
+
 def airflow_env() -> dict[str, str]:
     """Environment Airflow needs: the repo's dags/ folder, no examples, and the
     metadata database of settings (SQLite by default; PostgreSQL with the
     LocalExecutor when LAKEHOUSE_AIRFLOW_METADATA=postgres). Values already
-    set by the user win."""
+    set by the user win, except the four ports derived from an explicitly set
+    LAKEHOUSE_AIRFLOW_PORT."""
     cfg = settings()
     cores = os.cpu_count() or 2
+    port = airflow_port()
     defaults = {
         "AIRFLOW_HOME": str(cfg.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -273,13 +285,23 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(cfg.airflow_home / "passwords.json"),
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": _env("LAKEHOUSE_AIRFLOW_PORT", "8080"),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
-            f"http://127.0.0.1:{_env('LAKEHOUSE_AIRFLOW_PORT', '8080')}/execution/",
     }
     if cfg.airflow_metadata == "postgres":
         defaults["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
-    return {k: os.environ.get(k) or v for k, v in defaults.items()}
+    ports = {
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        # Airflow's own log servers (task logs 8793, triggerer 8794 by default) follow the
+        # UI's port, so two checkouts with different LAKEHOUSE_AIRFLOW_PORTs never collide
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port + 1),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(port + 2),
+    }
+    env = {k: os.environ.get(k) or v for k, v in {**defaults, **ports}.items()}
+    if os.environ.get("LAKEHOUSE_AIRFLOW_PORT"):
+        # set explicitly, the project's knob wins over ports an outer process exported
+        # (a shell or test session that ran apply_airflow_env with the default port)
+        env.update(ports)
+    return env
 
 
 def apply_airflow_env() -> None:
