@@ -14,6 +14,14 @@ mkdir -p "$LAKEHOUSE_HOME"
 
 die() { echo "setup: $*" >&2; exit 1; }
 step() { printf '[setup] %s\n' "$*"; }
+# The tools' own output (pip, Maven, apt) goes to a log, shown on the console
+# only with LAKEHOUSE_LOG_LEVEL=DEBUG; a failure names the log.
+SETUP_LOG="$LAKEHOUSE_HOME/logs/setup.log"
+mkdir -p "$(dirname "$SETUP_LOG")"
+quiet() {
+  if [ "${LAKEHOUSE_LOG_LEVEL:-}" = DEBUG ] || [ "${LAKEHOUSE_LOG_LEVEL:-}" = debug ]; then "$@"; else
+    { echo "--- $(date -u +%FT%TZ) $*"; "$@"; } >>"$SETUP_LOG" 2>&1; fi
+}
 
 # --- prerequisites, with what to do when missing ---------------------------
 command -v "$PYTHON" >/dev/null || PYTHON=python3
@@ -32,8 +40,10 @@ stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   step "creating virtualenv $VENV and installing pinned packages (a few minutes the first time)"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
-  "$VENV/bin/pip" install -q -e ".[dev]"
+  quiet "$VENV/bin/pip" install -q --upgrade pip setuptools wheel \
+    || die "pip could not upgrade itself in $VENV (is PyPI reachable?); its output is in $SETUP_LOG"
+  quiet "$VENV/bin/pip" install -q -e ".[dev]" \
+    || die "pip could not install the project's pinned packages; its output is in $SETUP_LOG"
   rm -f "$VENV"/.installed-*; touch "$stamp"
 else
   step "virtualenv up to date"
@@ -57,8 +67,9 @@ if [ -n "$missing_jars" ]; then
   command -v mvn >/dev/null || die "Maven is needed once to fetch the JVM jars (apt-get install maven), or put the jars listed in jvm/pom.xml into $JARS (missing: $missing_jars)."
   step "fetching the jars of jvm/pom.xml from Maven Central into $JARS (missing: $(echo $missing_jars))"
   tmp=$(mktemp -d)
-  mvn -q -B -f jvm/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-    || die "Maven could not fetch the jars in jvm/pom.xml (is Maven Central reachable?)"
+  quiet mvn -q -B -Dstyle.color=never -f jvm/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$tmp" \
+    || die "Maven could not fetch the jars in jvm/pom.xml (is Maven Central reachable?); its output is in $SETUP_LOG"
   # Spark's own copy of a library wins: keep only jars whose artifact Spark lacks.
   spark_jars=$("$VENV/bin/python" -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
   mkdir -p "$JARS"
@@ -71,26 +82,31 @@ else
   step "JVM jars of jvm/pom.xml present in $JARS"
 fi
 
-# --- docker-compose, only to validate docker/ (no Docker engine is needed) -
-if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  step "installing docker-compose (Debian package) to validate docker/docker-compose.yml"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } \
-    || echo "[setup] warning: could not install docker-compose; the compose validation test will fail" >&2
-fi
-
-# --- headless Chromium and CJK fonts (the report's browser test) ------------
-# Debian's chromium, never a downloaded browser; fonts-noto-cjk so Chinese labels render.
-if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    step "installing chromium and fonts-noto-cjk (apt) for the report's browser test"
-    { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; } \
-      || echo "setup: could not install chromium/fonts-noto-cjk; the report's browser test needs them (apt-get install chromium fonts-noto-cjk)" >&2
+# --- system packages some tests need (never a downloaded browser) ---------
+# docker-compose only validates docker/ (no Docker engine is needed); Debian's
+# chromium and fonts-noto-cjk render the report in the browser test. Installed
+# when apt-get can; otherwise one line says what will not work and how to install.
+packages=""; uses=""
+need() { packages="${packages:+$packages }$1"; uses="${uses:+$uses; }$2"; }
+command -v docker-compose >/dev/null || need docker-compose "the docker/ compose validation test fails"
+[ -x /usr/bin/chromium ] || need chromium "the report's browser test fails"
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need fonts-noto-cjk "the report's Chinese labels do not render in the browser test"
+if [ -n "$packages" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || command -v sudo >/dev/null; }; then
+    step "installing $packages (apt; its output in $SETUP_LOG)"
+    # DPkg::Lock::Timeout: wait for another apt/dpkg run to finish instead of failing at once
+    if ! { quiet $SUDO apt-get -q -o DPkg::Lock::Timeout=300 update \
+           && quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+                -o DPkg::Lock::Timeout=300 $packages; }; then
+      why=$(grep -E '^E: ' "$SETUP_LOG" | tail -1)
+      echo "[setup] warning: could not install $packages (${why:-apt-get failed}; see $SETUP_LOG): without them $uses; install them with: ${SUDO:+sudo }apt-get install $packages" >&2
+    fi
   else
-    echo "setup: no apt-get: install Chromium at /usr/bin/chromium and a CJK font for the report's browser test" >&2
+    echo "[setup] warning: $packages not installed (no apt-get${SUDO:+ or sudo} here): without them $uses; install them with your system's package manager (Debian: apt-get install $packages)" >&2
   fi
 else
-  step "chromium and fonts-noto-cjk present"
+  step "docker-compose, chromium and fonts-noto-cjk present"
 fi
 
 # --- PostgreSQL (embedded unless PGHOST is set) and Airflow metadata --------
