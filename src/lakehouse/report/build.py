@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lakehouse.config import settings
+from lakehouse.report.present import is_empty, mark_no_data, show
 from lakehouse.report.sections import SECTIONS, Context, Section
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ table {{ border-collapse: collapse; font-size: 13px; margin: 8px 0; }}
 th, td {{ border-bottom: 1px solid #e6e6e6; padding: 4px 10px; text-align: left; vertical-align: top; }}
 th {{ background: #f0f2f5; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td.more {{ color: #666; font-style: italic; }}
 .note {{ color: #8a5a00; }}
 footer {{ color: #777; font-size: 12px; padding: 0 32px 24px 32px; }}
 """
@@ -50,7 +52,7 @@ def _section_html(section: Section) -> str:
     if section.kpis:
         parts.append('<div class="kpis">')
         for key, (label, value) in section.kpis.items():
-            shown = f"{value:,}" if isinstance(value, int) else html.escape(str(value))
+            shown = html.escape(show(value))
             parts.append(f'<div class="kpi"><span class="value" data-kpi="{key}">{shown}</span>'
                          f'<span class="label">{html.escape(label)}</span></div>')
         parts.append("</div>")
@@ -58,9 +60,13 @@ def _section_html(section: Section) -> str:
         parts.append(f'<p class="note">{html.escape(note)}</p>')
     for i, fig in enumerate(section.figures):
         fig.update_layout(font_family=FONT, template="plotly_white")
+        empty = is_empty(fig)
+        if empty:
+            mark_no_data(fig)
         div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{section.key}-{i}",
                           config={"displaylogo": False, "responsive": True})
-        parts.append(f'<div class="chart" data-section="{section.key}">{div}</div>')
+        parts.append(f'<div class="chart" data-section="{section.key}" data-empty="{str(empty).lower()}">'
+                     f'{div}</div>')
     parts.extend(section.tables)
     parts.append("</section>")
     return "\n".join(parts)

@@ -2,20 +2,24 @@
 returning a Section (title, figures, tables, headline figures). To add a
 section, write one more function taking a Context and append it to SECTIONS.
 
-Everything a person reads is a name (district, department, source, class),
-taken from the name columns of the marts; codes only appear in hover text.
+Everything a person reads is a name (district, department, source, place,
+class) or a rule's description, taken from the marts' name columns, the
+catalog (schemas/) and the rule seeds; codes only appear in hover text.
+Long tables show their top rows and how many more there are (present.py).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from lakehouse.report.present import LEVELS, TOP_N, html_table, landing_relative, place_name, show, unique_labels
 
 # class -> (Chinese name, colour); order = rank
 CREDIT_CLASSES = {
@@ -25,7 +29,7 @@ CREDIT_CLASSES = {
     "black": ("严重失信", "#111111"),
 }
 FEED_NAMES = {"licences": "许可 licences", "inspections": "检查 inspections", "penalties": "处罚 penalties"}
-TOP_N = 15
+WHOLE_DELIVERY = "整批 whole delivery"   # a folder refused for its manifest has no feed
 
 
 @dataclass
@@ -58,76 +62,92 @@ class Context:
             self.conn.rollback()
             return None
 
+    @cached_property
+    def catalog(self):
+        from lakehouse.catalog import load_catalog
+        from lakehouse.config import settings
 
-def html_table(columns: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = []
-    for r in rows:
-        cells = []
-        for i, v in enumerate(r):
-            text = f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else ("" if v is None else str(v))
-            cells.append(f'<td class="num">{html.escape(text)}</td>' if i in numeric
-                         else f"<td>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        return load_catalog(settings().schemas_dir)
+
+    def district_name(self, code: str | None) -> str:
+        district = self.catalog.districts.get(code or "")
+        return district.name if district else (code or "未知 unknown")
+
+    def row_rule(self, rule_id: str) -> str:
+        """A quarantine/flag rule of schemas/rules.yaml in words."""
+        rule = self.catalog.rules.get(rule_id)
+        return rule.reason if rule else rule_id
+
+
+def feed_name(feed: str | None) -> str:
+    return WHOLE_DELIVERY if feed in (None, "UNKNOWN", "NONE") else FEED_NAMES.get(feed, feed)
 
 
 # --------------------------------------------------------------------------- 归集质量
 
+# grid cell codes -> (label, colour); a code is the cell's z value
+GRID = [("无记录 no record", "#eeeeee"), ("未交付 missing", "#616161"), ("正常 ok", "#66bb6a"),
+        ("隔离 quarantined", "#ffb300"), ("拒收 rejected", "#e53935")]
+NO_RECORD, MISSING, OK, QUARANTINED, REJECTED = range(len(GRID))
+CELL_MARK = {MISSING: "未交付", QUARANTINED: "隔离", REJECTED: "拒收"}   # written in the cell, not only coloured
+
+
 def _delivery_status(r: dict) -> tuple[int, str]:
-    """Colour bucket of one source-day: 1 all good, 2 rows quarantined, 3 file rejected or blocked."""
+    """Grid code of one source-day: what the mart holds, worst first."""
+    if r["not_delivered"]:
+        return MISSING, "未交付 not delivered by the cut-off"
     if r["files_rejected"] or r["files_blocked"]:
-        return 3, "文件被拒 file rejected/blocked"
+        return REJECTED, "文件被拒 file rejected/blocked"
     if r["rows_quarantined"]:
-        return 2, "有隔离行 rows quarantined"
-    return 1, "正常 all accepted"
+        return QUARANTINED, "有隔离行 rows quarantined"
+    return OK, "正常 all accepted"
 
 
-def collection_quality(ctx: Context) -> Section:
-    """归集质量 collection quality"""
-    rows = ctx.rows("""
-        select source, source_name, delivery_date, sum(files_received)::int as files_received,
+def _quality_rows(ctx: Context) -> list[dict]:
+    return ctx.rows("""
+        select source, source_name, delivery_date,
+               bool_or(delivery_status = 'not delivered') as not_delivered,
+               max(last_delivery_date) filter (where delivery_status = 'not delivered') as last_delivered,
+               sum(files_received)::int as files_received,
                sum(files_rejected)::int as files_rejected, sum(files_blocked)::int as files_blocked,
                sum(rows_received)::int as rows_received, sum(rows_accepted)::int as rows_accepted,
                sum(rows_duplicate)::int as rows_duplicate, sum(rows_quarantined)::int as rows_quarantined,
                sum(rows_late)::int as rows_late
         from marts.fct_collection_quality group by 1, 2, 3 order by 2, 3""")
-    section = Section("collection_quality", "归集质量 collection quality",
-                      "Each source's deliveries per day: what was received, accepted, quarantined (rows kept "
-                      "with their rule), rejected (whole files), late; a grey cell is a day on which other "
-                      "sources delivered and this one did not.")
-    if not rows:
-        section.notes.append("No deliveries recorded yet.")
-        return section
+
+
+def _quality_grid(rows: list[dict]) -> tuple[go.Figure, dict[int, int]]:
+    """Sources × days, one colour (and word) per cell; returns the figure and the count per code."""
     days = sorted({r["delivery_date"] for r in rows})
     sources = sorted({r["source_name"] for r in rows})
     cell = {(r["source_name"], r["delivery_date"]): r for r in rows}
-    z, text = [], []
+    z, marks, hover, counts = [], [], [], dict.fromkeys(range(len(GRID)), 0)
     for s in sources:
-        zrow, trow = [], []
+        z.append([]), marks.append([]), hover.append([])
         for d in days:
             r = cell.get((s, d))
             if r is None:
-                zrow.append(0)
-                trow.append(f"{s} {d}: 未交付 no delivery")
-                continue
-            bucket, label = _delivery_status(r)
-            zrow.append(bucket)
-            trow.append(f"{s} {d}: {label}<br>files {r['files_received']}, rejected {r['files_rejected']}"
+                code, text = NO_RECORD, f"{s} {d}: 无记录 no file and not marked missing"
+            else:
+                code, label = _delivery_status(r)
+                text = (f"{s} {d}: {label}<br>files {r['files_received']}, rejected {r['files_rejected']}"
                         f"<br>rows accepted {r['rows_accepted']:,}, quarantined {r['rows_quarantined']:,}, "
                         f"duplicate {r['rows_duplicate']:,}, late {r['rows_late']:,}")
-        z.append(zrow)
-        text.append(trow)
-    missing = sum(v == 0 for zrow in z for v in zrow)
+            counts[code] += 1
+            z[-1].append(code), marks[-1].append(CELL_MARK.get(code, "")), hover[-1].append(text)
+    n = len(GRID)
+    scale = [stop for i, (_, colour) in enumerate(GRID) for stop in ([i / n, colour], [(i + 1) / n, colour])]
     grid = go.Figure(go.Heatmap(
-        z=z, x=[str(d) for d in days], y=sources, text=text, hoverinfo="text", zmin=0, zmax=3, xgap=1, ygap=1,
-        colorscale=[[0, "#d0d0d0"], [0.25, "#d0d0d0"], [0.25, "#66bb6a"], [0.5, "#66bb6a"],
-                    [0.5, "#ffb300"], [0.75, "#ffb300"], [0.75, "#e53935"], [1, "#e53935"]],
-        colorbar=dict(tickvals=[0.4, 1.1, 1.9, 2.6], ticktext=["未交付 missing", "正常 ok", "隔离 quarantined",
-                                                                 "拒收 rejected"])))
+        z=z, x=[str(d) for d in days], y=sources, text=marks, texttemplate="%{text}", hovertext=hover,
+        hoverinfo="text", zmin=-0.5, zmax=n - 0.5, xgap=1, ygap=1, colorscale=scale,
+        colorbar=dict(tickvals=list(range(n)), ticktext=[label for label, _ in GRID])))
     grid.update_layout(title="来源 × 日期 sources × delivery days", height=max(320, 24 * len(sources) + 140),
                        xaxis_type="category")
+    return grid, counts
 
+
+def _rows_per_source(rows: list[dict]) -> tuple[go.Figure, dict[str, dict[str, int]]]:
+    sources = sorted({r["source_name"] for r in rows})
     per_source = {s: dict(accepted=0, quarantined=0, duplicate=0, rejected=0, late=0) for s in sources}
     for r in rows:
         p = per_source[r["source_name"]]
@@ -145,31 +165,74 @@ def collection_quality(ctx: Context) -> Section:
     bars.add_scatter(name="迟报 late (of accepted)", x=sources, y=[per_source[s]["late"] for s in sources],
                      mode="markers", marker=dict(symbol="diamond", size=10, color="#5e35b1"))
     bars.update_layout(barmode="stack", title="每个来源的行 rows per source", yaxis_title="rows")
+    return bars, per_source
 
+
+def _quality_tables(ctx: Context, rows: list[dict]) -> list[str]:
+    """Missing deliveries, rejected files, quarantine by rule, validation failures: top rows of each."""
+    from lakehouse.config import settings
+
+    missing = [r for r in rows if r["not_delivered"]]
+    tables = ['<h3 id="missing_deliveries">未交付 missing deliveries</h3>' + (html_table(
+        ["来源 source", "日期 day", "最近交付 latest delivery"],
+        [[r["source_name"], r["delivery_date"], r["last_delivered"]] for r in missing],
+        full_list="marts.fct_collection_quality where delivery_status = 'not delivered'")
+        if missing else "<p>Every source delivered on every business day recorded.</p>")]
     rejected = ctx.rows("""
         select source_name, feed, delivery_date, array_to_string(rejection_reasons, '; ') as reasons,
                files_rejected::int as files_rejected
-        from marts.fct_collection_quality where files_rejected > 0 order by 1, 3, 2""")
+        from marts.fct_collection_quality where files_rejected > 0 order by 3 desc, 1, 2""")
+    if rejected:
+        landing = str(settings().landing)
+        tables.append("<h3>被拒文件 rejected files</h3>" + html_table(
+            ["来源 source", "数据 feed", "日期 day", "文件数 files", "原因 reasons"],
+            [[r["source_name"], feed_name(r["feed"]), r["delivery_date"], r["files_rejected"],
+              landing_relative(r["reasons"] or "", landing)] for r in rejected],
+            numeric={3}, full_list="marts.fct_collection_quality.rejection_reasons"))
+    by_rule = ctx.rows("""
+        select q.key as rule_id, sum(q.value::bigint)::int as quarantined,
+               string_agg(distinct c.source_name, '、') as sources
+        from marts.fct_collection_quality c cross join lateral jsonb_each_text(c.quarantined_by_rule) q
+        group by 1 order by 2 desc, 1""")
+    if by_rule:
+        tables.append("<h3>隔离原因 quarantined rows by rule</h3>" + html_table(
+            ["规则 rule", "行 rows", "来源 sources"],
+            [[ctx.row_rule(r["rule_id"]), r["quarantined"], r["sources"]] for r in by_rule], numeric={1}))
     failures = ctx.rows("""
         select source_name, feed, delivery_date, array_to_string(expectation_failures, '; ') as failures
         from marts.fct_collection_quality where not expectations_passed or cardinality(expectation_failures) > 0
-        order by 1, 3, 2""")
+        order by 3 desc, 1, 2""")
+    tables.append("<h3 id=\"validation\">数据校验 validation results (Great Expectations)</h3>" + (
+        html_table(["来源 source", "数据 feed", "日期 day", "未通过的期望 failed expectations"],
+                   [[r["source_name"], feed_name(r["feed"]), r["delivery_date"], r["failures"]] for r in failures],
+                   full_list="marts.fct_collection_quality.expectation_failures")
+        if failures else "<p>Every expectation passed on every delivered batch.</p>"))
+    return tables
+
+
+def collection_quality(ctx: Context) -> Section:
+    """归集质量 collection quality"""
+    rows = _quality_rows(ctx)
+    section = Section("collection_quality", "归集质量 collection quality",
+                      "Each source's deliveries per day: what was received, accepted, quarantined (rows kept "
+                      "with their rule), rejected (whole files), late; a dark grey cell (未交付) is a business "
+                      "day the source sent nothing for by the cut-off.")
+    if not rows:
+        section.notes.append("No deliveries recorded yet.")
+        return section
+    grid, counts = _quality_grid(rows)
+    bars, per_source = _rows_per_source(rows)
     section.kpis = {
         "rows_accepted": ("行已接收 rows accepted", sum(p["accepted"] for p in per_source.values())),
         "rows_quarantined": ("行已隔离 rows quarantined", sum(p["quarantined"] for p in per_source.values())),
         "files_rejected": ("文件被拒 files rejected", sum(r["files_rejected"] for r in rows)),
-        "missing_deliveries": ("未交付 missing source-days", missing),
+        "missing_deliveries": ("未交付 missing source-days", counts[MISSING]),
     }
+    if counts[NO_RECORD]:
+        section.notes.append(f"{counts[NO_RECORD]:,} light grey cells (无记录): no file that day and not marked "
+                             "missing (not a business day for the source, or its cut-off has not passed).")
     section.figures = [grid, bars]
-    if rejected:
-        section.tables.append("<h3>被拒文件 rejected files</h3>" + html_table(
-            ["来源 source", "数据 feed", "日期 day", "文件数 files", "原因 reasons"],
-            [[r["source_name"], r["feed"], r["delivery_date"], r["files_rejected"], r["reasons"]]
-             for r in rejected], numeric={3}))
-    section.tables.append("<h3 id=\"validation\">数据校验 validation results (Great Expectations)</h3>" + (
-        html_table(["来源 source", "数据 feed", "日期 day", "未通过的期望 failed expectations"],
-                   [[r["source_name"], r["feed"], r["delivery_date"], r["failures"]] for r in failures])
-        if failures else "<p>Every expectation passed on every delivered batch.</p>"))
+    section.tables = _quality_tables(ctx, rows)
     return section
 
 
@@ -215,22 +278,31 @@ def credit_classes(ctx: Context) -> Section:
     section.figures.append(fig)
     for cls, (name, _) in CREDIT_CLASSES.items():
         section.kpis[f"credit_{cls}"] = (name, sum(v for (_, c), v in count.items() if c == cls))
+    _credit_changes(ctx, section)
+    return section
 
+
+def _credit_changes(ctx: Context, section: Section) -> None:
+    """Which entities changed class since the previous build, worst new class first, with the rules in words."""
     current = {r["uscc"]: r["credit_class"] for r in ctx.rows(
         "select uscc, credit_class from marts.fct_credit_risk where credit_class <> 'green'")}
     previous, label = _credit_snapshot(ctx, current)
     if previous is None:
         section.notes.append("First build the report has seen: the next build will show which classes changed.")
-        return section
-    changed = sorted(u for u in set(current) | set(previous)
-                     if current.get(u, "green") != previous.get(u, "green"))
+        return
+    rank = {cls: i for i, cls in enumerate(CREDIT_CLASSES)}
+    changed = sorted((u for u in set(current) | set(previous) if current.get(u, "green") != previous.get(u, "green")),
+                     key=lambda u: (-rank[current.get(u, "green")], -rank[previous.get(u, "green")], u))
     section.kpis["credit_changes"] = ("较上次构建变化 changed since previous build", len(changed))
     if not changed:
         section.notes.append(f"No entity changed class since the previous build ({label}).")
-        return section
+        return
+    shown = changed[:TOP_N]
     details = {r["uscc"]: r for r in ctx.rows(
-        """select uscc, entity_name, registered_district_name, credit_class, array_to_string(rule_ids, ', ') as rules
-           from marts.fct_credit_risk where uscc = any(%s)""", (changed,))}
+        """select uscc, entity_name, registered_district_name, rule_ids
+           from marts.fct_credit_risk where uscc = any(%s)""", (shown,))}
+    rules = {r["rule_id"]: r["description"] for r in ctx.rows(
+        "select rule_id, description from marts.dim_credit_rules")}
     transitions: dict[tuple[str, str], int] = {}
     for u in changed:
         key = (previous.get(u, "green"), current.get(u, "green"))
@@ -242,11 +314,11 @@ def credit_classes(ctx: Context) -> Section:
                              yaxis_title="entities")
     section.figures.append(change_fig)
     section.tables.append("<h3>变化的主体 entities that changed</h3>" + html_table(
-        ["统一社会信用代码 USCC", "名称 name", "登记区 district", "原 before", "现 now", "规则 rules"],
+        ["统一社会信用代码 USCC", "名称 name", "登记区 district", "原 before", "现 now", "依据 rules that apply now"],
         [[u, details.get(u, {}).get("entity_name"), details.get(u, {}).get("registered_district_name"),
           CREDIT_CLASSES[previous.get(u, "green")][0], CREDIT_CLASSES[current.get(u, "green")][0],
-          details.get(u, {}).get("rules")] for u in changed[:200]]))
-    return section
+          "; ".join(rules.get(rid, rid) for rid in details.get(u, {}).get("rule_ids") or []) or "—"]
+         for u in shown], total=len(changed), full_list="lakehouse entity <USCC>, marts.fct_credit_risk"))
 
 
 # --------------------------------------------------------------------------- 跨区监管
@@ -342,9 +414,10 @@ def random_plans(ctx: Context) -> Section:
     section.tables.append(html_table(
         ["计划 plan", "牵头部门 lead department", "应抽 required", "已抽 drawn", "比例相符 ratio met",
          "已检查 inspected", "问题 problems", "按时公示 published on time"],
-        [[f"{label} {name}", r["lead_department_name"], round(r["expected_drawn"] or 0, 1), r["drawn"],
+        [[f"{label} {name}", r["lead_department_name"], r["expected_drawn"], r["drawn"],
           yes_no[r["drawn_matches_ratio"]], r["inspected"], r["problems"], yes_no[r["results_published_on_time"]]]
-         for label, name, r in zip(labels, names, rows, strict=True)], numeric={2, 3, 5, 6}))
+         for label, name, r in zip(labels, names, rows, strict=True)], numeric={2, 3, 5, 6},
+        full_list="marts.fct_random_inspection_coverage"))
     section.kpis = {
         "random_plans": ("计划 plans", len(rows)),
         "random_on_time": ("按时公示 published on time", sum(bool(r["results_published_on_time"]) for r in rows)),
@@ -357,19 +430,22 @@ def random_plans(ctx: Context) -> Section:
 def joint_inspections(ctx: Context) -> Section:
     """联合检查 joint inspections"""
     rows = ctx.rows(f"""
-        select joint_id, lead_department_name, entities::int as entities,
+        select joint_id, lead_department_name, first_inspection_date, entities::int as entities,
                entities_with_problems::int as problems, cardinality(participating_department_codes)::int as partners
         from marts.fct_joint_inspections order by entities_with_problems desc, entities desc, joint_id
         limit {TOP_N}""")
     [total] = ctx.rows("select count(*)::int as n from marts.fct_joint_inspections")
     section = Section("joint_inspections", "联合检查 joint inspections",
                       f"The {TOP_N} joint inspections that found problems at the most entities.")
-    labels = [f"{r['joint_id']} · {r['lead_department_name']}" for r in rows][::-1]
+    # the lead department by name and the day; the inspection's number only in the hover
+    labels = unique_labels([f"{r['lead_department_name'] or '未知部门 unknown department'} · "
+                            f"{r['first_inspection_date']}" for r in rows])[::-1]
+    ids = [r["joint_id"] for r in rows][::-1]
     fig = go.Figure()
-    fig.add_bar(name="检查主体 entities", y=labels, x=[r["entities"] for r in rows][::-1], orientation="h",
-                marker_color="#90caf9")
-    fig.add_bar(name="发现问题 with problems", y=labels, x=[r["problems"] for r in rows][::-1], orientation="h",
-                marker_color="#e53935")
+    for key, name, colour in (("entities", "检查主体 entities", "#90caf9"), ("problems", "发现问题 with problems",
+                                                                           "#e53935")):
+        fig.add_bar(name=name, y=labels, x=[r[key] for r in rows][::-1], orientation="h", marker_color=colour,
+                    customdata=ids, hovertemplate="%{y} (%{customdata}): %{x:,}<extra>" + name + "</extra>")
     fig.update_layout(barmode="overlay", title="联合检查 top joint inspections", height=max(320, 28 * len(rows) + 140))
     section.figures.append(fig)
     section.kpis["joint_inspections"] = ("联合检查 joint inspections", total["n"])
@@ -395,9 +471,28 @@ def risk_keyword_warnings(ctx: Context) -> Section:
     section.figures.append(fig)
     section.tables.append(html_table(
         ["名称 name", "统一社会信用代码 USCC", "登记区 district", "网站 website", "风险词 words"],
-        [[r["entity_name"], r["uscc"], r["registered_district_name"], r["domains"], r["keywords"]] for r in rows]))
+        [[r["entity_name"], r["uscc"], r["registered_district_name"], r["domains"], r["keywords"]] for r in rows],
+        total=total["n"], full_list="marts.fct_risk_keyword_warnings"))
     section.kpis["risk_entities"] = ("预警主体 entities warned", total["n"])
     return section
+
+
+def _measure(measure: str, value) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):.0%}" if measure == "problems_per_inspection" else f"{float(value):.2f}"
+
+
+def hotspot_reason(r: dict) -> str:
+    """Why a place is a hotspot, in words and rounded figures (the mart's reason carries every digit)."""
+    what = {"problems_per_inspection": "inspections finding problems",
+            "penalties_per_entity": "penalties per entity"}.get(r["measure"], r["measure"])
+    here = f"{_measure(r['measure'], r['value'])} {what} ({show(r['numerator'])} of {show(r['denominator'])})"
+    if r["comparison"] == "ratio_to_district":
+        return f"{here} against {_measure(r['measure'], r['district_value'])} in the district that month"
+    return (f"{here} against {_measure(r['measure'], r['trailing_value'])} over the previous "
+            f"{show(r['trailing_months'])} months ({show(r['trailing_numerator'])} of "
+            f"{show(r['trailing_denominator'])})")
 
 
 def buildings_and_hotspots(ctx: Context) -> Section:
@@ -410,13 +505,12 @@ def buildings_and_hotspots(ctx: Context) -> Section:
         group by b.building_id, b.address_label, b.district_name, b.entities
         order by b.entities desc, problems desc, b.address_label limit {TOP_N}""")
     hotspots = ctx.rows(f"""
-        select h.event_month, h.level, coalesce(b.address_label, h.place_id) as place,
-               coalesce(b.district_name, d.district_name, h.district_code) as district_name, h.rule_id, h.reason
+        select h.event_month, h.level, h.place_id, b.address_label, h.district_code, h.rule_id,
+               h.rule_description, h.comparison, h.measure, h.value, h.numerator, h.denominator,
+               h.district_value, h.trailing_value, h.trailing_months, h.trailing_numerator, h.trailing_denominator
         from marts.fct_supervision_hotspots h
         left join marts.dim_building b on b.building_id = h.building_id
-        left join (select distinct district_code, district_name from marts.dim_building) d
-            on d.district_code = h.district_code
-        order by h.event_month desc, h.value - coalesce(h.trailing_value, h.district_value, 0) desc, place
+        order by h.event_month desc, h.value - coalesce(h.trailing_value, h.district_value, 0) desc, h.place_id
         limit {TOP_N}""")
     [total] = ctx.rows("select count(*)::int as n from marts.fct_supervision_hotspots")
     section = Section("buildings_and_hotspots", "楼宇经济与监管热点 buildings and hotspots",
@@ -432,10 +526,12 @@ def buildings_and_hotspots(ctx: Context) -> Section:
     fig.update_layout(barmode="group", title="主体最多的楼宇 buildings with the most entities",
                       height=max(320, 36 * len(buildings) + 140))
     section.figures.append(fig)
-    section.tables.append(html_table(
+    section.tables.append("<h3>监管热点 hotspots (latest first)</h3>" + html_table(
         ["月份 month", "层级 level", "地点 place", "区 district", "规则 rule", "原因 why"],
-        [[str(r["event_month"])[:7], r["level"], r["place"], r["district_name"], r["rule_id"], r["reason"]]
-         for r in hotspots]))
+        [[str(r["event_month"])[:7], LEVELS.get(r["level"], r["level"]),
+          place_name(r["level"], r["place_id"], r["address_label"]), ctx.district_name(r["district_code"]),
+          (r["rule_description"] or r["rule_id"]).removeprefix("监管热点: "), hotspot_reason(r)] for r in hotspots],
+        total=total["n"], full_list="marts.fct_supervision_hotspots"))
     section.kpis["hotspots"] = ("监管热点 hotspots", total["n"])
     return section
 
