@@ -1,6 +1,6 @@
 """Expectation suites derived from the canonical tables (schemas/tables).
 
-`expectations/<table>.json` is generated from here (`lakehouse suites --write`)
+`expectations/<table>.json` is generated from here (`lakehouse suites`)
 and a unit test checks the committed files still match the schemas, so a
 column's rules are described once. `critical: true` in an expectation's meta
 blocks the batch; others only warn (bigquery-etl's check vs. warning).
@@ -66,4 +66,4 @@ def load_suite(table: str, source_dir: Path | None = None) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"no expectation suite {path}; run `lakehouse suites --write`") from None
+        raise FileNotFoundError(f"no expectation suite {path}; run `lakehouse suites`") from None
