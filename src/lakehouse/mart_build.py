@@ -1,11 +1,18 @@
 """One marts build: dbt build, docs, and a record of which sources were
 stale at that moment (dbt source freshness) and which tests warned, kept in
 lake.mart_builds.
-When the publish before it changed nothing, dbt is skipped (status 'skipped')."""
+When the publish before it changed nothing, dbt is skipped (status 'skipped').
+
+The incremental models (dbt_project/macros/incremental_watermark.sql) see
+every lake row written since their last build, but not a row deleted (a
+RESTORE of a failed batch that had been published): when a publish since the
+last successful build deleted any row, or the models have never been built
+with their watermarks, the build is a --full-refresh."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from lakehouse import warehouse
 from lakehouse.marts import run_dbt, source_freshness
@@ -21,7 +28,7 @@ def build_and_record(published: list[str]) -> dict:
     status = "success"
     warnings: list[str] = []
     try:
-        warnings = run_dbt(["build"])
+        warnings = run_dbt(["build", *(["--full-refresh"] if needs_full_refresh(published) else [])])
         # --static: one target/static_index.html that opens from disk (index.html needs a server)
         run_dbt(["docs", "generate", "--static"])
     except Exception:
@@ -40,3 +47,22 @@ def _record(published: list[str], stale: dict, status: str, warnings: list[str])
                     (published, json.dumps(stale, ensure_ascii=False), status,
                      json.dumps(warnings, ensure_ascii=False)))
         conn.commit()
+
+
+_DELETED = re.compile(r" -(\d+)$")
+
+
+def needs_full_refresh(published: list[str]) -> bool:
+    """Whether this build must be a --full-refresh: rows were deleted from lake.* by
+    this publish or one whose build failed since the last successful build (the
+    lines read "<table>: v<from>->v<to> +<upserted> -<deleted>"), or the incremental
+    models have no watermarks yet (a first build, or one from before them)."""
+    with warehouse.connect(role="transformer") as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('intermediate.mart_watermarks') is not null")
+        if not cur.fetchone()[0]:
+            return True
+        cur.execute("""select coalesce(array_agg(line), '{}') from lake.mart_builds, unnest(published) as line
+                       where status = 'failed' and built_at > coalesce(
+                           (select max(built_at) from lake.mart_builds where status = 'success'), '-infinity')""")
+        unbuilt = cur.fetchone()[0]
+    return any(int(m.group(1)) > 0 for line in [*published, *unbuilt] if (m := _DELETED.search(line)))

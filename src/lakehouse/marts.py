@@ -161,6 +161,8 @@ def source_freshness(vars: dict | None = None, project_dir: Path | None = None) 
     statuses: dict[str, str] = {}
     for r in rows:
         node = r.node
+        if not hasattr(node, "source_name"):      # the on-run-start hook (dbt_project.yml)
+            continue
         status = getattr(r.status, "value", r.status)
         statuses[f"{node.source_name}.{node.name}"] = str(status)
     return statuses

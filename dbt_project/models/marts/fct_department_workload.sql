@@ -1,11 +1,26 @@
 {#- Licences, inspections, penalties and fines per department and month of the event
     date. Every decision counts (revoked penalties too, they were work); fines and
-    confiscations only of penalties not revoked. Unknown departments are kept as 'UNKNOWN'. -#}
+    confiscations only of penalties not revoked. Unknown departments are kept as 'UNKNOWN'.
+    Incremental: a build recomputes the months with a record written since its last build
+    (and those a corrected record left); all of them when the department list changed. -#}
+{%- set changed = changed_record_keys('event_month', 'prior_months') %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{{ watermark_begin(fingerprint_of=[ref('stg_lake__departments')]) }}",
+        "{{ delete_changed('event_month', changed_record_keys('event_month', 'prior_months')) }}",
+    ],
+    post_hook=["{{ watermark_commit() }}"],
+    indexes=[{'columns': ['event_month']}],
+) }}
+
 with
 
 records as (
 
     select * from {{ ref('int_supervision_records_with_registry') }}
+    where {{ only_changed('event_month', changed) }}
 
 ),
 
