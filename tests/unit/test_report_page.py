@@ -64,6 +64,7 @@ def test_a_long_table_shows_its_top_rows_and_counts_the_rest():
     # cut by the query already: the total says how many there are
     assert 'data-more="5"' in html_table(["a"], [[1]] * 10, total=15)
     assert "more not shown" not in html_table(["a"], [[1]] * 15)
+    assert html_table(["a"], []) == '<p class="nodata">暂无数据 no data</p>'   # not a bare header
 
 
 def test_rejection_reasons_name_the_file_inside_the_landing():

@@ -39,6 +39,8 @@ def html_table(columns: list[str], rows: list[list], numeric: set[int] = frozens
                total: int | None = None, full_list: str = "") -> str:
     """The first `limit` rows, then one line saying how many more there are and where
     to find them (`total`: the whole count when `rows` is already cut by the query)."""
+    if not rows and not total:
+        return f'<p class="nodata">{NO_DATA}</p>'
     shown = rows[:limit]
     rest = (len(rows) if total is None else total) - len(shown)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
