@@ -318,7 +318,7 @@ def _credit_changes(ctx: Context, section: Section) -> None:
         [[u, details.get(u, {}).get("entity_name"), details.get(u, {}).get("registered_district_name"),
           CREDIT_CLASSES[previous.get(u, "green")][0], CREDIT_CLASSES[current.get(u, "green")][0],
           "; ".join(rules.get(rid, rid) for rid in details.get(u, {}).get("rule_ids") or []) or "—"]
-         for u in shown], total=len(changed), full_list="lakehouse entity <USCC>, marts.fct_credit_risk"))
+         for u in shown], total=len(changed), full_list="marts.fct_credit_risk_history, lakehouse entity <USCC>"))
 
 
 # --------------------------------------------------------------------------- 跨区监管
