@@ -14,12 +14,22 @@ shows it as deletes and re-inserts, so a publish made in between catches up.
 
 Only the latest batch can be unfinished: runs take the lake lock, and a run
 stops at its first failed batch.
+
+On a Spark Connect server a killed client does not stop its operations: the
+server runs them on and they could commit after the undo. So a batch records
+its server session (engine_session, engine_user), and the undo first
+interrupts every operation of that session and waits until the server reports
+none of them running (GetStatus), then releases the session; if they do not
+stop, nothing is undone and the run fails with a clear error. A batch is
+marked `undoing` before its first RESTORE, so an undo cut short by a crash is
+finished by the next run (the RESTOREs move the ledger's version).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 
 from lakehouse import faults, lake
 from lakehouse.ingest import runlog
@@ -29,7 +39,7 @@ log = logging.getLogger(__name__)
 
 BATCHES = ("ops", "ingest_batches")
 BATCHES_SCHEMA = ("ingest_run_id string, batch int, status string, files int, table_versions string, "
-                  "recorded_at timestamp")
+                  "recorded_at timestamp, engine_session string, engine_user string")
 LEDGER = "ops/file_ledger"
 
 
@@ -39,7 +49,15 @@ def begin(spark, run_id: str, batch_no: int, tables: list[str], files: int) -> N
                       spark.createDataFrame([], runlog.LEDGER_SCHEMA).schema)
     versions = {t: lake.latest_version(spark, lake.table_path(*t.split("/", 1)))
                 for t in sorted(set(tables) | {LEDGER})}
-    _append(spark, run_id, batch_no, "started", files, versions)
+    _append(spark, run_id, batch_no, "started", files, versions, engine_session(spark))
+
+
+def engine_session(spark) -> tuple[str | None, str | None]:
+    """(session id, user id) of the Spark Connect session the batch runs in;
+    (None, None) on a local JVM, whose work dies with its process."""
+    if not lake.is_connect(spark):
+        return None, None
+    return spark.session_id, spark.client._user_id
 
 
 def undo_unfinished(spark) -> str | None:
@@ -48,12 +66,30 @@ def undo_unfinished(spark) -> str | None:
     if not lake.exists(spark, path):
         return None
     last = spark.read.format("delta").load(path).orderBy("recorded_at", ascending=False).limit(1).collect()
-    if not last or last[0]["status"] != "started":
+    if not last or last[0]["status"] not in ("started", "undoing"):
         return None
-    row = last[0]
+    row = last[0].asDict()
     versions: dict[str, int | None] = json.loads(row["table_versions"])
-    if lake.latest_version(spark, lake.table_path(*LEDGER.split("/", 1))) != versions[LEDGER]:
+    session = (row.get("engine_session"), row.get("engine_user"))
+    if row["status"] == "started" and \
+            lake.latest_version(spark, lake.table_path(*LEDGER.split("/", 1))) != versions[LEDGER]:
         return None     # the ledger commit, the batch's last, happened: it finished
+    # (again when resuming an undo: cheap, and the crash may have come before it)
+    stopped = stop_session(spark, *session) if session[0] else []
+    if row["status"] == "started":
+        _append(spark, row["ingest_run_id"], row["batch"], "undoing", row["files"], versions, session)
+    undone = _restore(spark, versions)
+    _append(spark, row["ingest_run_id"], row["batch"], "rolled_back", row["files"], versions, session)
+    note = (f"run {row['ingest_run_id']} batch {row['batch']} did not finish: "
+            + (f"stopped {len(stopped)} of its operation(s) still running on the Spark Connect server, "
+               if stopped else "")
+            + f"undid its writes to {len(undone)} table(s) ({', '.join(undone) or 'none'}); "
+            "its files are ingested again now")
+    log.warning(note)
+    return note
+
+
+def _restore(spark, versions: dict[str, int | None]) -> list[str]:
     undone = []
     for table, version in sorted(versions.items()):
         target = lake.table_path(*table.split("/", 1))
@@ -66,16 +102,80 @@ def undo_unfinished(spark) -> str | None:
             spark.sql(f"RESTORE TABLE delta.`{target}` TO VERSION AS OF {version}")
         faults.after_commit(target)
         undone.append(table)
-    _append(spark, row["ingest_run_id"], row["batch"], "rolled_back", row["files"], versions)
-    note = (f"run {row['ingest_run_id']} batch {row['batch']} did not finish: undid its writes to "
-            f"{len(undone)} table(s) ({', '.join(undone) or 'none'}); its files are ingested again now")
-    log.warning(note)
-    return note
+    return undone
 
 
-def _append(spark, run_id: str, batch_no: int, status: str, files: int, versions: dict) -> None:
+STILL_RUNNING = ("OPERATION_STATE_RUNNING", "OPERATION_STATE_UNSPECIFIED")
+
+
+def stop_session(spark, session_id: str, user_id: str | None, timeout: float | None = None) -> list[str]:
+    """Interrupt every operation of the killed batch's Spark Connect session,
+    wait until the server reports none of them running (so none can commit
+    any more), then release the session. The operations it interrupted."""
+    from pyspark.sql.connect.client import ChannelBuilder, SparkConnectClient
+
+    from lakehouse.config import settings
+    from lakehouse.spark import connect_channel
+
+    remote = settings().spark_remote
+    if lake.is_connect(spark) and spark.session_id == session_id:
+        return []       # this process's own session: its calls returned, nothing of it runs
+    if not remote:
+        raise RecoveryError(f"the unfinished batch ran on a Spark Connect server (session {session_id}) but "
+                            "SPARK_REMOTE is not set: set it to that server so that its operations are stopped "
+                            "before the batch is undone")
+    channel = connect_channel(remote, session_id)
+    if user_id:
+        channel.set(ChannelBuilder.PARAM_USER_ID, user_id)
+    client = SparkConnectClient(connection=channel)
+    try:
+        try:
+            interrupted = client.interrupt_all() or []
+        except Exception as exc:   # the server no longer knows the session (released, or restarted)
+            if "SESSION_CLOSED" in str(exc) or "SESSION_NOT_FOUND" in str(exc):
+                return []
+            raise
+        _wait_stopped(client, session_id, interrupted, timeout or settings().connect_stop_timeout)
+        client.release_session()
+        if interrupted:
+            log.warning("interrupted %d operation(s) of the killed batch's Spark Connect session %s",
+                        len(interrupted), session_id)
+        return interrupted
+    finally:
+        client.close()
+
+
+def _wait_stopped(client, session_id: str, operations: list[str], timeout: float) -> None:
+    from pyspark.sql.connect.proto import base_pb2 as pb2
+
+    if not operations:
+        return
+    state = pb2.GetStatusResponse.OperationStatus.OperationState.Name
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = client._get_operation_statuses(operations).operation_statuses
+        running = [s.operation_id for s in statuses if state(s.state) in STILL_RUNNING]
+        if not running:
+            return
+        if time.monotonic() > deadline:
+            raise RecoveryError(
+                f"{len(running)} operation(s) of the killed batch still run on the Spark Connect server "
+                f"(session {session_id}) {timeout:.0f} s after they were interrupted; nothing was undone. "
+                "Rerun later, or restart the server (`lakehouse connect down`, `up`)")
+        time.sleep(0.5)
+
+
+class RecoveryError(RuntimeError):
+    """An unfinished batch cannot be undone safely yet; the message says why."""
+
+
+def _append(spark, run_id: str, batch_no: int, status: str, files: int, versions: dict,
+            session: tuple[str | None, str | None] = (None, None)) -> None:
     row = [{"ingest_run_id": run_id, "batch": batch_no, "status": status, "files": files,
-            "table_versions": json.dumps(versions, sort_keys=True), "recorded_at": utc_now()}]
+            "table_versions": json.dumps(versions, sort_keys=True), "recorded_at": utc_now(),
+            "engine_session": session[0], "engine_user": session[1]}]
     path = lake.table_path(*BATCHES)
-    spark.createDataFrame(row, BATCHES_SCHEMA).write.format("delta").mode("append").save(path)
+    # mergeSchema: a lake made before the engine_* columns gains them
+    (spark.createDataFrame(row, BATCHES_SCHEMA).write.format("delta").mode("append")
+     .option("mergeSchema", "true").save(path))
     faults.after_commit(path)
