@@ -134,3 +134,15 @@ def test_charts_without_data_say_so_and_charts_with_data_do_not(page, mart):
     figures = page.locator("[data-kpi]").all_inner_texts()
     assert figures and all(f.replace(",", "").isdigit() for f in figures), figures
 
+
+def test_every_section_draws_and_rules_read_as_their_description(page, mart):
+    from lakehouse.catalog import load_catalog
+
+    assert page.locator("text=could not be drawn").count() == 0
+    [(by_rule,)] = mart("select quarantined_by_rule from marts.fct_collection_quality "
+                        f"where source = 'huangpu' and delivery_date = '{DAY}'")
+    assert by_rule
+    rules = load_catalog().rules
+    shown = page.locator("section#collection_quality").inner_text()
+    for rule_id in by_rule:
+        assert rules[rule_id].reason in shown and rule_id not in shown, rule_id
