@@ -1,20 +1,19 @@
-"""Staging (Python, no Spark): the process pool gives exactly what one
-process gives, and exact re-sends of registry rows are dropped as duplicates
-before Spark while records that Spark resolves are never dropped."""
+"""Staging's Python, without Spark: the driver's plan (what is new, what is
+refused unopened), one file's staging as a Spark task runs it, and the
+ledger's verdicts (a corrected manifest makes a rejected file eligible)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from lakehouse.catalog import load_catalog
 from lakehouse.config import REPO_ROOT
 from lakehouse.generator import generate
-from lakehouse.ingest import staging
+from lakehouse.ingest import runlog, staging
 from lakehouse.ingest.landing import find_deliveries
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -32,63 +31,83 @@ def catalog():
     return load_catalog(REPO_ROOT / "schemas")
 
 
-def _rows(batch: staging.StagedBatch, layer: str) -> dict[str, list[dict]]:
-    tables = getattr(batch, layer)
-    return {name: pa.concat_tables(parts).to_pylist() for name, parts in sorted(tables.items())}
+def _stage_all(landing, catalog, is_done=lambda p: False):
+    """The driver's plan, then each planned file staged as a Spark task stages it (stage_file)."""
+    deliveries, _ = find_deliveries(landing, sorted(p.name for p in landing.iterdir()))
+    planned, refused = staging.plan_files(deliveries, catalog, is_done)
+    staged = [staging.stage_file(p, Path(p.uri).read_bytes(), catalog, "run", AT) for p in planned]
+    return planned, refused, staged
 
 
-def test_the_process_pool_stages_exactly_what_one_process_does(landing, catalog, monkeypatch):
-    deliveries, _ = find_deliveries(landing, sorted(catalog.sources))
-    one = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1)
-    monkeypatch.setattr(staging, "PARALLEL_FROM_ROWS", 0)
-    pooled = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=2)
-
-    assert [(f.file, f.status, f.reason, f.rows_in) for f in pooled.files] == \
-           [(f.file, f.status, f.reason, f.rows_in) for f in one.files]
-    assert pooled.resent_duplicates == one.resent_duplicates
-    assert _rows(pooled, "silver") == _rows(one, "silver")
-    assert _rows(pooled, "bronze") == _rows(one, "bronze")
-    row_ids = [r["_row_id"] for rows in _rows(pooled, "silver").values() for r in rows]
-    assert len(row_ids) == len(set(row_ids))          # unique across files: the resolver joins on them
+def test_row_ids_are_unique_across_the_batch_and_lineage_names_the_declared_file(landing, catalog):
+    planned, refused, staged = _stage_all(landing, catalog)
+    assert not refused and planned
+    row_ids = [r["_row_id"] for _, rows in staged for r in rows]
+    assert len(row_ids) == len(set(row_ids)) == sum(f.rows_in for f, _ in staged)   # the resolver joins on them
+    for p, (f, rows) in zip(planned, staged, strict=True):
+        assert (f.file, f.sha256, f.manifest_rows) == (p.file, p.sha256, p.manifest_rows)
+        assert all(r["_file"] == p.file and r["_file_sha256"] == p.sha256 for r in rows)
 
 
-def _resend(landing, tmp_path, feed: str):
-    """A landing holding the first delivered file of `feed` twice: on its own
-    day and, byte for byte, on the next day."""
+def _copy_day(landing, tmp_path, feed: str, rows_delta: int = 0, corrupt: bool = False):
+    """The first delivered file of `feed` alone in a new landing, its manifest
+    announcing rows + rows_delta (and, with `corrupt`, its bytes cut short)."""
     deliveries, _ = find_deliveries(landing, sorted(p.name for p in landing.iterdir()))
     first = next(d for d in deliveries if any(f.feed == feed and f.rows for f in d.files))
-    source = first.source
     entry = next(f for f in first.files if f.feed == feed)
-    for day in (first.day, first.day + timedelta(days=1)):
-        folder = tmp_path / "landing" / source / day.isoformat()
-        folder.mkdir(parents=True)
-        shutil.copy(first.folder / entry.name, folder / entry.name)
-        manifest = {"source": source, "date": day.isoformat(), "files": [
-            {"name": entry.name, "feed": feed, "rows": entry.rows, "sha256": entry.sha256}]}
-        (folder / "_MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return find_deliveries(tmp_path / "landing", [source])[0], entry
+    folder = tmp_path / "landing" / first.source / first.day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    data = Path(first.uri(entry.name)).read_bytes()
+    (folder / entry.name).write_bytes(data[: len(data) // 2] if corrupt else data)
+    manifest = {"source": first.source, "date": first.day.isoformat(), "files": [
+        {"name": entry.name, "feed": feed, "rows": entry.rows + rows_delta, "sha256": entry.sha256}]}
+    (folder / "_MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return tmp_path / "landing"
 
 
-def test_an_unchanged_registry_resend_is_counted_as_duplicates_and_kept_from_spark(landing, catalog, tmp_path):
-    deliveries, entry = _resend(landing, tmp_path, "entities")
-    batch = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1)
-
-    first, second = [f for f in batch.files if f.feed == "entities"]
-    assert first.rows_in == second.rows_in == entry.rows > 0
-    good_rows = sum(1 for r in pa.concat_tables(batch.silver["entities"]).to_pylist()
-                    if r["_file"] == first.file and not r["_rules"])
-    assert batch.resent_duplicates == {second.file_id: good_rows}
-    silver_files = [r["_file"] for r in pa.concat_tables(batch.silver["entities"]).to_pylist()]
-    assert silver_files.count(second.file) == entry.rows - good_rows   # only its quarantined rows go on
-    assert sum(t.num_rows for t in batch.bronze["entities"]) == 2 * entry.rows   # bronze keeps every row
+def _ledger_after(staged) -> runlog.Ledger:
+    ledger = runlog.Ledger()
+    for f, _ in staged:
+        ledger.verdicts.setdefault((f.file, f.sha256), []).append(
+            {"manifest_rows": f.manifest_rows, "reason": f"{f.reason}: {f.message}" if f.reason else None,
+             "file_size": f.size, "file_modified_ms": f.modified_ms})
+    return ledger
 
 
-def test_records_resolved_against_the_registry_are_never_dropped(landing, catalog, tmp_path):
-    deliveries, entry = _resend(landing, tmp_path, "penalties")
-    batch = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1)
+def test_a_corrected_manifest_makes_a_rejected_file_eligible_again(landing, catalog, tmp_path):
+    wrong = _copy_day(landing, tmp_path / "a", "penalties", rows_delta=1)
+    _, _, staged = _stage_all(wrong, catalog)
+    [(f, rows)] = staged
+    assert (f.status, f.reason, rows) == ("rejected", "row_count_mismatch", [])
+    ledger = _ledger_after(staged)
+    # the same bytes under the same manifest: nothing to do
+    assert _stage_all(wrong, catalog, ledger.is_done)[0] == []
+    # the source re-sends the day with a corrected manifest and the same bytes
+    fixed = _copy_day(landing, tmp_path / "a", "penalties")
+    again = _stage_all(fixed, catalog, ledger.is_done)[2]
+    [(f2, rows2)] = again
+    assert f2.status == "accepted" and len(rows2) == f2.rows_in == f2.manifest_rows > 0
+    assert _stage_all(fixed, catalog, _ledger_after(again).is_done)[0] == []
 
-    assert batch.resent_duplicates == {}
-    assert sum(t.num_rows for t in batch.silver["penalties"]) == 2 * entry.rows
+
+def test_a_file_cut_in_transfer_is_looked_at_again_when_other_bytes_arrive(landing, catalog, tmp_path):
+    cut = _copy_day(landing, tmp_path, "penalties", corrupt=True)
+    _, _, staged = _stage_all(cut, catalog)
+    [(f, _)] = staged
+    assert (f.status, f.reason) == ("rejected", "manifest_sha256_mismatch")
+    ledger = _ledger_after(staged)
+    assert _stage_all(cut, catalog, ledger.is_done)[0] == []          # the same cut bytes: nothing new
+    whole = _copy_day(landing, tmp_path, "penalties")                   # re-sent whole, same manifest
+    [(f2, _)] = _stage_all(whole, catalog, ledger.is_done)[2]
+    assert f2.status == "accepted"
+
+
+def test_a_file_the_folder_lacks_is_refused_without_staging(landing, catalog, tmp_path):
+    root = _copy_day(landing, tmp_path, "penalties")
+    [data_file] = [p for p in root.rglob("*") if p.is_file() and p.name != "_MANIFEST.json"]
+    data_file.unlink()
+    planned, refused, _ = _stage_all(root, catalog)
+    assert planned == [] and [(f.status, f.reason) for f in refused] == [("rejected", "file_missing")]
 
 
 def test_a_file_sending_both_headers_of_a_renamed_field_is_rejected(tmp_path, catalog):
@@ -113,8 +132,7 @@ def test_a_file_sending_both_headers_of_a_renamed_field_is_rejected(tmp_path, ca
         files.append({"name": f"{feed}.csv", "feed": feed, "rows": 1, "sha256": hashlib.sha256(data).hexdigest()})
     (folder / "_MANIFEST.json").write_text(json.dumps({"source": "xuhui", "date": "2017-03-02", "template": "S",
                                                        "files": files}, ensure_ascii=False), encoding="utf-8")
-    deliveries, _ = find_deliveries(landing, ["xuhui"])
-    [f] = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1).files
+    [f] = [f for f, _ in _stage_all(landing, catalog)[2]]
     assert (f.status, f.reason) == ("rejected", "conflicting_headers")
     assert "'罚款金额' and '罚没款金额'" in f.message and "xuhui/2017-03-02/penalties.csv" in f.message
 
@@ -125,17 +143,18 @@ def test_a_quarantined_row_restaged_from_its_raw_values_is_the_row_staging_gave(
     row staging gave on delivery (values, flags, identifiers, rules)."""
     from lakehouse.ingest import promote
 
-    deliveries, _ = find_deliveries(landing, sorted(catalog.sources))
-    batch = staging.stage_deliveries(deliveries, catalog, "run", AT, set(), workers=1)
+    by_table: dict[str, list[dict]] = {}
+    for f, rows in _stage_all(landing, catalog)[2]:
+        by_table.setdefault(f.feed, []).extend(rows)
     templates = set()
-    for name, parts in sorted(batch.silver.items()):
+    for name, staged_rows in sorted(by_table.items()):
         table = catalog.tables[name]
         if not table.entity_ref:
             continue
-        rows = pa.concat_tables(parts).to_pylist()[:40]
+        rows = staging.to_arrow(staged_rows, staging.arrow_schema(table)).to_pylist()[:40]
         quarantined = [{**{k: r[k] for k in ("_source", "_delivery_date", "_file", "_file_sha256", "_row_number",
                                                "_ingest_run_id", "_ingested_at")}, "raw": r["_raw"]} for r in rows]
-        [again] = promote._restage(catalog, table, quarantined, "promoting-run").silver[name]
+        again = promote.restage(catalog, table, quarantined, "promoting-run")
         skip = {"_row_id", "_promoted_by_run_id"}
         got = sorted((tuple((k, repr(v)) for k, v in sorted(r.items()) if k not in skip) for r in again.to_pylist()))
         want = sorted((tuple((k, repr(v)) for k, v in sorted(r.items()) if k not in skip) for r in rows))

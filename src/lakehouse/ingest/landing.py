@@ -1,16 +1,24 @@
-"""Finding deliveries in the landing area and checking them against their manifest.
+"""Finding deliveries in the landing area and reading their manifests: the
+driver's whole share of the delivered bytes.
 
-A delivery is `landing/<source>/<YYYY-MM-DD>/` with a `_MANIFEST.json`; a
-folder without one is still being uploaded and is not read.
+A delivery is `<landing>/<source>/<YYYY-MM-DD>/` with a `_MANIFEST.json`; a
+folder without one is still being uploaded and is not read. The landing is a
+local folder (listed here, with os.scandir) or any URI Spark can read, e.g.
+`s3a://bucket/landing` (listed through Spark's file systems). Either way only
+names, sizes and modification times are listed and only the small manifests
+are read: the delivered data files are opened by Spark's executors
+(ingest/staging.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import unquote
 
 MANIFEST = "_MANIFEST.json"
 
@@ -24,15 +32,27 @@ class ManifestEntry:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """A file as the landing's listing shows it (never opened by the driver)."""
+    size: int
+    modified_ms: int
+
+
+@dataclass(frozen=True)
 class Delivery:
     source: str
     day: date
-    folder: Path
+    folder: str                    # local path or URI of the delivery folder
     template: str
     files: tuple[ManifestEntry, ...]
+    listed: dict[str, Listed] = field(default_factory=dict, compare=False, hash=False)   # name -> listing
 
     def relative(self, name: str) -> str:
         return f"{self.source}/{self.day.isoformat()}/{name}"
+
+    def uri(self, name: str) -> str:
+        """Where Spark reads the file: the folder's path or URI plus the name."""
+        return f"{self.folder.rstrip('/')}/{name}"
 
 
 class ManifestError(ValueError):
@@ -54,6 +74,17 @@ class RejectedFolder:
     message: str
 
 
+def is_uri(landing: str | Path) -> bool:
+    """A landing Spark lists and reads through its file systems (s3a://, hdfs://, ...)."""
+    text = str(landing)
+    return "://" in text and not text.startswith("file://")
+
+
+def local_path(landing: str | Path) -> Path:
+    text = str(landing)
+    return Path(text[len("file://"):] if text.startswith("file://") else text)
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -62,39 +93,59 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(folder: Path, source: str, day: date) -> Delivery:
-    path = folder / MANIFEST
+def parse_manifest(data: bytes, where: str, source: str, day: date, names: set[str], folder: str,
+                   listed: dict[str, Listed] | None = None) -> Delivery:
+    """The manifest's bytes (at `where`) and the names in its folder -> a Delivery, or ManifestError."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        doc = json.loads(data.decode("utf-8-sig"))
         files = tuple(ManifestEntry(str(f["name"]), str(f["feed"]), int(f["rows"]), str(f["sha256"]).lower())
                       for f in doc["files"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ManifestError(f"{path}: unreadable manifest ({exc}); ask {source} to re-send the folder "
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{where}: unreadable manifest ({exc}); ask {source} to re-send the folder "
                             f"with a valid {MANIFEST}") from exc
     if doc.get("source") not in (None, source) or doc.get("date") not in (None, day.isoformat()):
-        raise ManifestError(f"{path}: manifest says source={doc.get('source')!r} date={doc.get('date')!r} "
+        raise ManifestError(f"{where}: manifest says source={doc.get('source')!r} date={doc.get('date')!r} "
                             f"but the folder is {source}/{day}; move the folder or fix the manifest",
                             "manifest_wrong_folder")
-    listed = {f.name for f in files}
-    unlisted = sorted(p.name for p in folder.iterdir()
-                      if p.is_file() and p.name != MANIFEST and not p.name.startswith(".") and p.name not in listed)
+    unlisted = sorted(n for n in names if n != MANIFEST and not n.startswith(".") and n not in {f.name for f in files})
     if unlisted:
-        raise ManifestError(f"{path}: file(s) {unlisted} are in the folder but not in {MANIFEST}, so the "
+        raise ManifestError(f"{where}: file(s) {unlisted} are in the folder but not in {MANIFEST}, so the "
                             f"manifest does not describe this delivery; ask {source} to re-send the folder with "
                             "a complete manifest (or remove the stray files)", "manifest_unlisted_file")
-    return Delivery(source, day, folder, str(doc.get("template", "")), files)
+    return Delivery(source, day, folder, str(doc.get("template", "")), files, dict(listed or {}))
 
 
-def find_deliveries(landing: Path, sources: list[str], start: date | None = None, end: date | None = None,
-                    rejected: list[RejectedFolder] | None = None) -> tuple[list[Delivery], list[str]]:
-    """Deliveries with a manifest for the given sources and date range, oldest
-    first; plus notes on folders skipped (no manifest yet, bad names).
+def read_manifest(folder: Path, source: str, day: date) -> Delivery:
+    """A local delivery folder's manifest (the CLI and tests read one folder)."""
+    listing = _list_local_folder(folder)
+    return parse_manifest(_read_local(folder / MANIFEST), str(folder / MANIFEST), source, day, set(listing),
+                          str(folder), listing)
 
-    A folder whose manifest is unreadable or does not match the folder is
-    added to `rejected` and skipped, so the other folders are still read
-    (without `rejected`, its ManifestError is raised)."""
-    found: list[Delivery] = []
-    notes: list[str] = []
+
+def _read_local(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return str(exc).encode()    # not JSON: parse_manifest reports it as unreadable
+
+
+def _list_local_folder(folder: Path) -> dict[str, Listed]:
+    out = {}
+    with os.scandir(folder) as entries:
+        for e in entries:
+            if e.is_file():
+                st = e.stat()
+                out[e.name] = Listed(st.st_size, st.st_mtime_ns // 1_000_000)
+    return out
+
+
+# (source, day) -> {file name: Listed}; and a reader of one manifest's bytes
+Listing = dict[tuple[str, date], dict[str, Listed]]
+
+
+def _list_local(landing: Path, sources: list[str], start: date | None, end: date | None,
+                notes: list[str]) -> tuple[Listing, dict[tuple[str, date], str]]:
+    listing, folders = {}, {}
     for source in sources:
         base = landing / source
         if not base.is_dir():
@@ -107,17 +158,87 @@ def find_deliveries(landing: Path, sources: list[str], start: date | None = None
                 continue
             if (start and day < start) or (end and day > end):
                 continue
-            if not (folder / MANIFEST).exists():
-                notes.append(f"{folder}: no {MANIFEST} yet (still uploading), not read")
-                continue
-            try:
-                found.append(read_manifest(folder, source, day))
-            except ManifestError as exc:
-                if rejected is None:
-                    raise
-                manifest = folder / MANIFEST
-                rejected.append(RejectedFolder(source, day, f"{source}/{day.isoformat()}/{MANIFEST}",
-                                               sha256_of(manifest) if manifest.is_file() else "",
-                                               exc.reason, str(exc)))
+            listing[(source, day)] = _list_local_folder(folder)
+            folders[(source, day)] = str(folder)
+    return listing, folders
+
+
+def _list_with_spark(spark, landing: str, sources: list[str], start: date | None, end: date | None,
+                     notes: list[str]) -> tuple[Listing, dict[tuple[str, date], str]]:
+    """The same listing through Spark's file systems (names, sizes, times; no content read)."""
+    from pyspark.errors import AnalysisException
+
+    root = landing.rstrip("/")
+    try:
+        rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(root)
+                .select("path", "length", "modificationTime").collect())
+    except AnalysisException as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            return {}, {}
+        raise
+    listing: Listing = {}
+    folders = {}
+    for r in rows:
+        parts = unquote(r["path"]).rsplit("/", 3)
+        if len(parts) < 4 or parts[1] not in sources:
+            continue
+        source, folder_name, name = parts[1], parts[2], parts[3]
+        try:
+            day = date.fromisoformat(folder_name)
+        except ValueError:
+            notes.append(f"{root}/{source}/{folder_name}: not a YYYY-MM-DD folder, ignored")
+            continue
+        if (start and day < start) or (end and day > end):
+            continue
+        listing.setdefault((source, day), {})[name] = Listed(int(r["length"]),
+                                                             int(r["modificationTime"].timestamp() * 1000))
+        folders[(source, day)] = f"{root}/{source}/{folder_name}"
+    return listing, folders
+
+
+def _manifests_with_spark(spark, paths: list[str]) -> dict[str, bytes]:
+    if not paths:
+        return {}
+    rows = spark.read.format("binaryFile").load(paths).select("path", "content").collect()
+    by_tail = {"/".join(unquote(r["path"]).rsplit("/", 3)[-3:]): bytes(r["content"]) for r in rows}
+    return {p: by_tail.get("/".join(p.rsplit("/", 3)[-3:]), b"") for p in paths}
+
+
+def find_deliveries(landing: str | Path, sources: list[str], start: date | None = None, end: date | None = None,
+                    rejected: list[RejectedFolder] | None = None, spark=None) -> tuple[list[Delivery], list[str]]:
+    """Deliveries with a manifest for the given sources and date range, oldest
+    first; plus notes on folders skipped (no manifest yet, bad names).
+
+    A folder whose manifest is unreadable or does not match the folder is
+    added to `rejected` and skipped, so the other folders are still read
+    (without `rejected`, its ManifestError is raised). A landing given as a
+    URI is listed through `spark`."""
+    notes: list[str] = []
+    if is_uri(landing):
+        if spark is None:
+            raise ValueError(f"{landing}: a landing on a URI is listed through Spark; pass the session")
+        listing, folders = _list_with_spark(spark, str(landing), sources, start, end, notes)
+    else:
+        listing, folders = _list_local(local_path(landing), sources, start, end, notes)
+    waiting = sorted(k for k, names in listing.items() if MANIFEST not in names)
+    notes += [f"{folders[k]}: no {MANIFEST} yet (still uploading), not read" for k in waiting]
+    ready = sorted(k for k, names in listing.items() if MANIFEST in names)
+    manifest_of = {k: f"{folders[k]}/{MANIFEST}" for k in ready}
+    if is_uri(landing):
+        data = _manifests_with_spark(spark, [manifest_of[k] for k in ready])
+    else:
+        data = {p: _read_local(Path(p)) for p in manifest_of.values()}
+    found: list[Delivery] = []
+    for key in ready:
+        source, day = key
+        where = manifest_of[key]
+        try:
+            found.append(parse_manifest(data[where], where, source, day, set(listing[key]), folders[key],
+                                        listing[key]))
+        except ManifestError as exc:
+            if rejected is None:
+                raise
+            rejected.append(RejectedFolder(source, day, f"{source}/{day.isoformat()}/{MANIFEST}",
+                                           hashlib.sha256(data[where]).hexdigest(), exc.reason, str(exc)))
     found.sort(key=lambda d: (d.day, d.source))
     return found, notes

@@ -48,11 +48,13 @@ RUN_LOG = OpsTable("ops", "ingest_runs", (
     ("_file_sha256", "string"),       # = file_sha256, under the name lineage columns use
 ), pg_name="ingest_runs", pg_key=("ingest_run_id", "_file", "_file_sha256"))
 
-# Which delivered files were processed, by sha256 (not published).
+# Each delivered file's verdict under its manifest entry (path, declared sha256
+# and rows), with the size and time the listing showed (not published): see
+# runlog.Ledger for when a file is staged again.
 FILE_LEDGER = OpsTable("ops", "file_ledger", (
     ("_file", "string"), ("source", "string"), ("delivery_date", "date"), ("feed", "string"),
     ("file_sha256", "string"), ("status", "string"), ("reason", "string"), ("ingest_run_id", "string"),
-    ("recorded_at", "timestamp"),
+    ("recorded_at", "timestamp"), ("manifest_rows", "int"), ("file_size", "int"), ("file_modified_ms", "int"),
 ))
 
 # The lineage every delivered row carries from staging on: the first lineage

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from datetime import datetime
 from functools import reduce
 
 from pyspark.sql import DataFrame
@@ -35,7 +36,7 @@ from pyspark.sql import functions as F
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
 from lakehouse.ingest import silver
-from lakehouse.ingest.staging import StagedBatch, StagedFile, _silver_row, arrow_schema, to_arrow
+from lakehouse.ingest.staging import StagedBatch, StagedFile, arrow_schema, silver_row, to_arrow
 from lakehouse.normalise import make_row_normaliser, name_key
 from lakehouse.readers.base import RawRow
 
@@ -45,18 +46,26 @@ log = logging.getLogger(__name__)
 PROMOTABLE_RULES = ["uscc_unresolved"]
 
 
-def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[str]) -> dict[str, int]:
+def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[str],
+         batch_started: datetime | None = None) -> dict[str, int]:
     """Promote and refresh after a batch merged `merged_references`
-    (a subset of {"entities", "departments"}). Returns rows promoted per table."""
+    (a subset of {"entities", "departments"}). Returns rows promoted per table.
+
+    The batch's own rows (run id and `_ingested_at` = `batch_started`) are
+    left out: they were resolved after the batch merged its reference tables,
+    against the registry and department list as they are now. So a backfill
+    into an empty lake has nothing to heal, and a day heals only older rows."""
     if not merged_references:
         return {}
     promoted: dict[str, int] = {}
+    older = (~((F.col("_ingest_run_id") == run_id) & (F.col("_ingested_at") == F.lit(batch_started)))
+             if batch_started is not None else F.lit(True))
     with report.timed("heal"):
         changed = _changed_entities(spark, run_id) if "entities" in merged_references else None
         if changed is not None:
-            promoted = promote_quarantined(spark, catalog, run_id, report, _Learnt.of(changed))
+            promoted = promote_quarantined(spark, catalog, run_id, report, _Learnt.of(changed), older)
         try:
-            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references))
+            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references), older)
         finally:
             if changed is not None:
                 changed.unpersist()
@@ -107,7 +116,8 @@ class _Learnt:
 # --------------------------------------------------------------------------- promotion
 
 
-def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _Learnt) -> dict[str, int]:
+def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _Learnt,
+                        older=None) -> dict[str, int]:
     from lakehouse.ingest import pipeline
 
     qpath = lake.table_path("quarantine", "rows")
@@ -117,6 +127,7 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _L
     candidates = (spark.read.format("delta").load(qpath)
                   .where(F.col("_table").isin(sorted(tables)))
                   .where(F.array_sort("rule_ids") == F.array(*[F.lit(r) for r in PROMOTABLE_RULES]))
+                  .where(older if older is not None else F.lit(True))
                   .collect())
     if not candidates:
         return {}
@@ -144,12 +155,12 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
     and write those that now resolve. Returns how many left the quarantine."""
     from lakehouse.ingest import pipeline
 
-    batch = _restage(catalog, table, rows, run_id, learnt.may_resolve)
-    if not batch.silver:
+    staged = restage(catalog, table, rows, run_id, learnt.may_resolve)
+    if staged is None:
         return 0
-    staged = batch.silver[table.name][0]
     kept = set(zip(*[staged[c].to_pylist() for c in ("_file", "_file_sha256", "_row_number")], strict=True))
     rows = [q for q in rows if (q["_file"], q["_file_sha256"], q["_row_number"]) in kept]
+    batch = _as_batch(spark, table, staged, rows)
     plan = pipeline._prepare_table(spark, table, batch, run_id, report, refs, fresh_files=False)
     try:
         blocked = set(plan.gate.blocked_sources)
@@ -183,12 +194,24 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
         plan.release()
 
 
-def _restage(catalog: Catalog, table: Table, rows: list, run_id: str, keep=None) -> StagedBatch:
-    """Quarantine rows -> the staged silver rows their files gave, normalised
-    again from the raw values with the header map of their delivery day
-    (only those `keep(row)` accepts, if given)."""
+def _as_batch(spark, table: Table, staged, rows: list) -> StagedBatch:
+    """Re-staged rows as a batch of their files (already ingested) for pipeline._prepare_table."""
     batch = StagedBatch()
     files: dict[str, StagedFile] = {}
+    for q in rows:
+        fid = lake.file_id(q["_file"], q["_file_sha256"])
+        if fid not in files:
+            files[fid] = StagedFile(q["_source"], q["_delivery_date"], table.feed, q["_file"], q["_file_sha256"], 0)
+    batch.files = list(files.values())
+    batch.rows[table.name] = lake.arrow_frame(spark, staged)
+    batch.row_counts[table.name] = staged.num_rows
+    return batch
+
+
+def restage(catalog: Catalog, table: Table, rows: list, run_id: str, keep=None):
+    """Quarantine rows -> the staged silver rows (an Arrow table, None if none)
+    their files gave, normalised again from the raw values with the header map
+    of their delivery day (only those `keep(row)` accepts, if given)."""
     staged_rows = []
     for row_id, q in enumerate(sorted(rows, key=lambda r: (r["_delivery_date"], r["_file"], r["_row_number"]))):
         source = catalog.sources[q["_source"]]
@@ -197,18 +220,12 @@ def _restage(catalog: Catalog, table: Table, rows: list, run_id: str, keep=None)
         lineage = {"_source": q["_source"], "_delivery_date": q["_delivery_date"], "_file": q["_file"],
                    "_file_sha256": q["_file_sha256"], "_ingest_run_id": q["_ingest_run_id"],
                    "_ingested_at": q["_ingested_at"], "_promoted_by_run_id": run_id}
-        row = _silver_row(normalise(RawRow(q["_row_number"], raw)), table, lineage, raw, row_id)
+        row = silver_row(normalise(RawRow(q["_row_number"], raw)), table, lineage, raw, row_id)
         row["_holding_district"] = source.division_code
         if keep is not None and not keep(row):
             continue
         staged_rows.append(row)
-        fid = lake.file_id(q["_file"], q["_file_sha256"])
-        if fid not in files:
-            files[fid] = StagedFile(q["_source"], q["_delivery_date"], table.feed, q["_file"], q["_file_sha256"], 0)
-    batch.files = list(files.values())
-    if staged_rows:
-        batch.silver[table.name].append(to_arrow(staged_rows, arrow_schema(table)))
-    return batch
+    return to_arrow(staged_rows, arrow_schema(table)) if staged_rows else None
 
 
 def _record_promotion(spark, table: str, moved: dict[str, dict], run_id: str) -> None:
@@ -228,7 +245,8 @@ def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
 # --------------------------------------------------------------------------- refresh
 
 
-def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_departments: list[str] | None) -> None:
+def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_departments: list[str] | None,
+                   older=None) -> None:
     """Registry-derived columns of silver rows (current and history) follow
     the registry and the department list as they are now. Each table is read
     once: the rows the change can touch are kept (cached) and everything else
@@ -239,7 +257,7 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
     touched = {}
     for table in catalog.tables.values():
         for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
-            rows = _touched_rows(spark, table, path, changed, known_departments)
+            rows = _touched_rows(spark, table, path, changed, known_departments, older)
             if rows is not None:
                 touched[path] = (table, rows)
     try:
@@ -264,7 +282,7 @@ def _name_col(table: Table) -> str | None:
 
 
 def _touched_rows(spark, table: Table, path: str, changed: DataFrame | None,
-                  known_departments: list[str] | None) -> DataFrame | None:
+                  known_departments: list[str] | None, older=None) -> DataFrame | None:
     """The rows of `path` the change may touch (cached), with the changed
     entity's registry values beside them (`_r_*`, null when not a changed
     entity's row); None when the change cannot touch the table."""
@@ -273,6 +291,8 @@ def _touched_rows(spark, table: Table, path: str, changed: DataFrame | None,
     if not (by_registry or by_departments) or not lake.exists(spark, path):
         return None
     rows = spark.read.format("delta").load(path)
+    if older is not None:     # rows an earlier batch wrote: this batch's own are current already
+        rows = rows.where(older)
     touched = F.lit(False)
     if by_registry:
         rows = rows.join(F.broadcast(changed.select("_r_uscc", "_r_district", "_r_name")),

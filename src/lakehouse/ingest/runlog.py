@@ -1,4 +1,4 @@
-"""The file ledger (which delivered files were processed, by sha256) and the
+"""The file ledger (each delivered file's verdict under its manifest entry) and the
 run log (per file and run: rows in = accepted + duplicates + quarantined).
 
 `rows_promoted` counts the file's rows that were quarantined when it was
@@ -18,6 +18,7 @@ from lakehouse.ingest.ops_tables import FILE_LEDGER, RUN_LOG
 
 LEDGER_SCHEMA = FILE_LEDGER.spark_ddl()
 RUNLOG_SCHEMA = RUN_LOG.spark_ddl()
+LEDGER_ONLY = ("file_size", "file_modified_ms")     # RunLogEntry fields the run log does not keep
 
 
 @dataclass
@@ -45,24 +46,66 @@ class RunLogEntry:
     unknown_columns: list[str] = field(default_factory=list)
     expectations_passed: bool = True
     expectation_failures: list[str] = field(default_factory=list)
+    file_size: int | None = None          # as listed (LEDGER_ONLY: the ledger's, not run-log columns)
+    file_modified_ms: int | None = None
 
     def row(self) -> dict:
-        return {**asdict(self), "_file_sha256": self.file_sha256}
+        row = {**asdict(self), "_file_sha256": self.file_sha256}
+        for name in LEDGER_ONLY:
+            del row[name]
+        return row
+
+    def ledger_row(self) -> dict:
+        return {**{c: getattr(self, c, None) for c in FILE_LEDGER.column_names if c != "recorded_at"},
+                "recorded_at": self.finished_at}
 
     def problem_line(self) -> str | None:
         """How a file that was not accepted is printed (CLI, Airflow tasks); None if accepted."""
         return None if self.status == "accepted" else f"{self.status.upper()}: {self._file}: {self.reason}"
 
 
-def processed_files(spark) -> set[tuple[str, str]]:
-    """(file, sha256) pairs already ingested or rejected: re-delivering the
-    same bytes is a no-op. Files blocked by an expectation are retried."""
+# Rejections for the bytes themselves: the same manifest entry with other bytes
+# (a file re-sent after a cut transfer) deserves another look.
+BYTES_REASONS = ("manifest_sha256_mismatch", "file_missing")
+
+
+@dataclass
+class Ledger:
+    """Which manifest entries already have their verdict.
+
+    A file's verdict depends on its bytes and on its manifest entry, so the
+    ledger keys it on (path, declared sha256, declared rows): the same bytes
+    under the same manifest change nothing, while a corrected manifest (say,
+    its row count) makes a rejected file eligible again. The driver never
+    hashes a file, so a file rejected for its bytes (sha256 mismatch, missing)
+    is looked at again when the listing shows other bytes (size or time).
+    Files blocked by an expectation are always retried."""
+    verdicts: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+
+    def is_done(self, p) -> bool:
+        for v in self.verdicts.get((p.file, p.sha256), []):
+            if v["manifest_rows"] is not None and v["manifest_rows"] != p.manifest_rows:
+                continue
+            if (v["reason"] or "").split(":", 1)[0] in BYTES_REASONS:
+                if (v["file_size"], v["file_modified_ms"]) != (p.size, p.modified_ms):
+                    continue
+            return True
+        return False
+
+
+def processed_files(spark) -> Ledger:
+    """The ledger's final verdicts (accepted or rejected)."""
     path = lake.table_path("ops", "file_ledger")
     if not lake.exists(spark, path):
-        return set()
-    rows = (spark.read.format("delta").load(path).where("status IN ('accepted', 'rejected')")
-            .select("_file", "file_sha256").collect())
-    return {(r["_file"], r["file_sha256"]) for r in rows}
+        return Ledger()
+    cols = ["_file", "file_sha256", "reason", "manifest_rows", "file_size", "file_modified_ms"]
+    table = spark.read.format("delta").load(path)
+    rows = (table.where("status IN ('accepted', 'rejected')")
+            .select(*[c if c in table.columns else F.lit(None).alias(c) for c in cols]).collect())
+    ledger = Ledger()
+    for r in rows:
+        ledger.verdicts.setdefault((r["_file"], r["file_sha256"]), []).append(r.asDict())
+    return ledger
 
 
 def record(spark, entries: list[RunLogEntry]) -> None:
@@ -78,10 +121,11 @@ def record(spark, entries: list[RunLogEntry]) -> None:
     if lake.exists(spark, lake.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
         lake.add_missing_columns(spark, lake.table_path("ops", "ingest_runs"), log.schema)
     lake.append_once(log, lake.table_path("ops", "ingest_runs"), keys, change_feed=True)
-    ledger = log.withColumn("recorded_at", F.col("finished_at")).select(*FILE_LEDGER.column_names)
+    ledger = spark.createDataFrame([e.ledger_row() for e in entries], LEDGER_SCHEMA)
     lpath = lake.table_path("ops", "file_ledger")
-    lake.ensure_table(spark, lpath, spark.createDataFrame([], LEDGER_SCHEMA).schema)
-    lake.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256")
+    lake.ensure_table(spark, lpath, ledger.schema)
+    lake.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256 "
+                                     "AND t.manifest_rows <=> s.manifest_rows")
 
 
 def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> None:

@@ -1,6 +1,16 @@
-"""Delivered files -> in-memory batches (Python, no Spark): check each file
-against its manifest, read it with its template's reader, normalise each row
-to the canonical table, and build Arrow tables for bronze and for silver.
+"""Delivered files -> staged rows, in Spark's executors.
+
+The driver plans (`plan_files`): from the manifests it decides which files
+are new and which it can refuse without opening them (unknown source or
+feed, a file the folder does not hold). Spark does the rest (`stage`): per
+table, its files are read through Spark's file systems (`binaryFile`: a local
+folder, s3a://, ...), and in tasks spread over the files the same Python as
+ever (`stage_file`) checks each file's sha256 and row count against its
+manifest, reads it with its template's reader and normalises every row. One
+pass gives the table's staged rows (canonical values, rule ids, raw values,
+lineage: bronze is a projection of them) and one record per file (accepted
+or rejected with its reason code and message, rows read, unknown columns).
+Only the file records reach the driver; the rows stay in the executors.
 
 Everything a file can be rejected for is decided here, with a reason code
 and a message that says what, where and what to do.
@@ -8,22 +18,18 @@ and a message that says what, where and what to do.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import multiprocessing
-from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from urllib.parse import unquote
 
 import pyarrow as pa
 
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
-from lakehouse.config import stage_workers
-from lakehouse.ingest.landing import Delivery, ManifestEntry, sha256_of
-from lakehouse.ingest.ops_tables import BRONZE_COLUMNS
+from lakehouse.ingest.landing import Delivery
+from lakehouse.ingest.ops_tables import DELIVERY_LINEAGE
 from lakehouse.ingest.table_types import arrow_type
 from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
 from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_required_columns
@@ -34,11 +40,32 @@ from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
 ROW_ID = "_row_id"      # unique in the batch: joins a row back to its raw values
 RULES = "_rules"        # ids of the rules the row broke: non-empty = quarantined
 REASONS = "_reasons"    # one readable reason per broken rule
-RAW = "_raw"            # the values as delivered, kept for the quarantine
+RAW = "_raw"            # the values as delivered, kept for the quarantine (and bronze)
 HELPER_COLUMNS = {
     ROW_ID: "int", "_holding_district": "string", "_uscc_norm": "string", "_uscc_check_ok": "bool", "_reg_no": "string",
     "_name_key": "string", RULES: "array<string>", REASONS: "array<string>", RAW: "map<string,string>",
 }
+# The per-file record that travels in the same stream as the rows (KIND = "file").
+KIND = "_kind"
+FILE_COLUMNS = {KIND: "string", "_f_status": "string", "_f_reason": "string", "_f_message": "string",
+                "_f_rows_in": "int", "_f_unknown_columns": "array<string>"}
+ROWS_PER_CHUNK = 20_000     # rows per Arrow batch handed back to Spark
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """A manifest entry the driver decided to stage: what the executor needs
+    to find, check and read the file. `number` makes row ids batch-unique."""
+    source: str
+    day: date
+    feed: str
+    file: str                 # relative to the landing root: <source>/<day>/<name>
+    uri: str                  # where Spark reads it
+    sha256: str               # declared in the manifest
+    manifest_rows: int
+    number: int
+    size: int | None = None
+    modified_ms: int | None = None
 
 
 @dataclass
@@ -47,218 +74,131 @@ class StagedFile:
     day: date
     feed: str
     file: str                 # relative to the landing root
-    sha256: str
+    sha256: str               # as the manifest declares it (an accepted file's bytes have it)
     manifest_rows: int
     status: str = "accepted"  # accepted | rejected
     reason: str | None = None
     message: str | None = None
     rows_in: int = 0
     unknown_columns: list[str] = field(default_factory=list)
+    size: int | None = None
+    modified_ms: int | None = None
 
     @property
     def file_id(self) -> str:
         return lake.file_id(self.file, self.sha256)
 
+    @classmethod
+    def of(cls, p: PlannedFile) -> StagedFile:
+        return cls(p.source, p.day, p.feed, p.file, p.sha256, p.manifest_rows, size=p.size,
+                   modified_ms=p.modified_ms)
+
 
 @dataclass
 class StagedBatch:
-    """Each accepted file becomes an Arrow table right after it is read, so a
-    batch holds compact columns, not millions of Python dicts."""
+    """The batch's file records (on the driver) and, per table, its staged
+    rows as a persisted DataFrame (in the executors)."""
     files: list[StagedFile] = field(default_factory=list)
-    bronze: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))   # feed -> per file
-    silver: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))   # table -> per file
-    resent_duplicates: dict[str, int] = field(default_factory=dict)   # file id -> rows dropped as re-sends
+    rows: dict = field(default_factory=dict)            # table -> DataFrame of staged rows
+    row_counts: dict[str, int] = field(default_factory=dict)
+    persisted: list = field(default_factory=list)       # what release() frees
 
     def file_ids(self, feed: str) -> list[str]:
         return sorted(f.file_id for f in self.files if f.feed == feed and f.status == "accepted")
 
+    def bronze(self, feed: str):
+        """Bronze is every staged row as sent: the lineage and the raw values."""
+        return self.rows[feed].select(*[n for n, _ in DELIVERY_LINEAGE], self.rows[feed][RAW].alias("raw"))
 
-def stage_deliveries(deliveries: list[Delivery], catalog: Catalog, run_id: str, ingested_at: datetime,
-                     already_processed: set[tuple[str, str]], workers: int | None = None) -> StagedBatch:
-    """Read and normalise every new file of `deliveries`, in delivery order.
+    def release(self) -> None:
+        for df in self.persisted:
+            df.unpersist()
 
-    Files are independent, so a large batch is read by a pool of processes
-    (LAKEHOUSE_STAGE_WORKERS, default one per core); a small one (under
-    PARALLEL_FROM_ROWS announced rows) in this process, as a pool costs
-    about a second to start."""
-    jobs: list[_FileJob] = []
+
+# --------------------------------------------------------------------------- the driver's plan
+
+def plan_files(deliveries: list[Delivery], catalog: Catalog, is_done) -> tuple[list[PlannedFile], list[StagedFile]]:
+    """The files to stage, and those refused without opening them. `is_done(planned)`
+    says the ledger already holds the file's verdict (runlog.Ledger.is_done)."""
+    planned, refused = [], []
     for delivery in deliveries:
         for entry in delivery.files:
-            rel = delivery.relative(entry.name)
-            path = delivery.folder / entry.name
-            sha = sha256_of(path) if path.exists() else ""
-            if (rel, sha) not in already_processed:
-                jobs.append(_FileJob(delivery, entry, rel, sha, run_id, ingested_at))
-    workers = stage_workers() if workers is None else workers
-    if workers > 1 and len(jobs) > 1 and sum(j.entry.rows for j in jobs) >= PARALLEL_FROM_ROWS:
-        # fork: workers start in milliseconds and never import the caller's
-        # __main__ (spawn would re-run an unguarded script). They only read
-        # files and build Arrow tables; nothing in them touches Spark.
-        # gc.freeze(): a child's collector must never finalise the parent's
-        # objects, such as the Py4J connection to the JVM it shares a socket with.
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        gc.freeze()
-        try:
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(catalog,)) as pool:
-                # biggest files first, so that no worker is left alone with a snapshot at the end
-                futures = {i: pool.submit(_stage_file, jobs[i])
-                           for i in sorted(range(len(jobs)), key=lambda i: -jobs[i].entry.rows)}
-                results = [futures[i].result() for i in range(len(jobs))]
-        finally:
-            gc.unfreeze()
-    else:
-        _init_worker(catalog)
-        results = [_stage_file(job) for job in jobs]
-    return _assemble(results)
+            listed = delivery.listed.get(entry.name)
+            p = PlannedFile(delivery.source, delivery.day, entry.feed, delivery.relative(entry.name),
+                            delivery.uri(entry.name), entry.sha256, entry.rows, len(planned) + len(refused),
+                            listed.size if listed else None, listed.modified_ms if listed else None)
+            if is_done(p):
+                continue
+            problem = _refused_unopened(p, catalog)
+            if problem:
+                f = StagedFile.of(p)
+                f.status, f.reason, f.message = "rejected", problem.reason_code, problem.message
+                refused.append(f)
+            else:
+                planned.append(p)
+    return planned, refused
 
 
-PARALLEL_FROM_ROWS = 100_000
+def _refused_unopened(p: PlannedFile, catalog: Catalog) -> FileRejected | None:
+    where = p.file
+    source = catalog.sources.get(p.source)
+    if source is None:
+        return FileRejected("unknown_source", f"{where}: no schemas/sources/{p.source}.yaml; add the "
+                                              "source's YAML file to read its deliveries")
+    if p.feed not in source.feeds or p.feed not in catalog.tables:
+        return FileRejected("unknown_feed", f"{where}: feed {p.feed!r} is not one {source.code} sends "
+                                            f"({', '.join(source.feeds)}); fix the manifest or the source YAML")
+    if p.size is None:
+        return FileRejected("file_missing", f"{where}: listed in _MANIFEST.json but not in the folder; ask "
+                                            f"{source.code} to re-send the day")
+    return None
 
 
-@dataclass
-class _FileJob:
-    delivery: Delivery
-    entry: ManifestEntry
-    rel: str
-    sha: str
-    run_id: str
-    ingested_at: datetime
+# --------------------------------------------------------------------------- one file (pure Python)
 
-
-@dataclass
-class _FileResult:
-    staged: StagedFile
-    table: str | None = None
-    bronze: pa.Table | None = None
-    silver: pa.Table | None = None
-    digests: list[bytes | None] | None = None   # content digest per silver row, for pre-deduplication
-
-
-_WORKER_CATALOG: Catalog | None = None
-
-
-def _init_worker(catalog: Catalog) -> None:
-    global _WORKER_CATALOG
-    _WORKER_CATALOG = catalog
-
-
-def _stage_file(job: _FileJob) -> _FileResult:
-    gc.disable()   # millions of short-lived dicts and no cycles: the collector only costs time here
+def stage_file(p: PlannedFile, data: bytes, catalog: Catalog, run_id: str,
+               ingested_at: datetime) -> tuple[StagedFile, list[dict]]:
+    """Check, read and normalise one delivered file's bytes: its record and its staged rows."""
+    staged = StagedFile.of(p)
     try:
-        return _stage_one(job, _WORKER_CATALOG)
-    finally:
-        gc.enable()
-
-
-def _stage_one(job: _FileJob, catalog: Catalog) -> _FileResult:
-    delivery, entry = job.delivery, job.entry
-    staged = StagedFile(delivery.source, delivery.day, entry.feed, job.rel, job.sha, entry.rows)
-    try:
-        delivered, table = _read_checked(delivery, entry, delivery.folder / entry.name, job.sha, catalog)
+        delivered, table = _read_checked(p, data, catalog)
     except FileRejected as rejected:
         staged.status, staged.reason, staged.message = "rejected", rejected.reason_code, rejected.message
-        return _FileResult(staged)
-    source = catalog.sources[delivery.source]
+        return staged, []
+    source = catalog.sources[p.source]
     staged.rows_in = len(delivered.rows)
-    staged.unknown_columns = unknown_columns(delivered.header, table, source, delivery.day)
-    lineage = {"_source": delivery.source, "_delivery_date": delivery.day, "_file": job.rel,
-               "_file_sha256": job.sha, "_ingest_run_id": job.run_id, "_ingested_at": job.ingested_at}
-    normalise = make_row_normaliser(table, source, catalog, delivery.day, delivered.header)
-    digest = None if table.entity_ref else _content_digest(table)
-    bronze_rows, silver_rows, digests = [], [], []
-    for row_id, raw in enumerate(delivered.rows):
+    staged.unknown_columns = unknown_columns(delivered.header, table, source, p.day)
+    lineage = {"_source": p.source, "_delivery_date": p.day, "_file": p.file, "_file_sha256": p.sha256,
+               "_ingest_run_id": run_id, "_ingested_at": ingested_at}
+    normalise = make_row_normaliser(table, source, catalog, p.day, delivered.header)
+    rows = []
+    first_id = p.number << 32
+    for i, raw in enumerate(delivered.rows):
         raw_text = {k: v for k, v in raw.values.items() if v is not None}
-        bronze_rows.append({**lineage, "_row_number": raw.row_number, "raw": raw_text or None})
-        row = _silver_row(normalise(raw), table, lineage, raw_text, row_id)
+        row = silver_row(normalise(raw), table, lineage, raw_text, first_id + i)
         row["_holding_district"] = source.division_code
-        silver_rows.append(row)
-        digests.append(digest(row) if digest and not row[RULES] else None)
-    return _FileResult(staged, table.name, to_arrow(bronze_rows, BRONZE_SCHEMA),
-                       to_arrow(silver_rows, arrow_schema(table)), digests)
+        rows.append(row)
+    return staged, rows
 
 
-def _content_digest(table: Table):
-    """A row's canonical content (what Spark's _row_hash covers, before any
-    lineage) as 16 bytes, identical in every process."""
-    lineage = {c.name for c in table.common.get("lineage", [])}
-    columns = [c for c in table.column_names if c not in lineage]
-
-    def digest(row: dict) -> bytes:
-        return hashlib.blake2b(repr([row.get(c) for c in columns]).encode(), digest_size=16).digest()
-
-    return digest
-
-
-def _assemble(results: list[_FileResult]) -> StagedBatch:
-    """Results in delivery order -> one batch: unique row ids, and exact
-    re-sends within the batch dropped before Spark (see _drop_resent)."""
-    batch = StagedBatch()
-    row_id = 0
-    seen: dict[str, set[bytes]] = defaultdict(set)
-    order = sorted(range(len(results)), key=lambda i: (results[i].staged.day, results[i].staged.file))
-    for i in order:
-        r = results[i]
-        batch.files.append(r.staged)
-        if r.silver is None:
-            continue
-        silver = r.silver.set_column(r.silver.schema.get_field_index(ROW_ID), ROW_ID,
-                                     pa.array(range(row_id, row_id + r.silver.num_rows), pa.int64()))
-        row_id += r.silver.num_rows
-        silver, dropped = _drop_resent(silver, r.digests, seen[r.table])
-        if dropped:
-            batch.resent_duplicates[r.staged.file_id] = dropped
-        batch.bronze[r.staged.feed].append(r.bronze)
-        batch.silver[r.table].append(silver)
-    return batch
-
-
-def _drop_resent(silver: pa.Table, digests: list[bytes | None], seen: set[bytes]) -> tuple[pa.Table, int]:
-    """Registry and department snapshots re-send hundreds of thousands of
-    unchanged rows. A row whose exact content came earlier in the batch is a
-    duplicate whatever silver holds (the earlier copy decides), so it is
-    counted here and never reaches Spark. Only tables whose rows Spark does not
-    resolve against the registry have digests: their outcome cannot depend on
-    anything but their content."""
-    keep = []
-    for d in digests:
-        if d is None:
-            keep.append(True)
-        elif d in seen:
-            keep.append(False)
-        else:
-            seen.add(d)
-            keep.append(True)
-    dropped = len(keep) - sum(keep)
-    return (silver.filter(pa.array(keep)) if dropped else silver), dropped
-
-
-def _read_checked(delivery: Delivery, entry: ManifestEntry, path: Path, sha: str, catalog: Catalog):
-    where = f"{delivery.source}/{delivery.day}/{entry.name}"
-    source = catalog.sources.get(delivery.source)
-    if source is None:
-        raise FileRejected("unknown_source", f"{where}: no schemas/sources/{delivery.source}.yaml; add the "
-                                             "source's YAML file to read its deliveries")
-    if entry.feed not in source.feeds or entry.feed not in catalog.tables:
-        raise FileRejected("unknown_feed", f"{where}: feed {entry.feed!r} is not one {source.code} sends "
-                                           f"({', '.join(source.feeds)}); fix the manifest or the source YAML")
-    if not path.exists():
-        raise FileRejected("file_missing", f"{where}: listed in _MANIFEST.json but not in the folder; ask "
-                                           f"{source.code} to re-send the day")
-    if sha != entry.sha256:
+def _read_checked(p: PlannedFile, data: bytes, catalog: Catalog):
+    where = p.file
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != p.sha256:
         raise FileRejected("manifest_sha256_mismatch",
-                           f"{where}: sha256 {sha} differs from the manifest's {entry.sha256}: the file "
+                           f"{where}: sha256 {actual} differs from the manifest's {p.sha256}: the file "
                            "changed or was cut in transfer; ask the source to re-send the day")
-    table = catalog.tables[entry.feed]
-    template = catalog.template_of(source)
-    delivered = read_delivery_file(path, template, entry.feed)
-    check_row_count(delivered, entry.rows)
-    reject_missing_required_columns(where, delivered.header, table, source, delivery.day)
-    reject_conflicting_headers(where, delivered.header, table, source, delivery.day)
+    source = catalog.sources[p.source]
+    table = catalog.tables[p.feed]
+    delivered = read_delivery_file(Path(where), catalog.template_of(source), p.feed, data)
+    check_row_count(delivered, p.manifest_rows)
+    reject_missing_required_columns(where, delivered.header, table, source, p.day)
+    reject_conflicting_headers(where, delivered.header, table, source, p.day)
     return delivered, table
 
 
-def _silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> dict:
+def silver_row(n, table: Table, lineage: dict, raw_text: dict, row_id: int) -> dict:
+    """A normalised row -> the staged row: canonical values, lineage and the helper columns."""
     row = dict(n.values)
     row.update(lineage)
     row["_row_number"] = n.row_number
@@ -288,9 +228,6 @@ def arrow_schema(table: Table, with_helpers: bool = True) -> pa.Schema:
     return pa.schema(fields)
 
 
-BRONZE_SCHEMA = pa.schema([pa.field(n, arrow_type(t)) for n, t in BRONZE_COLUMNS])
-
-
 def to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
     """Row dicts -> a table, converted in Arrow's C++ (keys not in the schema
     are ignored; an empty map must be sent as None to stay null)."""
@@ -299,3 +236,92 @@ def to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- in Spark
+
+def stream_schema(table: Table) -> pa.Schema:
+    """What a staging task returns: staged rows and file records in one stream."""
+    return pa.schema([*arrow_schema(table), *[pa.field(n, arrow_type(t)) for n, t in FILE_COLUMNS.items()]])
+
+
+def _record(f: StagedFile) -> dict:
+    return {KIND: "file", "_source": f.source, "_delivery_date": f.day, "_file": f.file, "_file_sha256": f.sha256,
+            "_f_status": f.status, "_f_reason": f.reason, "_f_message": f.message, "_f_rows_in": f.rows_in,
+            "_f_unknown_columns": f.unknown_columns}
+
+
+def _tail(path: str) -> str:
+    """<source>/<day>/<name> of a path as Spark's file systems name it."""
+    return "/".join(unquote(path).rsplit("/", 3)[-3:])
+
+
+def staging_task(plans: dict[str, PlannedFile], catalog: Catalog, table_name: str, run_id: str,
+                 ingested_at: datetime):
+    """The function Spark runs over (path, content) batches of one table's files."""
+    def run(batches):
+        import gc
+
+        table = catalog.tables[table_name]
+        schema = stream_schema(table)
+        gc.disable()   # millions of short-lived dicts and no cycles: the collector only costs time here
+        try:
+            for batch in batches:
+                for file in batch.to_pylist():
+                    staged, rows = stage_file(plans[_tail(file["path"])], file["content"], catalog, run_id,
+                                              ingested_at)
+                    for start in range(0, len(rows), ROWS_PER_CHUNK):
+                        chunk = rows[start:start + ROWS_PER_CHUNK]
+                        for r in chunk:
+                            r[KIND] = "row"
+                        yield from to_arrow(chunk, schema).to_batches()
+                    yield from to_arrow([_record(staged)], schema).to_batches()
+        finally:
+            gc.enable()
+    return run
+
+
+def stage(spark, planned: list[PlannedFile], catalog: Catalog, run_id: str, ingested_at: datetime,
+          workers: int = 1) -> StagedBatch:
+    """Stage every planned file in Spark, table by table (tables on `workers`
+    threads); the rows stay in the executors, persisted, until batch.release()."""
+    from lakehouse.spark import in_parallel
+
+    by_table: dict[str, list[PlannedFile]] = {}
+    for p in planned:
+        by_table.setdefault(p.feed, []).append(p)
+    batch = StagedBatch()
+    results = in_parallel([lambda t=t, ps=ps: _stage_table(spark, catalog.tables[t], ps, catalog, run_id,
+                                                           ingested_at)
+                           for t, ps in sorted(by_table.items())], workers)
+    for (name, _), (rows, stream, files) in zip(sorted(by_table.items()), results, strict=True):
+        batch.files += files
+        if any(f.status == "accepted" for f in files):
+            batch.rows[name] = rows
+            batch.row_counts[name] = sum(f.rows_in for f in files if f.status == "accepted")
+            batch.persisted.append(stream)
+        else:
+            stream.unpersist()
+    return batch
+
+
+def _stage_table(spark, table: Table, planned: list[PlannedFile], catalog: Catalog, run_id: str,
+                 ingested_at: datetime):
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    plans = {p.file: p for p in planned}
+    task = staging_task(plans, catalog, table.name, run_id, ingested_at)
+    stream = (spark.read.format("binaryFile").load([p.uri for p in planned]).select("path", "content")
+              .mapInArrow(task, from_arrow_schema(stream_schema(table))).persist())
+    records = stream.where(F.col(KIND) == "file").select(
+        "_file", "_f_status", "_f_reason", "_f_message", "_f_rows_in", "_f_unknown_columns").collect()
+    by_file = {r["_file"]: r for r in records}
+    files = []
+    for p in planned:
+        f = StagedFile.of(p)
+        r = by_file[p.file]
+        f.status, f.reason, f.message = r["_f_status"], r["_f_reason"], r["_f_message"]
+        f.rows_in, f.unknown_columns = r["_f_rows_in"], list(r["_f_unknown_columns"] or [])
+        files.append(f)
+    return stream.where(F.col(KIND) == "row").drop(*FILE_COLUMNS), stream, files
