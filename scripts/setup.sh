@@ -91,6 +91,7 @@ need() { packages="${packages:+$packages }$1"; uses="${uses:+$uses; }$2"; }
 command -v docker-compose >/dev/null || need docker-compose "the docker/ compose validation test fails"
 [ -x /usr/bin/chromium ] || need chromium "the report's browser test fails"
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need fonts-noto-cjk "the report's Chinese labels do not render in the browser test"
+command -v strace >/dev/null || need strace "the test that the Spark driver opens no delivered file fails"
 if [ -n "$packages" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || command -v sudo >/dev/null; }; then
@@ -106,7 +107,7 @@ if [ -n "$packages" ]; then
     echo "[setup] warning: $packages not installed (no apt-get${SUDO:+ or sudo} here): without them $uses; install them with your system's package manager (Debian: apt-get install $packages)" >&2
   fi
 else
-  step "docker-compose, chromium and fonts-noto-cjk present"
+  step "docker-compose, chromium, fonts-noto-cjk and strace present"
 fi
 
 # --- PostgreSQL (embedded unless PGHOST is set) and Airflow metadata --------

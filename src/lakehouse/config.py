@@ -77,6 +77,11 @@ class Settings:
         return self.lake.startswith("s3a://")
 
     @property
+    def uses_s3a(self) -> bool:
+        """The lake or the landing is on object storage: Spark needs the s3a jars and settings."""
+        return self.lake_on_s3 or self.landing.startswith("s3a://")
+
+    @property
     def airflow_sql_alchemy_conn(self) -> str:
         """The one place Airflow's metadata connection is assembled. On
         PostgreSQL it uses the project's server (PGHOST, PGPORT) as the airflow
@@ -218,11 +223,6 @@ def batch_rows() -> int:
 def table_workers() -> int:
     """LAKEHOUSE_TABLE_WORKERS: tables written at once in a small batch (default 3)."""
     return int(_env("LAKEHOUSE_TABLE_WORKERS", "3"))
-
-
-def stage_workers() -> int:
-    """LAKEHOUSE_STAGE_WORKERS: processes that read and normalise files (default: one per core)."""
-    return int(_env("LAKEHOUSE_STAGE_WORKERS", str(os.cpu_count() or 1)))
 
 
 def gx_pandas_max_rows() -> int:

@@ -121,7 +121,7 @@ def jar_paths(s3a: bool | None = None) -> list[str]:
     """The jars of jvm/pom.xml in LAKEHOUSE_JARS_DIR: Delta always, the s3a ones
     when the lake is on object storage (or when `s3a` says so)."""
     cfg = settings()
-    s3a = cfg.lake_on_s3 if s3a is None else s3a
+    s3a = cfg.uses_s3a if s3a is None else s3a
     jars = sorted(cfg.jars_dir.glob("*.jar")) if cfg.jars_dir.exists() else []
     if not any(j.name.startswith("delta-spark_") for j in jars):
         raise SparkSetupError(
@@ -170,7 +170,7 @@ def session_conf(s3a: bool | None = None) -> dict[str, str]:
     s3a when the lake is on object storage: what a local session or the
     Connect server (services.py) starts with."""
     cfg = settings()
-    s3a = cfg.lake_on_s3 if s3a is None else s3a
+    s3a = cfg.uses_s3a if s3a is None else s3a
     conf = {key: spark_setting(key, value) for key, value in {**DELTA_CONF, **LOCAL_TUNING}.items()}
     # Hadoop's file system applies its own umask (022 by default), not the
     # process's: the lake's files follow LAKEHOUSE_FILE_MODE only through this
