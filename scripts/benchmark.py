@@ -298,7 +298,7 @@ def delivered_files(landing: Path, sources: list[str], start: date, end: date) -
     from lakehouse.ingest.landing import find_deliveries
 
     deliveries = find_deliveries(landing, sources, start, end)[0]
-    return [str(d.folder / f.name) for d in deliveries for f in d.files if (d.folder / f.name).is_file()]
+    return [d.uri(f.name) for d in deliveries for f in d.files if f.name in d.listed]
 
 
 def delivered_rows(landing: Path, sources: list[str], start: date, end: date) -> int:
@@ -555,7 +555,7 @@ def main() -> int:
     logging.getLogger("lakehouse").setLevel(logging.INFO)      # progress: one line per batch and table
     home = setup_environment(args)
     from lakehouse.catalog import load_catalog
-    from lakehouse.config import batch_rows, settings, stage_workers, table_workers
+    from lakehouse.config import batch_rows, settings, table_workers
 
     t_run = time.perf_counter()
     landing = Path(settings().landing)
@@ -577,7 +577,7 @@ def main() -> int:
     mem.phase("floors")
 
     # 2. in this process
-    print(f"batch rows {batch_rows():,}, staging processes {stage_workers()}, tables at once {table_workers()}"
+    print(f"batch rows {batch_rows():,}, tables at once {table_workers()}"
           " (stage times below are summed over tables that overlap)")
     spark, start_up = start_spark()
     backfill, backfill_s = ingest_timed(spark, plan.history[0], plan.history[-1], "backfill")
