@@ -127,3 +127,14 @@
         or ({{ column }} is null and exists (
             select 1 from ({{ changed_keys_sql }}) as changed_key (key) where changed_key.key is null)))
 {%- endmacro %}
+
+{#- A data test's `where` on an incremental model keyed by whole groups (all rows of a
+    changed key are rewritten together): only the rows its last build wrote, since a
+    group's rows are all new or all as already tested. A full refresh writes every row. -#}
+{% macro written_by_last_build_of(model) -%}
+    age(xmin) <= (
+        select coalesce(max(age(cast(cast(built_from as text)::numeric % 4294967296 as text)::xid)), 2147483647)
+        from {{ watermark_table() }}
+        where model = '{{ model }}'
+    )
+{%- endmacro %}

@@ -1,5 +1,20 @@
 {#- Entities on which a district other than their registered one holds records
-    (city-held records excluded), with those districts and counts per feed. -#}
+    (city-held records excluded), with those districts and counts per feed. Incremental:
+    a build recomputes the entities with a record written since its last build (a record
+    of an entity whose registry row changed is rewritten too) and those a corrected
+    record left; all of them when the districts seed changed. -#}
+{%- set changed = changed_record_keys('uscc', 'prior_usccs') %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{{ watermark_begin(fingerprint_of=[ref('districts')]) }}",
+        "{{ delete_changed('uscc', changed_record_keys('uscc', 'prior_usccs')) }}",
+    ],
+    post_hook=["{{ watermark_commit() }}"],
+    indexes=[{'columns': ['uscc']}],
+) }}
+
 with
 
 records as (
@@ -10,6 +25,7 @@ records as (
         and holding_district <> '310000'
         and holding_district <> registered_district
         and uscc is not null
+        and {{ only_changed('uscc', changed) }}
 
 ),
 

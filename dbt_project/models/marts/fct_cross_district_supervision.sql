@@ -1,7 +1,22 @@
 {#- Records (licences, inspections, penalties) a district holds on entities registered in
     another district, by (registered district, holding district, department, feed, month
     of the event date). Records held by the city (310000) are never cross-district; records
-    whose entity has no known registered district are left out. -#}
+    whose entity has no known registered district are left out. Incremental: a build
+    recomputes the months with a record written since its last build (a record of an
+    entity whose registry row changed is rewritten too) and those a corrected record
+    left; all of them when the districts seed or the department list changed. -#}
+{%- set changed = changed_record_keys('event_month', 'prior_months') %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{{ watermark_begin(fingerprint_of=[ref('districts'), ref('stg_lake__departments')]) }}",
+        "{{ delete_changed('event_month', changed_record_keys('event_month', 'prior_months')) }}",
+    ],
+    post_hook=["{{ watermark_commit() }}"],
+    indexes=[{'columns': ['event_month']}],
+) }}
+
 with
 
 records as (
@@ -11,6 +26,7 @@ records as (
         and holding_district is not null
         and holding_district <> '310000'
         and holding_district <> registered_district
+        and {{ only_changed('event_month', changed) }}
 
 ),
 
