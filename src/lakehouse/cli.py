@@ -232,9 +232,13 @@ def cmd_suites(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from lakehouse.demo import run_demo
+    from lakehouse.demo import DemoFailed, run_demo
 
-    run_demo(preset=args.preset, start=args.start, days=args.days, seed=args.seed)
+    try:
+        run_demo(preset=args.preset, start=args.start, days=args.days, seed=args.seed)
+    except DemoFailed as exc:   # the log's tail is printed already: no traceback of the demo itself
+        print(f"lakehouse demo: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def cmd_clean(args) -> None:

@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
 from lakehouse.config import settings
 
@@ -67,3 +69,33 @@ def quiet_airflow() -> None:
     """Before Airflow is imported in this process (dag.test): its logging at WARNING
     unless debugging. A level the user set (AIRFLOW__LOGGING__LOGGING_LEVEL) wins."""
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", library_level())   # set for Airflow, which reads it
+
+
+@contextmanager
+def console_to_file(path: Path):
+    """For the block, send this process's stdout and stderr (file descriptors 1
+    and 2: Airflow's task output and its tracebacks, a JVM started meanwhile,
+    the libraries' warnings) to `path`; yields a text stream to the console for
+    the lines meant for the user. With LAKEHOUSE_LOG_LEVEL=DEBUG nothing is
+    redirected: everything stays on the console."""
+    if verbose():
+        yield sys.stdout
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    console = os.fdopen(os.dup(saved[0]), "w", buffering=1, encoding="utf-8", errors="replace")
+    with open(path, "ab") as target:
+        os.dup2(target.fileno(), 1)
+        os.dup2(target.fileno(), 2)
+    try:
+        yield console
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        console.close()
