@@ -4,6 +4,7 @@ ledger's verdicts (a corrected manifest makes a rejected file eligible)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,3 +163,18 @@ def test_a_quarantined_row_restaged_from_its_raw_values_is_the_row_staging_gave(
         assert {r["_promoted_by_run_id"] for r in again.to_pylist()} == {"promoting-run"}
         templates |= {catalog.sources[r["_source"]].template for r in rows}
     assert templates == {"S", "P", "J", "X"}
+
+
+def test_an_empty_file_is_decided_by_the_driver_with_the_readers_reason(landing, catalog, tmp_path):
+    """Spark's file sources skip a file of 0 bytes: the driver stages its no bytes itself."""
+    root = _copy_day(landing, tmp_path, "penalties")
+    [data_file] = [p for p in root.rglob("*") if p.is_file() and p.name != "_MANIFEST.json"]
+    data_file.write_bytes(b"")
+    planned, decided, _ = _stage_all(root, catalog)
+    assert planned == [] and [(f.status, f.reason) for f in decided] == [("rejected", "manifest_sha256_mismatch")]
+    manifest = data_file.parent / "_MANIFEST.json"          # the manifest describes the empty file
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    doc["files"][0].update(rows=0, sha256=hashlib.sha256(b"").hexdigest())
+    manifest.write_text(json.dumps(doc), encoding="utf-8")
+    planned, decided, _ = _stage_all(root, catalog)
+    assert planned == [] and [(f.status, f.reason) for f in decided] == [("rejected", "empty_file")]

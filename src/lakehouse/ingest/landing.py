@@ -3,8 +3,8 @@ driver's whole share of the delivered bytes.
 
 A delivery is `<landing>/<source>/<YYYY-MM-DD>/` with a `_MANIFEST.json`; a
 folder without one is still being uploaded and is not read. The landing is a
-local folder (listed here, with os.scandir) or any URI Spark can read, e.g.
-`s3a://bucket/landing` (listed through Spark's file systems). Either way only
+local folder (listed with os.scandir) or object storage, e.g.
+`s3a://bucket/landing` (listed with pyarrow's file systems). Either way only
 names, sizes and modification times are listed and only the small manifests
 are read: the delivered data files are opened by Spark's executors
 (ingest/staging.py).
@@ -18,7 +18,6 @@ import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import unquote
 
 MANIFEST = "_MANIFEST.json"
 
@@ -163,61 +162,80 @@ def _list_local(landing: Path, sources: list[str], start: date | None, end: date
     return listing, folders
 
 
-def _list_with_spark(spark, landing: str, sources: list[str], start: date | None, end: date | None,
-                     notes: list[str]) -> tuple[Listing, dict[tuple[str, date], str]]:
-    """The same listing through Spark's file systems (names, sizes, times; no content read)."""
-    from pyspark.errors import AnalysisException
+def _object_store(landing: str):
+    """(pyarrow file system, root path in it) of a landing on object storage.
 
-    root = landing.rstrip("/")
+    The driver lists it and reads its manifests through pyarrow, not Spark:
+    Spark's file index hides names starting with "_" (`_MANIFEST.json`), and
+    a Spark Connect client has no Hadoop file system of its own. The data
+    files are read by the executors through Spark's file systems."""
+    from pyarrow import fs
+
+    from lakehouse.config import settings
+
+    if landing.startswith("s3a://"):
+        cfg = settings()
+        endpoint = cfg.s3_endpoint.split("://", 1)[-1] or None
+        scheme = "http" if cfg.s3_endpoint.startswith("http://") else "https"
+        store = fs.S3FileSystem(endpoint_override=endpoint, scheme=scheme, region=cfg.s3_region,
+                                access_key=cfg.s3_access_key or None, secret_key=cfg.s3_secret_key or None)
+        return store, landing[len("s3a://"):].rstrip("/")
+    return fs.FileSystem.from_uri(landing)
+
+
+def _list_object_store(landing: str, sources: list[str], start: date | None, end: date | None,
+                       notes: list[str]) -> tuple[Listing, dict[tuple[str, date], str]]:
+    """The same listing on object storage (names, sizes, times; nothing read)."""
+    from pyarrow import fs
+
+    store, root = _object_store(landing)
     try:
-        rows = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(root)
-                .select("path", "length", "modificationTime").collect())
-    except AnalysisException as exc:
-        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
-            return {}, {}
-        raise
+        infos = store.get_file_info(fs.FileSelector(root, recursive=True, allow_not_found=True))
+    except OSError as exc:
+        raise ValueError(f"{landing}: cannot list the landing ({exc}); check its URI and the S3 settings "
+                         "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from exc
     listing: Listing = {}
     folders = {}
-    for r in rows:
-        parts = unquote(r["path"]).rsplit("/", 3)
-        if len(parts) < 4 or parts[1] not in sources:
+    base = landing.rstrip("/")
+    for info in infos:
+        parts = info.path[len(root):].strip("/").split("/")
+        if info.type != fs.FileType.File or len(parts) != 3 or parts[0] not in sources:
             continue
-        source, folder_name, name = parts[1], parts[2], parts[3]
+        source, folder_name, name = parts
         try:
             day = date.fromisoformat(folder_name)
         except ValueError:
-            notes.append(f"{root}/{source}/{folder_name}: not a YYYY-MM-DD folder, ignored")
+            notes.append(f"{base}/{source}/{folder_name}: not a YYYY-MM-DD folder, ignored")
             continue
         if (start and day < start) or (end and day > end):
             continue
-        listing.setdefault((source, day), {})[name] = Listed(int(r["length"]),
-                                                             int(r["modificationTime"].timestamp() * 1000))
-        folders[(source, day)] = f"{root}/{source}/{folder_name}"
+        listing.setdefault((source, day), {})[name] = Listed(info.size, int(info.mtime.timestamp() * 1000))
+        folders[(source, day)] = f"{base}/{source}/{folder_name}"
     return listing, folders
 
 
-def _manifests_with_spark(spark, paths: list[str]) -> dict[str, bytes]:
-    if not paths:
-        return {}
-    rows = spark.read.format("binaryFile").load(paths).select("path", "content").collect()
-    by_tail = {"/".join(unquote(r["path"]).rsplit("/", 3)[-3:]): bytes(r["content"]) for r in rows}
-    return {p: by_tail.get("/".join(p.rsplit("/", 3)[-3:]), b"") for p in paths}
+def _read_object(landing: str, uri: str) -> bytes:
+    store, root = _object_store(landing)
+    path = root + uri[len(landing.rstrip("/")):]
+    try:
+        with store.open_input_stream(path) as stream:
+            return stream.read()
+    except OSError as exc:
+        return str(exc).encode()    # not JSON: parse_manifest reports it as unreadable
 
 
 def find_deliveries(landing: str | Path, sources: list[str], start: date | None = None, end: date | None = None,
-                    rejected: list[RejectedFolder] | None = None, spark=None) -> tuple[list[Delivery], list[str]]:
+                    rejected: list[RejectedFolder] | None = None) -> tuple[list[Delivery], list[str]]:
     """Deliveries with a manifest for the given sources and date range, oldest
     first; plus notes on folders skipped (no manifest yet, bad names).
 
     A folder whose manifest is unreadable or does not match the folder is
     added to `rejected` and skipped, so the other folders are still read
     (without `rejected`, its ManifestError is raised). A landing given as a
-    URI is listed through `spark`."""
+    URI (s3a://...) is listed on its object store."""
     notes: list[str] = []
     if is_uri(landing):
-        if spark is None:
-            raise ValueError(f"{landing}: a landing on a URI is listed through Spark; pass the session")
-        listing, folders = _list_with_spark(spark, str(landing), sources, start, end, notes)
+        listing, folders = _list_object_store(str(landing), sources, start, end, notes)
     else:
         listing, folders = _list_local(local_path(landing), sources, start, end, notes)
     waiting = sorted(k for k, names in listing.items() if MANIFEST not in names)
@@ -225,7 +243,7 @@ def find_deliveries(landing: str | Path, sources: list[str], start: date | None 
     ready = sorted(k for k, names in listing.items() if MANIFEST in names)
     manifest_of = {k: f"{folders[k]}/{MANIFEST}" for k in ready}
     if is_uri(landing):
-        data = _manifests_with_spark(spark, [manifest_of[k] for k in ready])
+        data = {p: _read_object(str(landing), p) for p in manifest_of.values()}
     else:
         data = {p: _read_local(Path(p)) for p in manifest_of.values()}
     found: list[Delivery] = []

@@ -106,7 +106,7 @@ def _ingest_locked(spark, catalog: Catalog, sources: list[str], start: date | No
     report = IngestReport(run_id)
     undone = recovery.undo_unfinished(spark)      # a crashed batch first, before reading the ledger
     rejected_folders: list[RejectedFolder] = []
-    deliveries, report.notes = find_deliveries(landing, sources, start, end, rejected_folders, spark=spark)
+    deliveries, report.notes = find_deliveries(landing, sources, start, end, rejected_folders)
     if undone:
         report.notes.insert(0, undone)
     with report.timed("ledger"):

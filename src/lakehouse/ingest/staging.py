@@ -118,8 +118,10 @@ class StagedBatch:
 # --------------------------------------------------------------------------- the driver's plan
 
 def plan_files(deliveries: list[Delivery], catalog: Catalog, is_done) -> tuple[list[PlannedFile], list[StagedFile]]:
-    """The files to stage, and those refused without opening them. `is_done(planned)`
-    says the ledger already holds the file's verdict (runlog.Ledger.is_done)."""
+    """The files to stage, and those decided without opening them (refused,
+    or empty: Spark's file sources skip a file of 0 bytes, so the driver
+    stages that one's no bytes itself). `is_done(planned)` says the ledger
+    already holds the file's verdict (runlog.Ledger.is_done)."""
     planned, refused = [], []
     for delivery in deliveries:
         for entry in delivery.files:
@@ -134,6 +136,8 @@ def plan_files(deliveries: list[Delivery], catalog: Catalog, is_done) -> tuple[l
                 f = StagedFile.of(p)
                 f.status, f.reason, f.message = "rejected", problem.reason_code, problem.message
                 refused.append(f)
+            elif p.size == 0:
+                refused.append(stage_file(p, b"", catalog, "", utc_now())[0])
             else:
                 planned.append(p)
     return planned, refused
