@@ -49,12 +49,16 @@ def _record(published: list[str], stale: dict, status: str, warnings: list[str])
         conn.commit()
 
 
-_DELETED = re.compile(r" -(\d+)$")
+_DELETED = re.compile(r"^(\w+): .* -(\d+)$")
+# the lake tables the incremental models read by transaction id (written_since_last_build
+# in dbt_project/): a row deleted from another table (the quarantine's promoted rows)
+# changes no incremental model; the department list is fingerprinted, deletes included
+WATCHED_BY_INCREMENTAL_MODELS = frozenset({"licences", "inspections", "penalties", "entities"})
 
 
 def needs_full_refresh(published: list[str]) -> bool:
-    """Whether this build must be a --full-refresh: rows were deleted from lake.* by
-    this publish or one whose build failed since the last successful build (the
+    """Whether this build must be a --full-refresh: rows were deleted from a watched
+    lake.* table by this publish or one whose build failed since the last successful build (the
     lines read "<table>: v<from>->v<to> +<upserted> -<deleted>"), or the incremental
     models have no watermarks yet (a first build, or one from before them)."""
     with warehouse.connect(role="transformer") as conn, conn.cursor() as cur:
@@ -65,4 +69,5 @@ def needs_full_refresh(published: list[str]) -> bool:
                        where status = 'failed' and built_at > coalesce(
                            (select max(built_at) from lake.mart_builds where status = 'success'), '-infinity')""")
         unbuilt = cur.fetchone()[0]
-    return any(int(m.group(1)) > 0 for line in [*published, *unbuilt] if (m := _DELETED.search(line)))
+    return any(m.group(1) in WATCHED_BY_INCREMENTAL_MODELS and int(m.group(2)) > 0
+               for line in [*published, *unbuilt] if (m := _DELETED.match(line)))
