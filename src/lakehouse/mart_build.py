@@ -69,5 +69,10 @@ def needs_full_refresh(published: list[str]) -> bool:
                        where status = 'failed' and built_at > coalesce(
                            (select max(built_at) from lake.mart_builds where status = 'success'), '-infinity')""")
         unbuilt = cur.fetchone()[0]
+    return deletes_watched_rows([*published, *unbuilt])
+
+
+def deletes_watched_rows(published: list[str]) -> bool:
+    """Whether any of these publish lines deleted rows of a watched table."""
     return any(m.group(1) in WATCHED_BY_INCREMENTAL_MODELS and int(m.group(2)) > 0
-               for line in [*published, *unbuilt] if (m := _DELETED.match(line)))
+               for line in published if (m := _DELETED.match(line)))
