@@ -184,8 +184,10 @@ def maintain_job(args):
 
 
 def show_maintain(maintained) -> None:
-    for m in maintained:
-        print(f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed, {m.rows} rows")
+    for m in (m for m in maintained if m.changed):     # the tables with nothing to do stay quiet
+        print(f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed")
+    print(f"[maintain] {len(maintained)} tables: {sum(m.compacted for m in maintained)} compacted, "
+          f"{sum(m.vacuum_ran for m in maintained)} vacuumed, {sum(not m.changed for m in maintained)} had nothing to do")
 
 
 def cmd_marts(args) -> None:

@@ -8,15 +8,30 @@ For every Delta table of the lake (bronze, silver, history, quarantine, ops):
     files long enough for time travel over the retention,
   - VACUUM of files no longer referenced and older than the retention.
 
+Each step runs only when it has work, decided from the table's own metadata
+(DESCRIBE DETAIL and DESCRIBE HISTORY, no scan of its files): OPTIMIZE when
+the table has more than one file and was written since its last maintenance,
+VACUUM when a commit since the last VACUUM removed files longer ago than the
+retention. What the last maintenance did is kept in the table property
+`lakehouse.maintenance` ({"version": ..., "vacuumed": ...}). Files a killed
+write left behind without a commit never show in the log: maintaining
+chosen `paths` vacuums them regardless.
+
 Rows never change: compaction commits carry dataChange=false, so the change
 data feed (what `lakehouse publish` reads) sees nothing new. VACUUM makes
 versions older than the retention unreadable: publish at least once within
 LAKEHOUSE_VACUUM_RETAIN_DAYS (the DAGs publish every round).
+
+All of it is SQL, so it runs on a local session and on a Spark Connect
+server alike.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -28,6 +43,7 @@ log = logging.getLogger(__name__)
 LAYERS = ("bronze", "silver", "quarantine", "ops")
 # Delta refuses a VACUUM retention under this unless its safety check is lifted
 DELTA_MIN_RETAIN_HOURS = 168
+STATE = "lakehouse.maintenance"
 
 
 @dataclass
@@ -36,7 +52,12 @@ class Maintained:
     files_before: int
     files_after: int
     vacuumed: int          # files deleted from storage
-    rows: int
+    compacted: bool = False
+    vacuum_ran: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.compacted or self.vacuum_ran
 
 
 def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None = None) -> list[Maintained]:
@@ -44,13 +65,6 @@ def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None
     if spark is None:
         from lakehouse.spark import get_spark
         spark = get_spark()
-    if lake.is_connect(spark):
-        from lakehouse.spark import SparkSetupError
-
-        raise SparkSetupError(
-            "lakehouse maintain lists the lake's storage and compacts through Delta's Python API, "
-            "which a Spark Connect client lacks: run it without SPARK_REMOTE (it starts a local Spark, "
-            "or uses LAKEHOUSE_SPARK_MASTER's cluster)")
     cfg = settings()
     retain_days = cfg.vacuum_retain_days if retain_days is None else retain_days
     if retain_days < 0:
@@ -75,49 +89,93 @@ def _maintain_all(spark, paths, retain_days: int, checkpoint_interval: int):
 
     # tables are independent and most of a small table's time is Spark and
     # Delta latency: a few at once, as the ingest writes them
-    tasks = [partial(maintain_table, spark, p, retain_days, checkpoint_interval)
-             for p in (paths if paths is not None else lake_tables(spark))]
-    return in_parallel(tasks, table_workers())
+    forced = paths is not None
+    tasks = [partial(maintain_table, spark, p, retain_days, checkpoint_interval, forced)
+             for p in (paths if forced else lake_tables(spark))]
+    with _quiet_vacuum(spark):
+        done = in_parallel(tasks, table_workers())
+    log.info("maintain: %d tables, %d compacted, %d vacuumed (%d files), %d unchanged", len(done),
+             sum(m.compacted for m in done), sum(m.vacuum_ran for m in done), sum(m.vacuumed for m in done),
+             sum(not m.changed for m in done))
+    return done
 
 
-def maintain_table(spark, path: str, retain_days: int, checkpoint_interval: int) -> Maintained:
-    from delta.tables import DeltaTable
-
-    table = DeltaTable.forPath(spark, path)
-    before = _num_files(table)
-    _set_properties(spark, table, path, retain_days, checkpoint_interval)
-    if before > 1:
-        table.optimize().executeCompaction()
-    after = _num_files(table)
-    on_disk = _files_on_disk(spark, path)
+def maintain_table(spark, path: str, retain_days: int, checkpoint_interval: int,
+                   force_vacuum: bool = False) -> Maintained:
+    detail = spark.sql(f"DESCRIBE DETAIL {lake._sql_path(path)}").collect()[0]
+    before, properties = int(detail["numFiles"]), dict(detail["properties"] or {})
+    state = json.loads(properties.get(STATE, "{}"))
+    history = _history_since(spark, path, min(state.get("version", -1), state.get("vacuumed", -1)))
+    written = any(h["version"] > state.get("version", -1) for h in history)
+    compact = before > 1 and written
+    if compact:
+        spark.sql(f"OPTIMIZE {lake._sql_path(path)}")
+        history += _history_since(spark, path, max(h["version"] for h in history))   # its removals too
+    cutoff = time.time() - retain_days * 86400
+    due = [h["version"] for h in history if h["version"] > state.get("vacuumed", -1) and h["removed"]
+           and h["at"] <= cutoff]
+    vacuum = force_vacuum or bool(due)
     vacuumed = 0
-    if on_disk > after:     # files no version in force references: VACUUM (a few Spark jobs) has work
-        table.vacuum(retain_days * 24.0)
+    if vacuum:
+        on_disk = _files_on_disk(spark, path)
+        spark.sql(f"VACUUM {lake._sql_path(path)} RETAIN {retain_days * 24} HOURS")
         vacuumed = max(0, on_disk - _files_on_disk(spark, path))
-    rows = spark.read.format("delta").load(path).count()
-    log.info("maintain %s: %d -> %d files, %d vacuumed, %d rows", path, before, after, vacuumed, rows)
-    return Maintained(path, before, after, vacuumed, rows)
+        # every removal up to the newest commit older than the cutoff is gone now
+        state["vacuumed"] = max([h["version"] for h in history if h["at"] <= cutoff] + [state.get("vacuumed", -1)])
+    after = int(spark.sql(f"DESCRIBE DETAIL {lake._sql_path(path)}").collect()[0]["numFiles"]) if compact else before
+    _set_properties(spark, path, properties, retain_days, checkpoint_interval, state, worked=compact or vacuum)
+    if compact or vacuum:
+        log.info("maintain %s: %d -> %d files, %d vacuumed", path, before, after, vacuumed)
+    return Maintained(path, before, after, vacuumed, compact, vacuum)
 
 
-def _num_files(table) -> int:
-    return int(table.detail().collect()[0]["numFiles"])
+def _history_since(spark, path: str, version: int) -> list[dict]:
+    """Commits after `version`: their version, time (epoch s) and whether they removed files."""
+    rows = (spark.sql(f"DESCRIBE HISTORY {lake._sql_path(path)}")
+            .where(f"version > {int(version)}").select("version", "timestamp", "operationMetrics").collect())
+    return [{"version": r["version"], "at": r["timestamp"].timestamp(),
+             "removed": any("removed" in k.lower() and str(v) not in ("0", "")
+                            for k, v in (r["operationMetrics"] or {}).items())}
+            for r in rows]
 
 
-def _set_properties(spark, table, path: str, retain_days: int, checkpoint_interval: int) -> None:
+def _set_properties(spark, path: str, current: dict, retain_days: int, checkpoint_interval: int,
+                    state: dict, worked: bool) -> None:
     """Checkpoint every `checkpoint_interval` commits; keep the log (time
     travel) at least 30 days (Delta's default) or the retention if longer, and
-    deleted files for the retention. Only written when they differ: each
-    change is a commit."""
+    deleted files for the retention; and what this maintenance did (STATE,
+    with the version of this very commit). Only written when something
+    differs: each change is a commit."""
     wanted = {
         "delta.checkpointInterval": str(checkpoint_interval),
         "delta.logRetentionDuration": f"interval {max(30, retain_days)} days",
         "delta.deletedFileRetentionDuration": f"interval {retain_days} days",
     }
-    current = table.detail().collect()[0]["properties"] or {}
+    if not worked and all(current.get(k) == v for k, v in wanted.items()):
+        return
+    # under the lake lock nobody else commits: this ALTER is the next version
+    wanted[STATE] = json.dumps({**state, "version": lake.latest_version(spark, path) + 1}, sort_keys=True)
     changed = {k: v for k, v in wanted.items() if current.get(k) != v}
-    if changed:
-        props = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(changed.items()))
-        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
+    props = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(changed.items()))
+    spark.sql(f"ALTER TABLE {lake._sql_path(path)} SET TBLPROPERTIES ({props})")
+
+
+@contextmanager
+def _quiet_vacuum(spark):
+    """Delta's VACUUM prints "Deleted N files ..." on the JVM's standard
+    output (println, not a logger); a local JVM shares this process's
+    terminal, so its System.out goes nowhere meanwhile. (On Spark Connect the
+    line lands in the server's log.)"""
+    jvm = getattr(spark, "_jvm", None) if not lake.is_connect(spark) else None
+    if jvm is None:
+        yield
+        return
+    saved = jvm.System.out
+    jvm.System.setOut(jvm.java.io.PrintStream(jvm.java.io.OutputStream.nullOutputStream()))
+    try:
+        yield
+    finally:
+        jvm.System.setOut(saved)
 
 
 def lake_tables(spark) -> list[str]:
@@ -131,22 +189,35 @@ def lake_tables(spark) -> list[str]:
     return sorted(out)
 
 
-def _hadoop_fs(spark, path: str):
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
-
-
 def _children(spark, folder: str) -> list[str]:
-    fs, hpath = _hadoop_fs(spark, folder.rstrip("/"))
+    folder = folder.rstrip("/")
+    hadoop = lake._hadoop_path(spark, folder)
+    if hadoop is None:      # Spark Connect: the folders holding a Delta log, from a listing of the logs
+        logs = _listing(spark, folder + "/*/_delta_log/*.json")
+        return sorted({p.rsplit("/_delta_log/", 1)[0] for p in logs})
+    hpath, fs = hadoop
     if not fs.exists(hpath):
         return []
-    return [folder.rstrip("/") + "/" + s.getPath().getName() for s in fs.listStatus(hpath) if s.isDirectory()]
+    return [folder + "/" + s.getPath().getName() for s in fs.listStatus(hpath) if s.isDirectory()]
+
+
+def _listing(spark, pattern: str, **options: str) -> list[str]:
+    """Paths matching `pattern`, listed by Spark's file source (no file is read)."""
+    try:
+        df = spark.read.format("binaryFile").options(**options).load(pattern)
+        return [r["path"] for r in df.select("path").collect()]
+    except Exception as exc:   # nothing matches: PATH_NOT_FOUND
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            return []
+        raise
 
 
 def _files_on_disk(spark, path: str) -> int:
     """Data files stored under the table (outside _delta_log), referenced or not."""
-    fs, hpath = _hadoop_fs(spark, path)
+    hadoop = lake._hadoop_path(spark, path)
+    if hadoop is None:
+        return len(_listing(spark, path, recursiveFileLookup="true", pathGlobFilter="*.parquet"))
+    hpath, fs = hadoop
     it = fs.listFiles(hpath, True)
     n = 0
     while it.hasNext():
