@@ -65,7 +65,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _pipeline(engine: str, env: dict[str, str]) -> None:
     """ingest -> publish -> marts, each its own process, as a user would run them."""
-    _run([LAKEHOUSE, "ingest"], env, f"{engine}:ingest")
+    _run([LAKEHOUSE, "ingest"], env, f"{engine}:ingest", timeout=1200)
     _run([LAKEHOUSE, "publish"], env, f"{engine}:publish")
     _run([LAKEHOUSE, "marts"], env, f"{engine}:marts")
 
@@ -164,7 +164,8 @@ def _ports(*names: str) -> dict[str, str]:
 
 def test_connect_on_a_cluster_with_the_lake_on_object_storage_gives_the_same_silver_and_marts(baseline):
     """The whole scaled-out column in one deployment, as it would run off the
-    laptop: an S3-compatible server holds the lake (s3a://), a standalone
+    laptop: an S3-compatible server holds the landing and the lake (s3a://),
+    the same rows as a local landing give; a standalone
     cluster runs the executors, and a Spark Connect server on that cluster is
     the driver the Java-less clients share. (One run for the three: each is a
     full tiny pipeline of minutes, and the suite must stay well inside CI's
@@ -180,7 +181,10 @@ def test_connect_on_a_cluster_with_the_lake_on_object_storage_gives_the_same_sil
             _service("cluster", LAKEHOUSE_CLUSTER_PORT=ports["LAKEHOUSE_CLUSTER_PORT"], LAKEHOUSE_SERVICE_MEMORY="1g"), \
             _service("connect", LAKEHOUSE_CONNECT_PORT=ports["LAKEHOUSE_CONNECT_PORT"], **s3, **cluster), \
             _database(baseline, "scaled_out") as env:
-        env.update(s3, SPARK_REMOTE=f"sc://127.0.0.1:{ports['LAKEHOUSE_CONNECT_PORT']}")
+        # the deliveries land in the bucket too: the executors read them through s3a
+        _upload(baseline["landing"], s3["AWS_ENDPOINT_URL"], bucket, "landing")
+        env.update(s3, SPARK_REMOTE=f"sc://127.0.0.1:{ports['LAKEHOUSE_CONNECT_PORT']}",
+                   LAKEHOUSE_LANDING=f"s3a://{bucket}/landing")
         # no Java for the clients: a run that ignored SPARK_REMOTE and started a
         # local Spark instead fails at once rather than passing with the same rows
         env["JAVA_HOME"] = "/nonexistent-java"
@@ -196,6 +200,55 @@ def test_connect_on_a_cluster_with_the_lake_on_object_storage_gives_the_same_sil
         # and the cluster's worker ran the Connect server's executors
         work = Path(os.environ["LAKEHOUSE_SERVICES_HOME"]) / "cluster" / "spark-work"
         assert list(work.glob("app-*/*/stderr")), f"no executor ran on the cluster's worker ({work})"
+
+
+def _opened_files(trace: Path) -> set[str]:
+    """Every path a traced process tree opened (strace -e trace=open,openat,openat2)."""
+    import re
+
+    pattern = re.compile(r'open(?:at2?)?\((?:[^,"]*, )?"([^"]+)"')
+    return {m.group(1) for line in trace.read_text(errors="replace").splitlines() if (m := pattern.search(line))}
+
+
+def test_a_driver_on_a_cluster_plans_and_the_executors_read_every_delivered_file(baseline, tmp_path):
+    """Staging runs in Spark's executors: `lakehouse ingest` as a local driver
+    on a standalone cluster (a master and a worker) gives the embedded
+    default's silver and marts row for row, and its whole process tree
+    (Python and its JVM, traced with strace) opens every delivery's manifest
+    and not one delivered data file: those are opened by the executors on
+    the worker. If staging moved back to the driver, the trace would show it."""
+    import shutil as sh
+
+    strace = sh.which("strace")
+    assert strace, "strace is needed (make setup installs it: apt-get install strace)"
+    ports = _ports("LAKEHOUSE_CLUSTER_PORT")
+    with _service("cluster", LAKEHOUSE_CLUSTER_PORT=ports["LAKEHOUSE_CLUSTER_PORT"], LAKEHOUSE_SERVICE_MEMORY="1g"), \
+            _database(baseline, "cluster") as env:
+        env.update(LAKEHOUSE_SPARK_MASTER=f"spark://127.0.0.1:{ports['LAKEHOUSE_CLUSTER_PORT']}",
+                   LAKEHOUSE_SPARK_SPARK_EXECUTOR_MEMORY="1g")
+        trace = tmp_path / "driver.strace"
+        _run([strace, "-f", "-qq", "--seccomp-bpf", "-e", "trace=open,openat,openat2", "-o", str(trace),
+              LAKEHOUSE, "ingest"], env, "cluster:ingest")
+        _run([LAKEHOUSE, "publish"], env, "cluster:publish")
+        _run([LAKEHOUSE, "marts"], env, "cluster:marts")
+        _assert_same(baseline["rows"], env, "cluster")
+        delivered = {str(p) for p in baseline["landing"].rglob("*") if p.is_file()}
+        manifests = {p for p in delivered if p.endswith("_MANIFEST.json")}
+        opened = _opened_files(trace) & delivered
+        assert manifests and opened >= manifests, "the trace did not see the driver read the manifests"
+        assert opened == manifests, f"the driver opened delivered data files: {sorted(opened - manifests)[:5]}"
+        work = Path(os.environ["LAKEHOUSE_SERVICES_HOME"]) / "cluster" / "spark-work"
+        assert list(work.glob("app-*/*/stderr")), f"no executor ran on the cluster's worker ({work})"
+
+
+def _upload(landing: Path, endpoint: str, bucket: str, prefix: str) -> None:
+    """The landing's folders as objects under s3://bucket/prefix/ (moto's S3 server)."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="lakehouse-test",
+                      aws_secret_access_key="lakehouse-test-secret")
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{path.relative_to(landing).as_posix()}", Body=path.read_bytes())
 
 
 # --------------------------------------------------------------------------- Airflow's scheduler on PostgreSQL

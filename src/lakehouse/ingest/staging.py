@@ -155,6 +155,9 @@ def _refused_unopened(p: PlannedFile, catalog: Catalog) -> FileRejected | None:
     if p.size is None:
         return FileRejected("file_missing", f"{where}: listed in _MANIFEST.json but not in the folder; ask "
                                             f"{source.code} to re-send the day")
+    if p.file.rsplit("/", 1)[-1].startswith(("_", ".")):
+        return FileRejected("hidden_file_name", f"{where}: Spark's file systems skip names starting with '_' or "
+                                                f"'.'; ask {source.code} to re-send the day with the file renamed")
     return None
 
 
