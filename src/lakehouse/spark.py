@@ -199,7 +199,7 @@ def _submitted_builder(builder):
     given = SparkConf()
     if not any("delta-spark_" in given.get(key, "") for key in ("spark.jars", "spark.jars.packages")):
         raise SparkSetupError("spark-submit was started without the Delta jars: run it as "
-                              "`spark-submit $(python -m lakehouse.spark) jobs/<job>.py ...` (README, jobs/)")
+                              "`spark-submit $(python -m lakehouse.spark) jobs/<job>.py ...` (docs/operations.md, jobs/)")
     for key, value in session_conf().items():
         if not given.contains(key):
             builder = builder.config(key, value)

@@ -19,7 +19,7 @@ After a batch merged entities or departments (`heal`):
    department list holds their code.
 
 With both, a landing ingested in one batch or day by day gives the same
-silver and quarantine tables (see README, "The registry catching up").
+silver and quarantine tables (see docs/registry-catch-up.md).
 """
 
 from __future__ import annotations
