@@ -16,7 +16,7 @@ with
 
 records as (
 
-    select * from {{ ref('int_supervision_records_appended') }} as appended
+    select appended.* from {{ ref('int_supervision_records_appended') }} as appended
     {%- if is_incremental() %}
     where {{ written_since_last_build('appended') }}
         or appended.uscc in (
