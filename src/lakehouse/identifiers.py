@@ -24,8 +24,10 @@ def normalise_identifier(raw: str | None) -> str:
     (incl. U+3000). Returns '' for None."""
     if raw is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(raw))
-    return "".join(ch for ch in text if not ch.isspace()).upper()
+    text = str(raw)
+    if not text.isascii():      # NFKC leaves ASCII as it is: skip it for the usual code
+        text = unicodedata.normalize("NFKC", text)
+    return "".join(text.split()).upper()   # split() splits on exactly the isspace() characters
 
 
 def uscc_check_char(first17: str) -> str:

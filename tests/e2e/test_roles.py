@@ -904,3 +904,33 @@ def test_republishing_keeps_private_in_step(built):
     cur.execute("rollback")
     loader.close()
     officer.close()
+
+
+def test_selected_build_keeps_the_views_it_does_not_rebuild(built):
+    """`lakehouse marts --select +fct_x` replaces the views it selects in place:
+    dbt's default swap dropped the old view with CASCADE, taking every view
+    built on it (and outside the selection) with it, and two threads cascading
+    into the same view deadlocked (macros/view_in_place.sql)."""
+    from lakehouse.marts import run_dbt
+
+    views = ("select table_schema || '.' || table_name from information_schema.views "
+             "where table_schema in ('staging', 'intermediate') order by 1")
+    before = _rows(built, views)
+    assert len(before) > 10
+    count = "select count(*) from marts.fct_department_workload"
+    rows_before = _rows(built, count)
+    saved = os.environ.get("PGDATABASE")
+    os.environ["PGDATABASE"] = DB
+    settings.cache_clear()
+    try:
+        for _ in range(2):
+            run_dbt(["build", "--select", "+fct_department_workload"])
+    finally:
+        if saved is None:
+            os.environ.pop("PGDATABASE", None)
+        else:
+            os.environ["PGDATABASE"] = saved
+        settings.cache_clear()
+    assert _rows(built, views) == before
+    assert _rows(built, count) == rows_before
+    assert _can_read("lakehouse_analyst", "select count(*) from marts.fct_department_workload")
