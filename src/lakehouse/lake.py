@@ -84,15 +84,16 @@ def merge(spark, path: str, source, condition: str, columns: list[str] | None = 
     faults.after_commit(path)
 
 
-def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_vectors: bool = False) -> None:
-    """Create an empty Delta table with `schema` (a StructType) if absent.
+def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_vectors: bool = False) -> bool:
+    """Create an empty Delta table with `schema` (a StructType) if absent;
+    True when it did (the table is then empty).
 
     Deletion vectors let a MERGE mark replaced rows instead of rewriting every
     file that holds one, so a day's updates cost what they touch, not what
     the table holds."""
     if exists(spark, path):
         add_missing_columns(spark, path, schema)
-        return
+        return False
     writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
     if change_feed:
         writer = writer.option("delta.enableChangeDataFeed", "true")
@@ -100,6 +101,7 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
         writer = writer.option("delta.enableDeletionVectors", "true")
     writer.save(path)
     faults.after_commit(path)
+    return True
 
 
 def _hadoop_path(spark, path: str):

@@ -162,6 +162,9 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         return
     small = sum(p.manifest_rows for p in planned) <= PARALLEL_TABLES_MAX_ROWS
     lake_small = small and small_lake(spark)
+    # Nothing in silver or the quarantine yet (a backfill's first batch): no
+    # older row can heal (None through Spark Connect: unknown, so heal).
+    empty_lake = all(lake.stored_bytes(spark, layer) == 0 for layer in ("silver", "quarantine"))
     # In a small lake whole tables are cheap to window with the batch; in a
     # large one a small batch narrows them to its keys first (silver.classify).
     with small_batch_tuning(spark, small, interpret=lake_small):
@@ -170,15 +173,16 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
         batch.files = sorted(batch.files + refused, key=lambda f: (f.day, f.file))
         try:
             _write_chunk(spark, catalog, batch, run_id, report, started, batch_no, small,
-                         narrow=small and not lake_small)
+                         narrow=small and not lake_small, heal=not empty_lake)
         finally:
             batch.release()
 
 
 def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, report: IngestReport, started,
-                 batch_no: int, small: bool, narrow: bool = False) -> None:
+                 batch_no: int, small: bool, narrow: bool = False, heal: bool = True) -> None:
     """Bronze, then the reference tables, then the others, the quarantine, the
-    heal and the run log: the batch's writes, the ledger's commit last."""
+    heal (unless `heal` is False: nothing older to heal) and the run log: the
+    batch's writes, the ledger's commit last."""
     recovery.begin(spark, run_id, batch_no, _tables_written_by(batch, catalog), len(batch.files))
 
     with report.timed("bronze"):
@@ -226,7 +230,7 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     # crash while healing is undone with the rest of the batch (recovery.py).
     merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
               and any(c["accepted"] for f, c in p.counts.items() if lake.source_of(f) not in blocked)}
-    for table, n in promote.heal(spark, catalog, run_id, report, merged, started).items():
+    for table, n in (promote.heal(spark, catalog, run_id, report, merged, started) if heal else {}).items():
         report.promoted[table] = report.promoted.get(table, 0) + n
 
     counts: dict[str, dict] = {}
@@ -408,13 +412,16 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
     with report.timed("silver_write"):
         schema = lake.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \
             .add("_row_hash", "string")
-        lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
+        created = lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
         history_path = lake.table_path("silver", f"{table.name}_history")
         if lake.exists(spark, history_path):      # written before a lineage column existed: add it
             lake.add_missing_columns(spark, history_path, schema)
         if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
             lake.append_once(accepted, history_path, written_ids)
-            silver.merge_current(spark, current_path, winners, table.key, _silver_columns(table))
+            if created:     # an empty table: every winner is an insert, and an append costs less than a MERGE
+                lake.append_once(winners.select(*_silver_columns(table)), current_path, written_ids)
+            else:
+                silver.merge_current(spark, current_path, winners, table.key, _silver_columns(table))
 
 
 def _silver_columns(table: Table) -> list[str]:
