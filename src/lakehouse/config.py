@@ -216,8 +216,9 @@ def now() -> datetime:
 # them between runs within one process.
 
 def batch_rows() -> int:
-    """LAKEHOUSE_BATCH_ROWS: rows staged at most per ingest batch (bounded memory)."""
-    return int(_env("LAKEHOUSE_BATCH_ROWS", "1500000"))
+    """LAKEHOUSE_BATCH_ROWS: rows staged at most per ingest batch. The staged rows live
+    in Spark (persisted, spilling to disk), not in the driver: a year of the city is one batch."""
+    return int(_env("LAKEHOUSE_BATCH_ROWS", "5000000"))
 
 
 def table_workers() -> int:
