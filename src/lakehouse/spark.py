@@ -39,7 +39,7 @@ LOCAL_TUNING = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
-    "spark.driver.memory": "8g",
+    "spark.driver.memory": "7g",
     "spark.executor.memory": "1g",      # Spark's own default, listed so that it can be overridden (clusters)
     "spark.sql.adaptive.enabled": "true",
     # Delta's VACUUM lists and diffs a table's files in this many tasks (10,000
