@@ -104,13 +104,6 @@ def ensure_table(spark, path: str, schema, change_feed: bool = False, deletion_v
     return True
 
 
-def enable_deletion_vectors(spark, path: str) -> None:
-    """Turn deletion vectors on for an existing table, if they are not on."""
-    detail = spark.sql(f"DESCRIBE DETAIL {_sql_path(path)}").collect()[0]
-    if (detail["properties"] or {}).get("delta.enableDeletionVectors") != "true":
-        spark.sql(f"ALTER TABLE {_sql_path(path)} SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
-
-
 def _hadoop_path(spark, path: str):
     """(Hadoop Path, its FileSystem) through this process's JVM; None through
     Spark Connect, which has no JVM here."""

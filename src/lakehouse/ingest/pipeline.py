@@ -413,10 +413,11 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
         schema = lake.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \
             .add("_row_hash", "string")
         created = lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
-        # History is append-only, except for the heal's refresh (promote.py), a MERGE
-        # of a few rows: with deletion vectors it marks them instead of rewriting files.
+        # History has no deletion vectors, so that delta-rs reads it (docs/other-engines.md):
+        # with them the heal's refresh of a few rows was no faster (it is a scan, not a rewrite).
         history_path = lake.table_path("silver", f"{table.name}_history")
-        lake.ensure_table(spark, history_path, schema, deletion_vectors=True)
+        if lake.exists(spark, history_path):      # written before a lineage column existed: add it
+            lake.add_missing_columns(spark, history_path, schema)
         if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
             lake.append_once(accepted, history_path, written_ids)
             if created:     # an empty table: every winner is an insert, and an append costs less than a MERGE

@@ -354,7 +354,6 @@ def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
 def _apply(spark, table: Table, path: str, new: DataFrame) -> None:
     """MERGE the recomputed rows (with their fresh _row_hash) into `path`."""
     derived = [c for c in new.columns if c not in ("_file", "_file_sha256", "_row_number", "_new_hash")]
-    lake.enable_deletion_vectors(spark, path)     # a history table of a lake made before they were on
     lake.merge(spark, path, new.withColumnRenamed("_new_hash", "_row_hash"),
                "t._file = s._file AND t._file_sha256 = s._file_sha256 AND t._row_number = s._row_number",
                update_only=[*derived, "_row_hash"])
