@@ -66,12 +66,13 @@ INTERPRET_TUNING = {
 }
 
 
-def small_lake(spark) -> bool:
+def small_lake(spark, silver_bytes: int | None = -1) -> bool:
     """Silver holds at most LAKEHOUSE_SMALL_LAKE_BYTES (256 MiB), as a local
-    JVM lists it (False through Spark Connect, whose server is warm anyway)."""
+    JVM lists it (False through Spark Connect, whose server is warm anyway).
+    `silver_bytes`: lake.stored_bytes(spark, "silver") when the caller has it."""
     from lakehouse.lake import stored_bytes
 
-    stored = stored_bytes(spark, "silver")
+    stored = stored_bytes(spark, "silver") if silver_bytes == -1 else silver_bytes
     return stored is not None and stored <= small_lake_bytes()
 
 

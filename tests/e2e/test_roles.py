@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg2
@@ -504,6 +505,22 @@ def _load_rows(cur) -> None:
     )
 
 
+@contextmanager
+def _in_database(name: str):
+    """The project's settings point at database `name` within the block (dbt, bootstrap)."""
+    saved = os.environ.get("PGDATABASE")
+    os.environ["PGDATABASE"] = name
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PGDATABASE", None)
+        else:
+            os.environ["PGDATABASE"] = saved
+        settings.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def built():
     """A fresh database with hand-made lake rows and every mart built."""
@@ -514,10 +531,7 @@ def built():
     admin.cursor().execute(f"drop database if exists {DB} with (force)")
     admin.cursor().execute(f"create database {DB}")
     admin.close()
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = DB
-    settings.cache_clear()
-    try:
+    with _in_database(DB):
         warehouse.bootstrap()
         warehouse.ensure_lake_tables(catalog)
         loader = _conn("lakehouse_loader")  # the rows go in as the pipeline writes them
@@ -526,12 +540,6 @@ def built():
         run_dbt(["build"])  # as lakehouse_transformer (lakehouse.marts)
         run_dbt(["docs", "generate"])
         FRESHNESS.update(source_freshness())
-    finally:
-        if saved is None:
-            os.environ.pop("PGDATABASE", None)
-        else:
-            os.environ["PGDATABASE"] = saved
-        settings.cache_clear()
     conn = _conn()
     yield conn
     conn.close()
@@ -919,18 +927,9 @@ def test_selected_build_keeps_the_views_it_does_not_rebuild(built):
     assert len(before) > 10
     count = "select count(*) from marts.fct_department_workload"
     rows_before = _rows(built, count)
-    saved = os.environ.get("PGDATABASE")
-    os.environ["PGDATABASE"] = DB
-    settings.cache_clear()
-    try:
+    with _in_database(DB):
         for _ in range(2):
             run_dbt(["build", "--select", "+fct_department_workload"])
-    finally:
-        if saved is None:
-            os.environ.pop("PGDATABASE", None)
-        else:
-            os.environ["PGDATABASE"] = saved
-        settings.cache_clear()
     assert _rows(built, views) == before
     assert _rows(built, count) == rows_before
     assert _can_read("lakehouse_analyst", "select count(*) from marts.fct_department_workload")

@@ -161,10 +161,11 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     if not planned and not refused:
         return
     small = sum(p.manifest_rows for p in planned) <= PARALLEL_TABLES_MAX_ROWS
-    lake_small = small and small_lake(spark)
+    silver_bytes = lake.stored_bytes(spark, "silver")      # one listing for both questions below
+    lake_small = small and small_lake(spark, silver_bytes)
     # Nothing in silver or the quarantine yet (a backfill's first batch): no
     # older row can heal (None through Spark Connect: unknown, so heal).
-    empty_lake = all(lake.stored_bytes(spark, layer) == 0 for layer in ("silver", "quarantine"))
+    empty_lake = silver_bytes == 0 and lake.stored_bytes(spark, "quarantine") == 0
     # In a small lake whole tables are cheap to window with the batch; in a
     # large one a small batch narrows them to its keys first (silver.classify).
     with small_batch_tuning(spark, small, interpret=lake_small):
