@@ -17,7 +17,7 @@ test: setup       ## lint, the quick unit suite, then the end-to-end suite
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
 	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=15 -m "not slow"
 
-test-slow: setup  ## the checks left out of `make test` for their time (city calibration, incremental marts, kill on a Connect server, Airflow port clash)
+test-slow: setup  ## the checks left out of `make test` for their time (city calibration, incremental marts, kill on a Connect server, Airflow port clash, Connect+cluster+s3, the scheduler)
 	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=5 -m slow
 
 unit:             ## the quick unit suite only (seconds; no services needed)

@@ -50,11 +50,29 @@ TIMINGS: dict[str, dict[str, float]] = {}
 
 def _run(cmd: list[str], env: dict[str, str], what: str, timeout: int = 600) -> str:
     t0 = time.monotonic()
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{what}: {' '.join(cmd)} still running after {timeout} s:\n{_tail(exc.stderr)}\n"
+                    f"{_service_logs()}")
     TIMINGS.setdefault(what.split(":")[0], {})[what.split(":")[1]] = round(time.monotonic() - t0, 1)
     assert res.returncode == 0, f"{what}: {' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n" \
-                                f"{res.stderr[-5000:]}"
+                                f"{res.stderr[-5000:]}\n{_service_logs()}"
     return res.stdout
+
+
+def _tail(text: str | bytes | None, chars: int = 5000) -> str:
+    text = text.decode(errors="replace") if isinstance(text, bytes) else (text or "")
+    return text[-chars:]
+
+
+def _service_logs() -> str:
+    """The last lines of every service's log and executor's stderr: a failure
+    on the scaled-out column is usually explained there, not in the client."""
+    home = os.environ.get("LAKEHOUSE_SERVICES_HOME")
+    logs = sorted(Path(home).glob("*/logs/*.log")) + sorted(Path(home).glob("*/spark-work/app-*/*/stderr")) \
+        if home else []
+    return "\n".join(f"--- {log}\n{_tail(log.read_text(errors='replace'), 3000)}" for log in logs[-6:])
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -65,7 +83,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _pipeline(engine: str, env: dict[str, str]) -> None:
     """ingest -> publish -> marts, each its own process, as a user would run them."""
-    _run([LAKEHOUSE, "ingest"], env, f"{engine}:ingest", timeout=1200)
+    _run([LAKEHOUSE, "ingest"], env, f"{engine}:ingest", timeout=900)
     _run([LAKEHOUSE, "publish"], env, f"{engine}:publish")
     _run([LAKEHOUSE, "marts"], env, f"{engine}:marts")
 
@@ -162,6 +180,8 @@ def _ports(*names: str) -> dict[str, str]:
     return {n: str(free_port()) for n in names}
 
 
+# make test-slow: minutes of services on top of the embedded default's run
+@pytest.mark.slow
 def test_connect_on_a_cluster_with_the_lake_on_object_storage_gives_the_same_silver_and_marts(baseline):
     """The whole scaled-out column in one deployment, as it would run off the
     laptop: an S3-compatible server holds the landing and the lake (s3a://),
@@ -301,6 +321,8 @@ def _hold_the_pool(url: str, token: str, slots: int) -> None:
                     {"pool": "lake_writers", "slots": slots, "include_deferred": False}, method="PATCH")
 
 
+# make test-slow: minutes of services on top of the embedded default's run
+@pytest.mark.slow
 def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(baseline, tmp_path):
     """The per-source DAGs and build_marts under Airflow's real scheduler, which
     schedules the preset's two business days itself (start date the first day,
