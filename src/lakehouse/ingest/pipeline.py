@@ -18,26 +18,16 @@ from datetime import date
 from functools import partial, reduce
 from pathlib import Path
 
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse import faults, lake, lakelock
-from lakehouse.catalog import Catalog, Table, load_catalog
+from lakehouse.catalog import Catalog, load_catalog
 from lakehouse.config import batch_rows, settings, table_workers
-from lakehouse.ingest import promote, recovery, resolve, runlog, silver
+from lakehouse.ingest import promote, recovery, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
-from lakehouse.ingest.staging import (
-    HELPER_COLUMNS,
-    RAW,
-    ROW_ID,
-    RULES,
-    StagedBatch,
-    arrow_schema,
-    plan_files,
-    stage,
-    utc_now,
-)
-from lakehouse.quality.gate import GateResult, build_data_docs, validate_batch
+from lakehouse.ingest.prepare import References, TablePlan, prepare_table
+from lakehouse.ingest.staging import StagedBatch, arrow_schema, plan_files, stage, utc_now
+from lakehouse.quality.gate import build_data_docs
 from lakehouse.spark import in_parallel, small_batch_tuning, small_lake
 
 log = logging.getLogger(__name__)
@@ -188,13 +178,13 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
 
     with report.timed("bronze"):
         in_parallel([partial(_write_bronze, batch, feed) for feed in batch.rows], table_workers() if small else 1)
-    refs = _References(spark)
+    refs = References(spark)
     blocked: dict[str, list[str]] = {}      # source -> critical expectation failures
-    plans: list[_TablePlan] = []
+    plans: list[TablePlan] = []
     # Reference tables first, one at a time: every later table is resolved
     # against what they merged, so a source they block is held back everywhere.
     for name in [t for t in REFERENCE_FIRST if t in batch.rows]:
-        plan = _prepare_table(spark, catalog.tables[name], batch, run_id, report, refs, narrow=narrow)
+        plan = prepare_table(spark, catalog.tables[name], batch, run_id, report, refs, narrow=narrow)
         _block(blocked, plan)
         _commit_table(plan, blocked, report)
         plans.append(plan)
@@ -207,7 +197,7 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     others = [catalog.tables[t] for t in sorted(batch.rows) if t not in REFERENCE_FIRST]
     rows = sum(n for name, n in batch.row_counts.items() if name not in REFERENCE_FIRST)
     workers = table_workers() if rows <= PARALLEL_TABLES_MAX_ROWS else 1
-    prepared = in_parallel([partial(_prepare_table, spark, t, batch, run_id, report, refs, narrow=narrow)
+    prepared = in_parallel([partial(prepare_table, spark, t, batch, run_id, report, refs, narrow=narrow)
                             for t in others], workers)
     for plan in prepared:
         _block(blocked, plan)
@@ -253,7 +243,7 @@ def _tables_written_by(batch: StagedBatch, catalog: Catalog) -> list[str]:
             + [f"silver/{t}_history" for t in silver_tables] + ["quarantine/rows", "ops/ingest_runs"])
 
 
-def _block(blocked: dict[str, list[str]], plan: "_TablePlan") -> None:
+def _block(blocked: dict[str, list[str]], plan: TablePlan) -> None:
     for src in plan.gate.blocked_sources:
         log.warning("%s: expectations failed for %s: %s", plan.table.name, src, plan.gate.failures)
         blocked.setdefault(src, []).extend(plan.gate.failures)
@@ -297,109 +287,7 @@ def _write_bronze(batch: StagedBatch, feed: str) -> None:
     lake.append_once(batch.bronze(feed), lake.table_path("bronze", feed), batch.file_ids(feed))
 
 
-def _read_current(spark, name: str):
-    path = lake.table_path("silver", name)
-    return spark.read.format("delta").load(path) if lake.exists(spark, path) else None
-
-
-class _References:
-    """The registry index and the department list, read once and reused by
-    every table of the batch until a reference table is merged again."""
-
-    def __init__(self, spark):
-        self.spark = spark
-        self._registry: resolve.RegistryIndex | None = None
-        self._departments = None
-
-    def registry(self) -> resolve.RegistryIndex:
-        if self._registry is None:
-            self._registry = resolve.RegistryIndex(self.spark, _read_current(self.spark, "entities"))
-        return self._registry
-
-    def departments(self):
-        if self._departments is None:
-            current = _read_current(self.spark, "departments")
-            if current is not None:
-                self._departments = current.select("department_code").distinct().cache()
-        return self._departments
-
-    def prepare(self) -> None:
-        """Build both before tables share them across threads."""
-        self.registry()
-        self.departments()
-
-    def invalidate(self) -> None:
-        if self._registry is not None:
-            self._registry.unpersist()
-        if self._departments is not None:
-            self._departments.unpersist()
-        self._registry = self._departments = None
-
-
-@dataclass
-class _TablePlan:
-    """One table's part of the batch, resolved, classified and validated,
-    waiting to be written."""
-    table: Table
-    file_ids: list[str]
-    accepted: DataFrame
-    winners: DataFrame
-    quarantine: DataFrame
-    counts: dict[str, dict]
-    gate: GateResult
-    cached: list[DataFrame]
-
-    def release(self) -> None:
-        for df in self.cached:
-            df.unpersist()
-
-
-def _prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report: IngestReport,
-                   refs: _References, fresh_files: bool = True, narrow: bool = False) -> _TablePlan:
-    """Resolve, classify (new version / duplicate / quarantined), count per
-    file and validate one table's rows; nothing is written yet. `fresh_files`:
-    the batch's files were never ingested (False: rows promoted out of the
-    quarantine, whose files are in silver already). `narrow`: classify a
-    batch of at most BROADCAST_ROWS against silver's rows of its keys only."""
-    log.info("  %s: %d files", table.name, len(batch.file_ids(table.feed)))
-    with report.timed("resolve_classify"):
-        staged = batch.rows[table.name]
-        # The raw values are only needed by quarantined rows: kept out of the
-        # joins and windows below, where they would double every row's width.
-        raw = staged.select(ROW_ID, RAW)
-        df = staged.drop(RAW)
-        small_batch = batch.row_counts[table.name] <= BROADCAST_ROWS
-        if table.entity_ref:
-            df = resolve.resolve_entities(df, refs.registry(), small_batch=small_batch)
-        dept_cols = table.columns_referencing("departments")
-        if dept_cols:
-            df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)
-        df = df.withColumns({"flags": F.array_sort(F.array_distinct("flags")),
-                             "_row_hash": silver.content_hash(_content_columns(table))}).cache()
-        bad = df.where(F.size(RULES) > 0)
-        good = df.where(F.size(RULES) == 0).select(*_silver_columns(table))
-        file_ids = batch.file_ids(table.feed)
-        history_path = lake.table_path("silver", f"{table.name}_history")
-        history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
-        classified = silver.classify(good, _read_current(spark, table.name), history, table.key,
-                                     table.version_column, file_ids, files_in_current=not fresh_files,
-                                     narrow=narrow and small_batch).cache()
-        counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
-                                        bad.withColumn("_file", lake.file_id_col()))
-    accepted = classified.where("_outcome = 'accepted'")
-    winners = silver.latest_per_key(accepted, table.key).select(*_silver_columns(table)).cache()
-    n_accepted = sum(c["accepted"] for c in counts.values())
-    with report.timed("expectations"):
-        gate = validate_batch(table.name, winners, run_id, n_accepted) if n_accepted else GateResult(True)
-    return _TablePlan(table, file_ids, accepted.select(*_silver_columns(table)), winners,
-                      silver.quarantine_rows(bad.join(raw, ROW_ID), table.name, table.key), counts, gate,
-                      [df, classified, winners])
-
-
-BROADCAST_ROWS = 50_000   # a batch this small is joined to the registry and to silver by broadcast, not by shuffle
-
-
-def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: IngestReport) -> None:
+def _commit_table(plan: TablePlan, blocked: dict[str, list[str]], report: IngestReport) -> None:
     """Append the new versions to history and MERGE the latest per key into
     silver, leaving out blocked sources."""
     spark = plan.accepted.sparkSession
@@ -422,18 +310,9 @@ def _commit_table(plan: _TablePlan, blocked: dict[str, list[str]], report: Inges
         if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
             lake.append_once(accepted, history_path, written_ids)
             if created:     # an empty table: every winner is an insert, and an append costs less than a MERGE
-                lake.append_once(winners.select(*_silver_columns(table)), current_path, written_ids)
+                lake.append_once(winners.select(*silver.columns(table)), current_path, written_ids)
             else:
-                silver.merge_current(spark, current_path, winners, table.key, _silver_columns(table))
+                silver.merge_current(spark, current_path, winners, table.key, silver.columns(table))
 
 
-def _silver_columns(table: Table) -> list[str]:
-    return table.column_names + ["_row_hash"]
-
-
-def _content_columns(table: Table) -> list[str]:
-    lineage = {c.name for c in table.common.get("lineage", [])}
-    return [c for c in table.column_names if c not in lineage]
-
-
-__all__ = ["ingest", "IngestReport", "HELPER_COLUMNS"]
+__all__ = ["ingest", "IngestReport"]

@@ -24,19 +24,19 @@ silver and quarantine tables (see docs/registry-catch-up.md).
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections import defaultdict
 from datetime import datetime
 from functools import reduce
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
 from lakehouse.ingest import silver
-from lakehouse.ingest.staging import StagedBatch, StagedFile, arrow_schema, silver_row, to_arrow
+from lakehouse.ingest.prepare import References, prepare_table
+from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema, silver_row, to_arrow
 from lakehouse.normalise import make_row_normaliser, name_key
 from lakehouse.readers.base import RawRow
 
@@ -63,7 +63,7 @@ def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[st
     with report.timed("heal"):
         changed = _changed_entities(spark, run_id) if "entities" in merged_references else None
         if changed is not None:
-            promoted = promote_quarantined(spark, catalog, run_id, report, _Learnt.of(changed), older)
+            promoted = promote_quarantined(spark, catalog, run_id, report, changed, older)
         try:
             refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references), older)
         finally:
@@ -94,32 +94,17 @@ def _known_departments(spark, merged_references: set[str]) -> list[str] | None:
     return [r[0] for r in spark.read.format("delta").load(path).select("department_code").distinct().collect()]
 
 
-class _Learnt:
-    """What the registry learnt in this run, as Python sets: a quarantined row
-    can only resolve now if one of its identifiers is among them (the rest of
-    the registry is what it was resolved against before)."""
-
-    def __init__(self, usccs: set, reg_nos: set, names: set):
-        self.usccs, self.reg_nos, self.names = usccs, reg_nos, names
-
-    @classmethod
-    def of(cls, changed: DataFrame) -> _Learnt:
-        rows = changed.select("_r_uscc", "_r_reg_no", "_r_names").collect()
-        return cls({r[0] for r in rows if r[0]}, {r[1] for r in rows if r[1]},
-                   {n for r in rows for n in (r[2] or [])})
-
-    def may_resolve(self, row: dict) -> bool:
-        return (row["_uscc_norm"] in self.usccs or row["_reg_no"] in self.reg_nos
-                or row["_name_key"] in self.names)
-
-
 # --------------------------------------------------------------------------- promotion
 
+# The quarantine's columns a row is re-staged from (its lineage and raw values).
+_RESTAGED_FROM = ["_source", "_delivery_date", "_file", "_file_sha256", "_row_number", "_ingest_run_id",
+                  "_ingested_at", "raw"]
 
-def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _Learnt,
+
+def promote_quarantined(spark, catalog: Catalog, run_id: str, report, changed: DataFrame,
                         older=None) -> dict[str, int]:
-    from lakehouse.ingest import pipeline
-
+    """Promote what the registry's `changed` entities now resolve, table by
+    table; the rows are re-staged in the executors, none reaches the driver."""
     qpath = lake.table_path("quarantine", "rows")
     tables = {n: t for n, t in catalog.tables.items() if t.entity_ref}
     if not lake.exists(spark, qpath) or not lake.exists(spark, lake.table_path("silver", "entities")):
@@ -127,19 +112,16 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _L
     candidates = (spark.read.format("delta").load(qpath)
                   .where(F.col("_table").isin(sorted(tables)))
                   .where(F.array_sort("rule_ids") == F.array(*[F.lit(r) for r in PROMOTABLE_RULES]))
-                  .where(older if older is not None else F.lit(True))
-                  .collect())
-    if not candidates:
+                  .where(older if older is not None else F.lit(True)))
+    names = sorted(r["_table"] for r in candidates.select("_table").distinct().collect())
+    if not names:
         return {}
-    by_table: dict[str, list] = defaultdict(list)
-    for r in candidates:
-        by_table[r["_table"]].append(r)
-
-    refs = pipeline._References(spark)
+    refs = References(spark)
     done: dict[str, int] = {}
     try:
-        for name, rows in sorted(by_table.items()):
-            n = _promote_table(spark, catalog, tables[name], rows, run_id, report, refs, learnt)
+        for name in names:
+            n = _promote_table(spark, catalog, tables[name], candidates.where(F.col("_table") == name), run_id,
+                               report, refs, changed)
             if n:
                 done[name] = n
     finally:
@@ -149,19 +131,15 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report, learnt: _L
     return done
 
 
-def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: str, report, refs,
-                   learnt: _Learnt) -> int:
-    """Re-stage `rows` (quarantine rows of `table`), resolve them as fresh rows
-    and write those that now resolve. Returns how many left the quarantine."""
-    from lakehouse.ingest import pipeline
-
-    staged = restage(catalog, table, rows, run_id, learnt.may_resolve)
-    if staged is None:
+def _promote_table(spark, catalog: Catalog, table: Table, candidates: DataFrame, run_id: str, report, refs,
+                   changed: DataFrame) -> int:
+    """Re-stage `candidates` (quarantine rows of `table`), resolve those the
+    registry's change may resolve as fresh rows and write those that now do.
+    Returns how many left the quarantine."""
+    batch = _restaged_batch(spark, catalog, table, candidates, run_id, changed)
+    if batch is None:
         return 0
-    kept = set(zip(*[staged[c].to_pylist() for c in ("_file", "_file_sha256", "_row_number")], strict=True))
-    rows = [q for q in rows if (q["_file"], q["_file_sha256"], q["_row_number"]) in kept]
-    batch = _as_batch(spark, table, staged, rows)
-    plan = pipeline._prepare_table(spark, table, batch, run_id, report, refs, fresh_files=False)
+    plan = prepare_table(spark, table, batch, run_id, report, refs, fresh_files=False)
     try:
         blocked = set(plan.gate.blocked_sources)
         if blocked:
@@ -172,46 +150,72 @@ def _promote_table(spark, catalog: Catalog, table: Table, rows: list, run_id: st
             return 0
         keep = ~F.col("_source").isin(sorted(blocked)) if blocked else F.lit(True)
         accepted, winners = plan.accepted.where(keep), plan.winners.where(keep)
-        # rows that now resolve: accepted or duplicate (_rules empty), of unblocked sources
-        promoted = (plan.accepted.sparkSession.createDataFrame(
-            [(lake.file_id(r["_file"], r["_file_sha256"]), r["_file"], r["_file_sha256"], r["_row_number"])
-             for r in rows], "_fid string, _file string, _file_sha256 string, _row_number bigint"))
-        still = plan.quarantine.select("_file", "_file_sha256", "_row_number")
-        promoted = (promoted.join(still, ["_file", "_file_sha256", "_row_number"], "left_anti")
-                    .where(F.col("_fid").isin(sorted(moved))).drop("_fid").cache())
-        keys = sorted(f"{r['_file']}@{r['_file_sha256']}#{r['_row_number']}" for r in promoted.collect())
+        # rows that now resolve: accepted or duplicate (_rules empty), of moved files
+        key = ["_file", "_file_sha256", "_row_number"]
+        promoted = (batch.rows[table.name].select(*key)
+                    .join(plan.quarantine.select(*key), key, "left_anti")
+                    .where(lake.file_id_col().isin(sorted(moved))).cache())
+        n, digest = promoted.agg(F.count(F.lit(1)), F.sha1(F.concat_ws("\n", F.array_sort(F.collect_list(
+            F.concat("_file", F.lit("@"), "_file_sha256", F.lit("#"), F.col("_row_number").cast("string"))))))
+        ).first()
         current_path = lake.table_path("silver", table.name)
         if sum(c["accepted"] for c in moved.values()):
             # one history append per set of promoted rows: a retry of the same promotion adds nothing
-            lake.append_once(accepted, lake.table_path("silver", f"{table.name}_history"),
-                             ["promoted:" + hashlib.sha1("\n".join(keys).encode()).hexdigest()])
-            silver.merge_current(spark, current_path, winners, table.key, pipeline._silver_columns(table))
+            lake.append_once(accepted, lake.table_path("silver", f"{table.name}_history"), ["promoted:" + digest])
+            silver.merge_current(spark, current_path, winners, table.key, silver.columns(table))
         _record_promotion(spark, table.name, moved, run_id)
         _drop_from_quarantine(spark, table.name, promoted)
         promoted.unpersist()
-        return len(keys)
+        return n
     finally:
         plan.release()
+        batch.release()
 
 
-def _as_batch(spark, table: Table, staged, rows: list) -> StagedBatch:
-    """Re-staged rows as a batch of their files (already ingested) for pipeline._prepare_table."""
-    batch = StagedBatch()
-    files: dict[str, StagedFile] = {}
-    for q in rows:
-        fid = lake.file_id(q["_file"], q["_file_sha256"])
-        if fid not in files:
-            files[fid] = StagedFile(q["_source"], q["_delivery_date"], table.feed, q["_file"], q["_file_sha256"], 0)
-    batch.files = list(files.values())
-    batch.rows[table.name] = lake.arrow_frame(spark, staged)
-    batch.row_counts[table.name] = staged.num_rows
+def _restaged_batch(spark, catalog: Catalog, table: Table, candidates: DataFrame, run_id: str,
+                    changed: DataFrame) -> StagedBatch | None:
+    """The candidates normalised again in the executors, kept if one of their
+    identifiers is among what the registry learnt in this run (the rest of the
+    registry is what they were resolved against before), as a batch of their
+    files (already ingested) for prepare_table; None if none is kept."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    restaged = (candidates.select(*_RESTAGED_FROM, F.monotonically_increasing_id().alias(ROW_ID))
+                .mapInArrow(_restage_task(catalog, table.name, run_id), from_arrow_schema(arrow_schema(table))))
+    learnt = {"_uscc_norm": changed.select(F.col("_r_uscc").alias("_k")),
+              "_reg_no": changed.select(F.col("_r_reg_no").alias("_k")),
+              "_name_key": changed.select(F.explode("_r_names").alias("_k"))}
+    hits = reduce(DataFrame.union, [restaged.join(keys.where(F.col("_k").isNotNull()).distinct(),
+                                                  F.col(column) == F.col("_k"), "left_semi").select(ROW_ID)
+                                    for column, keys in learnt.items()])
+    kept = restaged.join(hits.distinct(), ROW_ID, "left_semi").persist()
+    files = kept.select("_source", "_delivery_date", "_file", "_file_sha256").distinct().collect()
+    if not files:
+        kept.unpersist()
+        return None
+    batch = StagedBatch(files=[StagedFile(f["_source"], f["_delivery_date"], table.feed, f["_file"],
+                                          f["_file_sha256"], 0) for f in files],
+                        persisted=[kept])
+    batch.rows[table.name] = kept
+    batch.row_counts[table.name] = kept.count()
     return batch
 
 
-def restage(catalog: Catalog, table: Table, rows: list, run_id: str, keep=None):
+def _restage_task(catalog: Catalog, table_name: str, run_id: str):
+    """The function Spark runs over batches of quarantine rows."""
+    def run(batches):
+        table = catalog.tables[table_name]
+        for batch in batches:
+            staged = restage(catalog, table, batch.to_pylist(), run_id)
+            if staged is not None:
+                yield from staged.to_batches()
+    return run
+
+
+def restage(catalog: Catalog, table: Table, rows: list, run_id: str):
     """Quarantine rows -> the staged silver rows (an Arrow table, None if none)
     their files gave, normalised again from the raw values with the header map
-    of their delivery day (only those `keep(row)` accepts, if given)."""
+    of their delivery day. A row's `_row_id`, if it has one, is kept."""
     staged_rows = []
     for row_id, q in enumerate(sorted(rows, key=lambda r: (r["_delivery_date"], r["_file"], r["_row_number"]))):
         source = catalog.sources[q["_source"]]
@@ -220,10 +224,8 @@ def restage(catalog: Catalog, table: Table, rows: list, run_id: str, keep=None):
         lineage = {"_source": q["_source"], "_delivery_date": q["_delivery_date"], "_file": q["_file"],
                    "_file_sha256": q["_file_sha256"], "_ingest_run_id": q["_ingest_run_id"],
                    "_ingested_at": q["_ingested_at"], "_promoted_by_run_id": run_id}
-        row = silver_row(normalise(RawRow(q["_row_number"], raw)), table, lineage, raw, row_id)
+        row = silver_row(normalise(RawRow(q["_row_number"], raw)), table, lineage, raw, q.get(ROW_ID, row_id))
         row["_holding_district"] = source.division_code
-        if keep is not None and not keep(row):
-            continue
         staged_rows.append(row)
     return to_arrow(staged_rows, arrow_schema(table)) if staged_rows else None
 
@@ -254,7 +256,7 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
     change, and only those are merged."""
     if changed is None and known_departments is None:
         return
-    touched = {}
+    touched, name_keys = {}, None
     for table in catalog.tables.values():
         for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
             rows = _touched_rows(spark, table, path, changed, known_departments, older)
@@ -274,6 +276,8 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
     finally:
         for _, rows in touched.values():
             rows.unpersist()
+        if name_keys is not None:
+            name_keys.unpersist()
 
 
 def _name_col(table: Table) -> str | None:
@@ -305,14 +309,23 @@ def _touched_rows(spark, table: Table, path: str, changed: DataFrame | None,
 
 def _name_keys(spark, touched) -> DataFrame:
     """{name as sent -> its name key} for the touched rows of the changed
-    entities, as a small DataFrame: the key is the normaliser's own (NFKC)
-    form, computed here in Python once per distinct name, not by a Python UDF
-    on the workers."""
+    entities, as a small cached DataFrame: the key is the normaliser's own
+    (NFKC) form, computed in the executors once per distinct name, not by a
+    Python UDF per row."""
     names = [rows.where(F.col("_r_uscc").isNotNull()).select(F.col(_name_col(table)).alias("_n_name"))
              for table, rows in touched if table.entity_ref and _name_col(table)]
-    distinct = [r[0] for r in reduce(DataFrame.unionByName, names).distinct().collect()] if names else []
-    return spark.createDataFrame([(n, name_key(n)) for n in distinct if n is not None],
-                                 "_n_name string, _n_key string")
+    schema = "_n_name string, _n_key string"
+    if not names:
+        return spark.createDataFrame([], schema)
+    distinct = reduce(DataFrame.unionByName, names).where(F.col("_n_name").isNotNull()).distinct()
+    return distinct.mapInArrow(_name_key_task, schema).cache()
+
+
+def _name_key_task(batches):
+    for batch in batches:
+        names = batch.column("_n_name").to_pylist()
+        yield pa.RecordBatch.from_pydict({"_n_name": names, "_n_key": [name_key(n) for n in names]},
+                                         schema=pa.schema([("_n_name", pa.string()), ("_n_key", pa.string())]))
 
 
 def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
@@ -320,8 +333,6 @@ def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
     """Of the touched rows, those whose registry- or department-derived values
     differ from what they hold, recomputed (key columns, derived columns,
     _new_hash)."""
-    from lakehouse.ingest import pipeline
-
     derived = ["flags"]
     if "_r_uscc" in rows.columns:     # joined to the changed entities (_touched_rows)
         hit = F.col("_r_uscc").isNotNull()
@@ -346,7 +357,7 @@ def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
         rows = rows.withColumn("flags", F.when(flagged & ~unknown, F.array_remove("flags", "unknown_department"))
                                .otherwise(F.col("flags")))
     rows = rows.withColumn("flags", F.array_sort(F.array_distinct("flags")))
-    rows = rows.withColumn("_new_hash", silver.content_hash(pipeline._content_columns(table)))
+    rows = rows.withColumn("_new_hash", silver.content_hash(silver.content_columns(table)))
     return (rows.where(F.col("_new_hash") != F.col("_row_hash"))
             .select("_file", "_file_sha256", "_row_number", *derived, "_new_hash"))
 

@@ -14,11 +14,23 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse import lake
+from lakehouse.catalog import Table
 from lakehouse.ingest.ops_tables import QUARANTINE
 from lakehouse.ingest.staging import RAW, REASONS, RULES
 
 # The row's version_column (or null), added by classify and read by latest_per_key.
 _VERSION = "_v"
+
+
+def columns(table: Table) -> list[str]:
+    """A silver table's columns: the catalog's, and the content hash."""
+    return table.column_names + ["_row_hash"]
+
+
+def content_columns(table: Table) -> list[str]:
+    """What a record says, without its lineage: what content_hash hashes."""
+    lineage = {c.name for c in table.common.get("lineage", [])}
+    return [c for c in table.column_names if c not in lineage]
 
 
 def content_hash(columns: list[str]):
