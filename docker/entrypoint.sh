@@ -1,5 +1,5 @@
 #!/bin/sh
-# Export the Airflow environment the package assembles (config.airflow_env():
+# Export the Airflow environment the package assembles (airflow_env.airflow_env():
 # metadata connection from PGHOST/PGPORT/PGUSER/PGPASSWORD, dags folder, ...),
 # then run the container's command. Values set in the compose file win.
 set -e

@@ -461,7 +461,8 @@ def airflow_environment(day: date) -> dict:
     """`lakehouse airflow-env`'s environment for this LAKEHOUSE_HOME (its own
     Airflow home and SQLite metadata: variables the caller set for another
     Airflow are dropped), the clock frozen at 09:00 the morning after `day`."""
-    from lakehouse.config import airflow_env, settings
+    from lakehouse.airflow_env import airflow_env
+    from lakehouse.config import settings
 
     for key in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAGS_FOLDER",
                 "LAKEHOUSE_START_DATE"):

@@ -1,7 +1,7 @@
 """`lakehouse airflow start|stop|status`: the Airflow UI of the embedded default.
 
 Runs `airflow standalone` (api-server, scheduler, dag-processor, triggerer)
-with the project's Airflow environment (config.airflow_env: parallelism sized
+with the project's Airflow environment (airflow_env.airflow_env: parallelism sized
 to the cores) and the virtualenv's bin on PATH, in a session of its own so
 `stop` ends every process it started. Its output goes to a log file under
 LAKEHOUSE_HOME, not the console. The UI's one user, admin, has a generated
@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 from lakehouse import credentials
-from lakehouse.config import REPO_ROOT, airflow_env, settings
+from lakehouse.airflow_env import airflow_env
+from lakehouse.config import REPO_ROOT, settings
 
 
 class AirflowUIError(RuntimeError):
@@ -80,7 +81,7 @@ def healthy(timeout: float = 3.0) -> bool:
 
 def ports() -> list[tuple[str, str, int]]:
     """(what, host it binds, port) of each server `airflow standalone` opens:
-    all three follow LAKEHOUSE_AIRFLOW_PORT (config.airflow_env)."""
+    all three follow LAKEHOUSE_AIRFLOW_PORT (airflow_env.airflow_env)."""
     env = airflow_env()
     return [("the UI and API (LAKEHOUSE_AIRFLOW_PORT)", env["AIRFLOW__API__HOST"], int(env["AIRFLOW__API__PORT"])),
             ("Airflow's task log server (LAKEHOUSE_AIRFLOW_PORT+1)", "",

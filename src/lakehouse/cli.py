@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from lakehouse.config import airflow_env, apply_airflow_env, apply_file_mode, settings
+from lakehouse.airflow_env import airflow_env, apply_airflow_env
+from lakehouse.config import apply_file_mode, settings
 
 
 class UserError(RuntimeError):
@@ -95,10 +96,8 @@ def cmd_airflow(args) -> None:
 
 
 def cmd_airflow_env(_args) -> None:
-    """Print config.airflow_env() as shell exports (docker/entrypoint.sh evals them)."""
+    """Print airflow_env.airflow_env() as shell exports (docker/entrypoint.sh evals them)."""
     import shlex
-
-    from lakehouse.config import airflow_env
 
     for key, value in airflow_env().items():
         print(f"export {key}={shlex.quote(value)}")
@@ -355,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
                   cmd_airflow)
     af.add_argument("action", choices=["start", "stop", "status"], help="start, stop or status of the UI")
     _command(sub, "airflow-env", "print the environment Airflow runs with, as shell exports",
-             "Print config.airflow_env() as shell exports (docker/entrypoint.sh evaluates them).", cmd_airflow_env)
+             "Print airflow_env.airflow_env() as shell exports (docker/entrypoint.sh evaluates them).", cmd_airflow_env)
     for name, what in (("cluster", "a local Spark standalone master + worker"),
                        ("connect", "a local Spark Connect server"),
                        ("s3", "a local S3-compatible server (moto) with the lake's bucket")):

@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from lakehouse.config import airflow_env, apply_airflow_env, settings
+from lakehouse.airflow_env import airflow_env, apply_airflow_env
+from lakehouse.config import settings
 
 
 @lru_cache(maxsize=1)

@@ -53,7 +53,7 @@ def private_lakehouse(root: Path):
 
 @pytest.fixture(scope="session")
 def e2e_env(tmp_path_factory):
-    from lakehouse.config import apply_airflow_env
+    from lakehouse.airflow_env import apply_airflow_env
 
     apply_airflow_env()
     with private_lakehouse(tmp_path_factory.mktemp("lakehouse")) as root:

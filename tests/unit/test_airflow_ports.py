@@ -16,7 +16,7 @@ import time
 import pytest
 
 from lakehouse import airflow_ui
-from lakehouse.config import airflow_env
+from lakehouse.airflow_env import airflow_env
 
 
 def _free_triple() -> int:

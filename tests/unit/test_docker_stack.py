@@ -1,5 +1,5 @@
 """docker/: the compose stack validates, and it configures the project only
-through variables the project reads (config.py, airflow_env) or standard
+through variables the project reads (config.py, airflow_env.py) or standard
 Airflow/Spark/AWS ones named here. No Docker engine is needed."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lakehouse import config
+from lakehouse import airflow_env, config
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 COMPOSE = DOCKER / "docker-compose.yml"
@@ -43,7 +43,7 @@ def _project_reads() -> set[str]:
     """The variables config.py reads, and those of the Airflow environment it assembles."""
     source = Path(config.__file__).read_text(encoding="utf-8")
     names = set(re.findall(r'(?:_env|os\.environ\.get)\("([A-Z][A-Z0-9_]*)"', source))
-    return names | set(config.airflow_env())
+    return names | set(airflow_env.airflow_env())
 
 
 def test_compose_file_validates_with_and_without_the_example_env():

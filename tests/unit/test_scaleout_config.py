@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import config, spark
+from lakehouse import airflow_env, config, spark
 
 
 @pytest.fixture
@@ -27,14 +27,14 @@ def env(monkeypatch):
 
 def test_airflow_metadata_defaults_to_sqlite(env):
     cfg = env()
-    assert config.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{cfg.airflow_home}/airflow.db"
-    assert "AIRFLOW__CORE__EXECUTOR" not in config.airflow_env()
+    assert airflow_env.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{cfg.airflow_home}/airflow.db"
+    assert "AIRFLOW__CORE__EXECUTOR" not in airflow_env.airflow_env()
 
 
 def test_airflow_on_postgres_uses_the_project_server_and_local_executor(env):
     env(LAKEHOUSE_AIRFLOW_METADATA="postgres", PGHOST="db.example", PGPORT="6543", PGUSER="air flow",
         PGPASSWORD="p@ss:w/rd", LAKEHOUSE_AIRFLOW_DATABASE="meta")
-    got = config.airflow_env()
+    got = airflow_env.airflow_env()
     assert got["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
         "postgresql+psycopg2://air%20flow:p%40ss%3Aw%2Frd@db.example:6543/meta"
     assert got["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
@@ -52,16 +52,16 @@ def test_airflow_on_postgres_connects_as_its_own_role(env, monkeypatch, tmp_path
         PGPORT="6543")
     password = credentials.ensure()["postgres"]["airflow"]
     assert json.loads((tmp_path / "secrets.json").read_text())["postgres"]["airflow"] == password
-    assert config.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
+    assert airflow_env.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
         f"postgresql+psycopg2://lakehouse_airflow:{password}@127.0.0.1:6543/airflow"
     env(PGHOST="db.example", LAKEHOUSE_PG_AIRFLOW_USER="af", LAKEHOUSE_PG_AIRFLOW_PASSWORD="s3cret")
-    assert config.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
+    assert airflow_env.airflow_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
         "postgresql+psycopg2://af:s3cret@db.example:6543/airflow"
 
 
 def test_airflow_values_set_by_the_user_win(env):
     env(LAKEHOUSE_AIRFLOW_METADATA="postgres", AIRFLOW__CORE__EXECUTOR="CeleryExecutor")
-    assert config.airflow_env()["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert airflow_env.airflow_env()["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
 
 
 def test_unknown_airflow_metadata_is_refused(env):
