@@ -177,9 +177,10 @@ def show_publish(published) -> None:
 
 def maintain_job(args):
     """The body of `lakehouse maintain` and jobs/maintain.py: returns the Maintained tables."""
+    from lakehouse.ingest.recovery import undo_unfinished
     from lakehouse.maintain import maintain
 
-    return maintain(retain_days=args.retain_days)
+    return maintain(undo_unfinished=undo_unfinished, retain_days=args.retain_days)
 
 
 def show_maintain(maintained) -> None:

@@ -60,8 +60,12 @@ class Maintained:
         return self.compacted or self.vacuum_ran
 
 
-def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None = None) -> list[Maintained]:
-    """Compact, checkpoint and vacuum every Delta table of the lake (or `paths`)."""
+def maintain(undo_unfinished, spark=None, retain_days: int | None = None,
+             paths: list[str] | None = None) -> list[Maintained]:
+    """Compact, checkpoint and vacuum every Delta table of the lake (or `paths`).
+    `undo_unfinished(spark)` runs first, under the ingest's lock: the ingest's
+    undo of a batch a crash left half done (ingest.recovery), which VACUUM
+    would make impossible by deleting the versions it restores."""
     if spark is None:
         from lakehouse.spark import get_spark
         spark = get_spark()
@@ -74,12 +78,11 @@ def maintain(spark=None, retain_days: int | None = None, paths: list[str] | None
         # lake_writers pool (one writer at a time) makes this safe
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
     from lakehouse import lakelock
-    from lakehouse.ingest import recovery
 
     # Under the ingest's lock: no batch writes meanwhile, and a batch a crash
     # left half done is undone first (VACUUM would delete the versions it needs).
     with lakelock.lake_lock("ingest"):
-        recovery.undo_unfinished(spark)
+        undo_unfinished(spark)
         return _maintain_all(spark, paths, retain_days, cfg.checkpoint_interval)
 
 

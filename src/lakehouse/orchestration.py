@@ -51,7 +51,7 @@ def daily_timetable():
     """One run per calendar day at 00:00 in the calendar's time zone; days off end at once."""
     from airflow.timetables.trigger import CronTriggerTimetable
 
-    from lakehouse.business_calendar import load_calendar
+    from lakehouse.catalog.calendar import load_calendar
 
     return CronTriggerTimetable("0 0 * * *", timezone=load_calendar().timezone)
 
@@ -59,7 +59,7 @@ def daily_timetable():
 def daily_start_date() -> datetime:
     """LAKEHOUSE_START_DATE, but no earlier than LAKEHOUSE_CATCHUP_DAYS before today:
     a fresh install schedules a few days, not years (older days: ingest_backfill)."""
-    from lakehouse.business_calendar import load_calendar
+    from lakehouse.catalog.calendar import load_calendar
     from lakehouse.schedule import first_scheduled_day
 
     cal, cfg = load_calendar(), settings()
@@ -69,7 +69,7 @@ def daily_start_date() -> datetime:
 
 def delivery_day(context) -> date:
     """The day to ingest: `date` in the run's conf, else the run's logical date in the calendar's zone."""
-    from lakehouse.business_calendar import load_calendar
+    from lakehouse.catalog.calendar import load_calendar
     from lakehouse.schedule import delivery_day as day_of
 
     conf = (context.get("dag_run").conf or {}) if context.get("dag_run") else {}
@@ -80,7 +80,7 @@ def delivery_day(context) -> date:
 
 
 def _plan(code: str, day: date):
-    from lakehouse.business_calendar import load_calendar
+    from lakehouse.catalog.calendar import load_calendar
     from lakehouse.schedule import plan_day
 
     cfg = settings()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
-from lakehouse.business_calendar import BusinessCalendar, CalendarError
+from lakehouse.catalog.calendar import BusinessCalendar, CalendarError
 
 # The run-log status of a business day with no delivery by the cut-off.
 MISSING = "missing"

@@ -24,7 +24,7 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 
 @pytest.fixture(scope="module")
 def lake_with_a_missing_delivery(isolated_lakehouse_module, spark, copy_fixture_landing):
-    from lakehouse.business_calendar import load_calendar
+    from lakehouse.catalog.calendar import load_calendar
     from lakehouse.config import settings
     from lakehouse.ingest.pipeline import ingest
     from lakehouse.marts import run_dbt

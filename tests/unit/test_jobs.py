@@ -105,7 +105,10 @@ def test_maintain_maps_retain_days(monkeypatch, argv, retain_days):
     recorder = Recorder([])
     monkeypatch.setattr(library, "maintain", recorder)
     assert maintain.main(argv) == 0
-    assert recorder.calls == [{"retain_days": retain_days}]
+    from lakehouse.ingest.recovery import undo_unfinished
+
+    # and a batch a crash left half done is undone before anything is vacuumed
+    assert recorder.calls == [{"retain_days": retain_days, "undo_unfinished": undo_unfinished}]
 
 
 def test_a_failure_the_user_can_fix_is_the_clis_line(monkeypatch, capsys):

@@ -1,5 +1,5 @@
-"""The ops tables' one description (ingest/ops_tables.py) and the one type
-grammar (ingest/table_types.py) agree with what reads and writes them."""
+"""The ops tables' one description (catalog/ops_tables.py) and the one type
+grammar (catalog/types.py) agree with what reads and writes them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lakehouse.catalog import load_catalog
-from lakehouse.ingest import ops_tables, table_types
+from lakehouse.catalog import load_catalog, ops_tables
+from lakehouse.catalog import types as table_types
 from lakehouse.ingest.runlog import LEDGER_ONLY, RunLogEntry
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

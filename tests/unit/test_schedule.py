@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.business_calendar import CalendarError, load_calendar
+from lakehouse.catalog.calendar import CalendarError, load_calendar
 from lakehouse.config import REPO_ROOT
 from lakehouse.schedule import cutoff, delivery_day, first_scheduled_day, ingest_since, plan_day
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pyspark.sql import functions as F
 
 from lakehouse import lake
-from lakehouse.ingest.ops_tables import FILE_LEDGER, RUN_LOG
+from lakehouse.catalog.ops_tables import FILE_LEDGER, RUN_LOG
 
 LEDGER_SCHEMA = FILE_LEDGER.spark_ddl()
 RUNLOG_SCHEMA = RUN_LOG.spark_ddl()

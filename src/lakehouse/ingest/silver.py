@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from lakehouse import lake
 from lakehouse.catalog import Table
-from lakehouse.ingest.ops_tables import QUARANTINE
+from lakehouse.catalog.ops_tables import QUARANTINE
 from lakehouse.ingest.staging import RAW, REASONS, RULES
 
 # The row's version_column (or null), added by classify and read by latest_per_key.

@@ -28,9 +28,9 @@ import pyarrow as pa
 
 from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
+from lakehouse.catalog.ops_tables import DELIVERY_LINEAGE
+from lakehouse.catalog.types import arrow_type
 from lakehouse.ingest.landing import Delivery
-from lakehouse.ingest.ops_tables import DELIVERY_LINEAGE
-from lakehouse.ingest.table_types import arrow_type
 from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
 from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_required_columns
 from lakehouse.readers import FileRejected, check_row_count, read_delivery_file

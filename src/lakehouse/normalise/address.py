@@ -56,15 +56,6 @@ class ParsedAddress(NamedTuple):
     room: str | None
 
 
-def district_lookup(districts: Mapping[str, str], legacy_names: Mapping[str, str]) -> dict[str, str]:
-    """{district name: today's division code}, from the catalog's division
-    registry (code -> name) and reference.yaml's legacy_district_names (name -> code).
-    The city itself (310000, 上海市) is not a district."""
-    names = {name: code for code, name in districts.items() if code != "310000"}
-    names.update(legacy_names)
-    return names
-
-
 def _split_district(text: str, names: Mapping[str, str]) -> tuple[str, str] | None:
     for prefix in _CITY_PREFIX:
         if text.startswith(prefix) and not text.startswith(prefix + "路"):
@@ -82,7 +73,7 @@ def _split_district(text: str, names: Mapping[str, str]) -> tuple[str, str] | No
 def parse_address(text: str | None, names: Mapping[str, str]) -> ParsedAddress | None:
     """The parts of `text`, or None if it does not read as a Shanghai street
     address (no known district, no road, no number or lane, or text left over).
-    `names` is district_lookup(...)."""
+    `names` is Catalog.address_district_names."""
     if not text:
         return None
     s = unicodedata.normalize("NFKC", text).translate(_DROP).upper()

@@ -10,14 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lakehouse import credentials
-from lakehouse.catalog import Catalog, Column, Table
+from lakehouse.catalog import Catalog, Column, Table, ops_tables
+from lakehouse.catalog.types import postgres_type
 from lakehouse.config import PG_ROLES, settings
-from lakehouse.ingest import ops_tables
-from lakehouse.ingest.table_types import postgres_type
 
 BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
 
-# Ops tables published beside the silver tables, with their natural keys (ingest/ops_tables.py).
+# Ops tables published beside the silver tables, with their natural keys (catalog/ops_tables.py).
 OPS_TABLES = {t.pg_name: (t.layer, t.name, list(t.pg_key)) for t in ops_tables.PUBLISHED}
 
 

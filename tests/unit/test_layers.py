@@ -1,5 +1,6 @@
-"""No import cycle among the project's modules, counting the imports made
-inside functions too: a cycle hidden behind a late import is still two
+"""The package's layers (README, Layout): each module imports only from its
+own layer or the ones below, and no import cycle anywhere. Imports made
+inside functions count too: a cycle hidden behind a late import is still two
 modules that cannot be understood (or moved) one without the other."""
 
 from __future__ import annotations
@@ -8,6 +9,26 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+
+# Bottom to top. A new module or package of src/lakehouse/ gets a row here.
+LAYERS = {
+    "settings": ["lakehouse", "config", "credentials", "logs", "identifiers"],
+    "catalog": ["catalog"],
+    "lake": ["spark", "lake", "lakelock", "faults", "maintain"],
+    "ingest": ["readers", "normalise", "quality", "ingest"],
+    "serving": ["publish", "warehouse", "marts", "mart_build", "entity", "report"],
+    "orchestration": ["orchestration", "schedule", "companions", "airflow_env"],
+    "local services": ["embedded_pg", "airflow_ui", "services"],
+    "entry points and tools": ["cli", "demo", "generator"],
+}
+RANK = {("lakehouse" if name == "lakehouse" else f"lakehouse.{name}"): (i, layer)
+        for i, (layer, names) in enumerate(LAYERS.items()) for name in names}
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    while module not in RANK:
+        module = module.rpartition(".")[0]
+    return RANK[module]
 
 
 def _modules() -> dict[str, Path]:
@@ -92,3 +113,15 @@ def test_the_graph_sees_imports_inside_functions():
 
 def test_no_import_cycle_in_src():
     assert cycles(import_graph()) == []
+
+
+def test_every_module_has_a_layer():
+    top = {m.split(".")[1] for m in import_graph() if m.count(".") >= 1}
+    assert top <= {name for names in LAYERS.values() for name in names}, \
+        sorted(top - {name for names in LAYERS.values() for name in names})
+
+
+def test_imports_go_down_the_layers():
+    upward = [f"{m} ({layer_of(m)[1]}) imports {d} ({layer_of(d)[1]})"
+              for m, deps in sorted(import_graph().items()) for d in sorted(deps) if layer_of(d)[0] > layer_of(m)[0]]
+    assert upward == []

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from lakehouse.catalog import CatalogError, _fail, _Model, _parse, _read_yaml
+from lakehouse.catalog.load import _fail, _parse, _read_yaml
+from lakehouse.catalog.models import CatalogError, _Model
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -1,5 +1,5 @@
 """The one column type grammar (as written in schemas/tables/*.yaml and in
-ingest/ops_tables.py) and its Arrow, Spark and PostgreSQL types, so a
+catalog/ops_tables.py) and its Arrow, Spark and PostgreSQL types, so a
 column's type is declared once and every engine's type is derived from it."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The operational tables (the run log, the file ledger, the quarantine),
 described once: their Spark schemas (ingest/runlog.py, ingest/silver.py) and
 their PostgreSQL tables (warehouse) are derived from the column lists here.
-Types are the schemas/ grammar (ingest/table_types.py). They live in Python,
+Types are the schemas/ grammar (catalog/types.py). They live in Python,
 not schemas/, because the catalog describes silver tables with lineage and
 feeds, which these tables have not."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lakehouse.ingest.table_types import postgres_type, spark_type
+from lakehouse.catalog.types import postgres_type, spark_type
 
 
 @dataclass(frozen=True)
