@@ -1,0 +1,7 @@
+"""python -m lakehouse.cli"""
+
+import sys
+
+from lakehouse.cli import main
+
+sys.exit(main())
