@@ -12,8 +12,7 @@ from functools import partial
 
 from lakehouse import cli
 
-run = partial(cli.job_run, "ingest")      # in this process: the DAG tasks (orchestration.run_job)
-main = partial(cli.job_main, "ingest")    # as a program: python / spark-submit
+main = partial(cli.job_main, "ingest")    # as a program: python / spark-submit (the DAG tasks call the library)
 
 if __name__ == "__main__":
     sys.exit(main())

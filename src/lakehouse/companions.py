@@ -73,17 +73,16 @@ def airflow_task_states(sources: list[str], logical_date: datetime) -> dict[str,
     return states
 
 
-def ingest_day(plan: DayPlan, companions: list[DayPlan], run_job, airflow_run: str) -> SourceResult:
+def ingest_day(plan: DayPlan, companions: list[DayPlan], ingest, airflow_run: str) -> SourceResult:
     """Ingest the plan's days for its source and its companions in one batch
-    (jobs/ingest.py through `run_job`); leave each companion its receipt and
-    return the plan's own source's result."""
+    (`ingest(sources=, start=, end=)`, orchestration.ingest_batch); leave each
+    companion its receipt and return the plan's own source's result."""
     from lakehouse.lakelock import LakeBusy
 
     manifests = {p.source: manifests_of(p) for p in companions}     # before the batch reads them
     sources = [plan.source] + [p.source for p in companions]
-    argv = ["--start", plan.since.isoformat(), "--end", plan.day.isoformat(), *[f"--source={s}" for s in sources]]
     try:
-        report = run_job("ingest", *argv)
+        report = ingest(sources=sources, start=plan.since, end=plan.day)
     except LakeBusy:
         raise
     except Exception as exc:      # noqa: BLE001 - a companion must not fail this source's run
@@ -91,7 +90,7 @@ def ingest_day(plan: DayPlan, companions: list[DayPlan], run_job, airflow_run: s
             raise
         print(f"the batch with {', '.join(sources[1:])} failed ({type(exc).__name__}: {exc}); "
               f"ingesting {plan.source} alone")
-        return ingest_day(plan, [], run_job, airflow_run)
+        return ingest_day(plan, [], ingest, airflow_run)
     by = f"ingest_{plan.source}'s batch {report.run_id} (Airflow run {airflow_run})"
     for p in companions:
         leave_receipt(p, manifests[p.source], source_result(report, p.source, p.day, runner=False), by)

@@ -1,7 +1,8 @@
 """DAG factories: one ingest DAG per schemas/sources/*.yaml, and the marts
 DAG triggered once per round of deliveries. Only wiring lives here; every
-task calls one function of the package (the day's decision: lakehouse.schedule)
-or runs one of the Spark entry points of jobs/ in its own process (run_job).
+task calls one typed function of the package in its own process: the day's
+decision (lakehouse.schedule), the ingest, publish and maintenance functions
+that jobs/*.py run under spark-submit.
 Nothing heavy at import: Spark, GX and dbt are imported inside the tasks.
 """
 
@@ -16,12 +17,12 @@ DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(minutes=5), "execution_ti
 BACKFILL_START = datetime(2017, 1, 1)
 
 
-def run_job(name: str, *argv: str):
-    """Run jobs/<name>.py in this task's process (as fast as a function call;
-    spark-submit runs the same file) and return what it returns."""
-    import importlib
+def ingest_batch(sources: list[str] | None = None, start: date | None = None, end: date | None = None):
+    """lakehouse.ingest.pipeline.ingest in this task's process (jobs/ingest.py
+    runs the same function under spark-submit); imported here, not at parse time."""
+    from lakehouse.ingest.pipeline import ingest as ingest_deliveries
 
-    return importlib.import_module(f"jobs.{name}").run(list(argv))
+    return ingest_deliveries(sources=sources, start=start, end=end)
 
 
 def _print_problems(report) -> None:
@@ -106,7 +107,7 @@ def _ingest_or_report(plan, context):
         states = companions.airflow_task_states(others, logical)
         plans = {c: _plan(c, plan.day) for c in states}
         queued = [plans[c] for c in companions.queued_sources(states, plans, plan)]
-    return companions.ingest_day(plan, queued, run_job, context["run_id"])
+    return companions.ingest_day(plan, queued, ingest_batch, context["run_id"])
 
 
 def build_ingest_dag(cfg: dict):
@@ -187,7 +188,7 @@ def build_backfill_dag(tables: list[str]):
         # a backfill is one round: it announces every source, so build_marts runs once after it
         @task(pool="lake_writers", outlets=[delivered_asset(c["code"]) for c in source_configs()])
         def ingest_range(**context) -> dict:
-            report = run_job("ingest", *backfill_arguments(context["dag_run"].conf or {}))
+            report = ingest_batch(**backfill_request(context["dag_run"].conf or {}))
             _print_problems(report)
             return {**report.totals(), "blocked_sources": sorted(report.blocked_sources)}
 
@@ -195,10 +196,15 @@ def build_backfill_dag(tables: list[str]):
     return dag
 
 
-def backfill_arguments(conf: dict) -> list[str]:
-    """jobs/ingest.py's options for the backfill's conf {"start", "end", "sources"} (each optional)."""
-    argv = [f"--{key}={conf[key]}" for key in ("start", "end") if conf.get(key)]
-    return argv + [f"--source={code}" for code in conf.get("sources") or []]
+def backfill_request(conf: dict) -> dict:
+    """The backfill's conf {"start", "end", "sources"} (each optional) as ingest's arguments."""
+    request: dict = {"sources": list(conf.get("sources") or []) or None}
+    for key in ("start", "end"):
+        try:
+            request[key] = date.fromisoformat(conf[key]) if conf.get(key) else None
+        except (TypeError, ValueError):
+            raise ValueError(f"ingest_backfill's conf: {key}={conf[key]!r} is not a date: use YYYY-MM-DD") from None
+    return request
 
 
 def build_marts_dag(sources: list[str]):
@@ -218,8 +224,10 @@ def build_marts_dag(sources: list[str]):
 
         @task(pool="lake_writers")
         def publish() -> list[str]:
+            from lakehouse.publish import publish as publish_changes
+
             return [f"{p.table}: v{p.from_version}->v{p.to_version} +{p.upserted} -{p.deleted}"
-                    for p in run_job("publish")]
+                    for p in publish_changes()]
 
         @task
         def build(published: list[str]) -> dict:
@@ -252,8 +260,11 @@ def build_maintain_dag():
 
         @task(pool="lake_writers")
         def maintain() -> list[str]:
+            from lakehouse.ingest.recovery import undo_unfinished
+            from lakehouse.maintain import maintain as maintain_tables
+
             return [f"{m.path}: {m.files_before} -> {m.files_after} files, {m.vacuumed} vacuumed"
-                    for m in run_job("maintain")]
+                    for m in maintain_tables(undo_unfinished=undo_unfinished)]
 
         maintain()
     return dag

@@ -113,8 +113,7 @@ def test_a_failed_batch_is_run_again_for_the_own_source_alone(home, capsys):
     is ingested alone at once, and no companion gets a receipt (it ingests itself)."""
     calls = []
 
-    def run_job(name, *argv):
-        sources = [a.removeprefix("--source=") for a in argv if a.startswith("--source=")]
+    def ingest(sources, start, end):
         calls.append(sources)
         if len(sources) > 1:
             raise RuntimeError("jingan's file broke the batch")
@@ -122,7 +121,7 @@ def test_a_failed_batch_is_run_again_for_the_own_source_alone(home, capsys):
         report.blocked_sources = set()
         return report
 
-    own = companions.ingest_day(_plan("huangpu"), [_plan("jingan")], run_job, "scheduled__x")
+    own = companions.ingest_day(_plan("huangpu"), [_plan("jingan")], ingest, "scheduled__x")
     assert calls == [["huangpu", "jingan"], ["huangpu"]]
     assert own.result["files"] == 1 and own.result["status"] == "ingested"
     assert companions.take_receipt(_plan("jingan")) is None
@@ -131,10 +130,10 @@ def test_a_failed_batch_is_run_again_for_the_own_source_alone(home, capsys):
 
 
 def test_a_successful_batch_leaves_each_companion_its_receipt(home):
-    def run_job(name, *argv):
+    def ingest(sources, start, end):
         return _report()
 
-    own = companions.ingest_day(_plan("huangpu"), [_plan("jingan")], run_job, "scheduled__x")
+    own = companions.ingest_day(_plan("huangpu"), [_plan("jingan")], ingest, "scheduled__x")
     assert own.lines[0] == "this batch also ingested jingan for 2017-04-17: their own DAG runs report their files"
     taken, by = companions.take_receipt(_plan("jingan"))
     assert by == "ingest_huangpu's batch run-1 (Airflow run scheduled__x)"

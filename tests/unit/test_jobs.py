@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from jobs import ingest, maintain, publish
-from lakehouse.orchestration import backfill_arguments
+from lakehouse.orchestration import backfill_request
 
 
 class Recorder:
@@ -53,8 +53,7 @@ def test_ingest_maps_its_options_onto_the_library_call(library_ingest, argv, sou
 
 
 def test_ingest_landing_option_is_a_path(library_ingest, tmp_path):
-    report = ingest.run(["--landing", str(tmp_path)])
-    assert report.run_id == "run-test"
+    assert ingest.main(["--landing", str(tmp_path)]) == 0
     assert library_ingest.calls[0]["landing"] == tmp_path
 
 
@@ -62,13 +61,6 @@ def test_ingest_prints_the_cli_summary(library_ingest, capsys):
     assert ingest.main(["--day", "2017-04-14"]) == 0
     out = capsys.readouterr().out
     assert '"run_id": "run-test"' in out and '"rows_in": 0' in out
-
-
-def test_in_process_the_job_prints_nothing(library_ingest, capsys):
-    """The DAG tasks run the job in-process: its result goes to XCom and the
-    task logs its own lines (a dag.test console, e.g. make demo, stays quiet)."""
-    assert ingest.run(["--day", "2017-04-14"]).run_id == "run-test"
-    assert capsys.readouterr().out == ""
 
 
 def test_a_bad_date_is_a_usage_error(capsys):
@@ -92,7 +84,7 @@ def test_publish_takes_no_options_and_returns_what_was_published(monkeypatch):
     published = [SimpleNamespace(table="penalties", from_version=None, to_version=2, upserted=3, deleted=0)]
     recorder = Recorder(published)
     monkeypatch.setattr(library, "publish", recorder)
-    assert publish.run([]) == published
+    assert publish.main([]) == 0
     assert recorder.calls == [{}]
     with pytest.raises(SystemExit):
         publish.main(["--source", "huangpu"])
@@ -123,9 +115,10 @@ def test_a_failure_the_user_can_fix_is_the_clis_line(monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("lakehouse maintain: the lake is held by ingest")
 
 
-def test_the_backfill_conf_becomes_the_jobs_options(library_ingest):
+def test_the_backfill_conf_becomes_the_ingests_arguments():
     conf = {"start": "2017-01-02", "end": "2017-12-29", "sources": ["jingan", "city"]}
-    ingest.run(backfill_arguments(conf))
-    assert library_ingest.calls == [{"sources": ["jingan", "city"], "start": date(2017, 1, 2),
-                                     "end": date(2017, 12, 29), "landing": None}]
-    assert backfill_arguments({}) == []
+    assert backfill_request(conf) == {"sources": ["jingan", "city"], "start": date(2017, 1, 2),
+                                      "end": date(2017, 12, 29)}
+    assert backfill_request({}) == {"sources": None, "start": None, "end": None}
+    with pytest.raises(ValueError, match="ingest_backfill's conf: end='2017-13-01' is not a date: use YYYY-MM-DD"):
+        backfill_request({"end": "2017-13-01"})

@@ -11,9 +11,9 @@ import argparse
 
 from lakehouse.cli import demo, jobs, serving, setup
 from lakehouse.cli.base import UserError, prepare_process, run_command
-from lakehouse.cli.jobs import job_main, job_run
+from lakehouse.cli.jobs import job_main
 
-__all__ = ["UserError", "build_parser", "job_main", "job_run", "main"]
+__all__ = ["UserError", "build_parser", "job_main", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """The commands that are also Spark jobs (jobs/<name>.py): ingest, publish
-and maintain. Each is its work (also run in-process by the DAG tasks, see
-job_run) and what the command prints about its result."""
+and maintain. Each is its work (the library function the DAG tasks call
+too, see orchestration.py) and what the command prints about its result."""
 
 from __future__ import annotations
 
@@ -150,10 +150,3 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     job = jobs()[name]
     prepare_process()
     return run_command(name, job.command, job.parser().parse_args(argv))
-
-
-def job_run(name: str, argv: list[str]):
-    """jobs/<name>.py in this process (the DAG tasks): the work only, no printout;
-    returns its result (IngestReport, Published, Maintained); a failure raises."""
-    job = jobs()[name]
-    return job.work(job.parser().parse_args(argv))
