@@ -180,37 +180,8 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
         in_parallel([partial(_write_bronze, batch, feed) for feed in batch.rows], table_workers() if small else 1)
     refs = References(spark)
     blocked: dict[str, list[str]] = {}      # source -> critical expectation failures
-    plans: list[TablePlan] = []
-    # Reference tables first, one at a time: every later table is resolved
-    # against what they merged, so a source they block is held back everywhere.
-    for name in [t for t in REFERENCE_FIRST if t in batch.rows]:
-        plan = prepare_table(spark, catalog.tables[name], batch, run_id, report, refs, narrow=narrow)
-        _block(blocked, plan)
-        _commit_table(plan, blocked, report)
-        plans.append(plan)
-        refs.invalidate()
-    # The other tables are independent: validate them all, then write them all,
-    # so that a source failing any table's expectations is held back from every
-    # one of them. Both steps overlap tables: most of a small table's time is
-    # Spark and Delta latency, not work.
-    refs.prepare()
-    others = [catalog.tables[t] for t in sorted(batch.rows) if t not in REFERENCE_FIRST]
-    rows = sum(n for name, n in batch.row_counts.items() if name not in REFERENCE_FIRST)
-    workers = table_workers() if rows <= PARALLEL_TABLES_MAX_ROWS else 1
-    prepared = in_parallel([partial(prepare_table, spark, t, batch, run_id, report, refs, narrow=narrow)
-                            for t in others], workers)
-    for plan in prepared:
-        _block(blocked, plan)
-    in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared], workers)
-    plans += prepared
-
-    with report.timed("quarantine_write"):
-        written = [f.file_id for f in batch.files if f.status == "accepted" and f.source not in blocked]
-        if plans:     # none when every file of the batch was rejected
-            rows = reduce(lambda a, b: a.unionByName(b), [p.quarantine for p in plans])
-            if blocked:
-                rows = rows.where(~F.col("_source").isin(sorted(blocked)))
-            silver.write_quarantine(spark, rows, written)
+    plans = _write_tables(spark, catalog, batch, run_id, report, refs, blocked, narrow)
+    _write_quarantine(spark, batch, plans, blocked, report)
     for plan in plans:
         plan.release()
     refs.invalidate()
@@ -233,6 +204,48 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     build_data_docs()
     report.files.extend(entries)
     report.blocked_sources |= set(blocked)
+
+
+def _write_tables(spark, catalog: Catalog, batch: StagedBatch, run_id: str, report: IngestReport,
+                  refs: References, blocked: dict[str, list[str]], narrow: bool) -> list[TablePlan]:
+    """Prepare and write every silver table of the batch (current and history);
+    the sources whose rows fail a critical expectation are added to `blocked`
+    and held back from every table. Returns the tables' plans (to release)."""
+    plans: list[TablePlan] = []
+    # Reference tables first, one at a time: every later table is resolved
+    # against what they merged, so a source they block is held back everywhere.
+    for name in [t for t in REFERENCE_FIRST if t in batch.rows]:
+        plan = prepare_table(spark, catalog.tables[name], batch, run_id, report, refs, narrow=narrow)
+        _block(blocked, plan)
+        _commit_table(plan, blocked, report)
+        plans.append(plan)
+        refs.invalidate()
+    # The other tables are independent: validate them all, then write them all,
+    # so that a source failing any table's expectations is held back from every
+    # one of them. Both steps overlap tables: most of a small table's time is
+    # Spark and Delta latency, not work.
+    refs.prepare()
+    others = [catalog.tables[t] for t in sorted(batch.rows) if t not in REFERENCE_FIRST]
+    rows = sum(n for name, n in batch.row_counts.items() if name not in REFERENCE_FIRST)
+    workers = table_workers() if rows <= PARALLEL_TABLES_MAX_ROWS else 1
+    prepared = in_parallel([partial(prepare_table, spark, t, batch, run_id, report, refs, narrow=narrow)
+                            for t in others], workers)
+    for plan in prepared:
+        _block(blocked, plan)
+    in_parallel([partial(_commit_table, plan, blocked, report) for plan in prepared], workers)
+    return plans + prepared
+
+
+def _write_quarantine(spark, batch: StagedBatch, plans: list[TablePlan], blocked: dict[str, list[str]],
+                      report: IngestReport) -> None:
+    """Every table's broken rows into the quarantine, but a blocked source's."""
+    with report.timed("quarantine_write"):
+        written = [f.file_id for f in batch.files if f.status == "accepted" and f.source not in blocked]
+        if plans:     # none when every file of the batch was rejected
+            rows = reduce(lambda a, b: a.unionByName(b), [p.quarantine for p in plans])
+            if blocked:
+                rows = rows.where(~F.col("_source").isin(sorted(blocked)))
+            silver.write_quarantine(spark, rows, written)
 
 
 def _tables_written_by(batch: StagedBatch, catalog: Catalog) -> list[str]:

@@ -69,29 +69,7 @@ def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = Fa
     out = (df.join(by_uscc, df["_uscc_norm"] == by_uscc["_m_uscc"], "left")
              .join(by_regno, df["_reg_no"] == by_regno["_m_regno"], "left"))
 
-    # name candidates: unique name, or unique within the holding district
-    need_name = out.where(F.col("_m_uscc").isNull() & ~F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
-                          & F.col("_m_regno").isNull() & F.col("_name_key").isNotNull())
-    cand = (need_name.select(ROW_ID, "_name_key", "_holding_district").distinct()
-            .join(names, F.col("_name_key") == names["_key"]))
-    picked = (cand.withColumn("_in_district", F.col("registered_district") == F.col("_holding_district"))
-              .groupBy(ROW_ID)
-              .agg(F.count("*").alias("_n"),
-                   F.sum(F.col("_in_district").cast("int")).alias("_n_district"),
-                   F.first("uscc").alias("_any_uscc"), F.first("registered_district").alias("_any_district"),
-                   F.first("_current").alias("_any_name"),
-                   F.first(F.when(F.col("_in_district"), F.col("uscc")), ignorenulls=True).alias("_d_uscc"),
-                   F.first(F.when(F.col("_in_district"), F.col("registered_district")),
-                           ignorenulls=True).alias("_d_district"),
-                   F.first(F.when(F.col("_in_district"), F.col("_current")), ignorenulls=True).alias("_d_name"))
-              .select(ROW_ID,
-                      F.when(F.col("_n") == 1, F.col("_any_uscc"))
-                       .when(F.col("_n_district") == 1, F.col("_d_uscc")).alias("_m_name_uscc"),
-                      F.when(F.col("_n") == 1, F.col("_any_district"))
-                       .when(F.col("_n_district") == 1, F.col("_d_district")).alias("_m_name_district"),
-                      F.when(F.col("_n") == 1, F.col("_any_name"))
-                       .when(F.col("_n_district") == 1, F.col("_d_name")).alias("_m_name_current")))
-    out = out.join(picked, ROW_ID, "left")
+    out = out.join(_by_name(out, names), ROW_ID, "left")
 
     check_ok = F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
     by = (F.when(check_ok | F.col("_m_uscc").isNotNull(), F.lit("uscc"))
@@ -122,6 +100,33 @@ def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = Fa
                    F.lit("neither an entity identifier nor a name was sent; the record cannot be attributed"))
     helper_cols = [c for c in out.columns if c.startswith("_m_")]
     return out.drop(*helper_cols)
+
+
+def _by_name(rows: DataFrame, names: DataFrame) -> DataFrame:
+    """ROW_ID -> the registry entity (uscc, district, current name) a row with
+    neither a matching USCC nor registration number resolves to by its name:
+    the only entity of that name, or the only one in the row's holding district."""
+    need_name = rows.where(F.col("_m_uscc").isNull() & ~F.coalesce(F.col("_uscc_check_ok"), F.lit(False))
+                           & F.col("_m_regno").isNull() & F.col("_name_key").isNotNull())
+    cand = (need_name.select(ROW_ID, "_name_key", "_holding_district").distinct()
+            .join(names, F.col("_name_key") == names["_key"]))
+    return (cand.withColumn("_in_district", F.col("registered_district") == F.col("_holding_district"))
+              .groupBy(ROW_ID)
+              .agg(F.count("*").alias("_n"),
+                   F.sum(F.col("_in_district").cast("int")).alias("_n_district"),
+                   F.first("uscc").alias("_any_uscc"), F.first("registered_district").alias("_any_district"),
+                   F.first("_current").alias("_any_name"),
+                   F.first(F.when(F.col("_in_district"), F.col("uscc")), ignorenulls=True).alias("_d_uscc"),
+                   F.first(F.when(F.col("_in_district"), F.col("registered_district")),
+                           ignorenulls=True).alias("_d_district"),
+                   F.first(F.when(F.col("_in_district"), F.col("_current")), ignorenulls=True).alias("_d_name"))
+              .select(ROW_ID,
+                      F.when(F.col("_n") == 1, F.col("_any_uscc"))
+                       .when(F.col("_n_district") == 1, F.col("_d_uscc")).alias("_m_name_uscc"),
+                      F.when(F.col("_n") == 1, F.col("_any_district"))
+                       .when(F.col("_n_district") == 1, F.col("_d_district")).alias("_m_name_district"),
+                      F.when(F.col("_n") == 1, F.col("_any_name"))
+                       .when(F.col("_n_district") == 1, F.col("_d_name")).alias("_m_name_current")))
 
 
 def _only(index: DataFrame, index_key: str, batch: DataFrame, batch_key: str) -> DataFrame:
