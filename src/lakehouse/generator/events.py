@@ -18,53 +18,22 @@ from lakehouse.catalog import Catalog
 
 from . import vocab
 from .addresses import Parts, render
-from .faults import FaultRates, identity_fault, name_fault, value_fault
+from .city_lists import ListEvents
+from .draw import allocate, at, business_days, lag_days, resend, short_name, three_years_after, weighted
+from .faults import FaultRates, identity_fault, name_fault
+from .notifications import NotificationEvents
 from .presets import Preset
+from .random_plans import RandomPlanEvents
+from .records import RecordEvents
+from .websites import WebsiteEvents
 from .world import Departments, Registry
 
 
-def business_days(start: date, n: int) -> list[date]:
-    out, d = [], start
-    while len(out) < n:
-        if d.weekday() < 5:
-            out.append(d)
-        d += timedelta(days=1)
-    return out
+class World(RecordEvents, RandomPlanEvents, NotificationEvents, ListEvents, WebsiteEvents):
+    """The generated city and its days: the registry and the days' plan here,
+    each stream in the module named for what it generates (records.py,
+    random_plans.py, notifications.py, city_lists.py, websites.py)."""
 
-
-def allocate(total: int, weights: list[float]) -> list[int]:
-    """Split `total` into integer parts proportional to `weights` (largest remainder)."""
-    s = sum(weights) or 1.0
-    raw = [total * w / s for w in weights]
-    out = [int(x) for x in raw]
-    rest = total - sum(out)
-    for i in sorted(range(len(raw)), key=lambda i: (out[i] - raw[i], i))[:rest]:
-        out[i] += 1
-    return out
-
-
-def at(day: date, rng: random.Random, start_h: int = 8, span_h: int = 10) -> datetime:
-    return datetime(day.year, day.month, day.day, start_h) + timedelta(seconds=rng.randrange(span_h * 3600))
-
-
-STATUS_UPDATES = {
-    "licences": (("CANCELLED", 0.6), ("REVOKED", 0.2), ("WITHDRAWN", 0.2)),
-    "penalties": (("EXECUTED", 0.75), ("REVOKED", 0.25)),
-}
-INSPECTION_RESULTS = (
-    ("NO_ISSUE", 70),
-    ("RECTIFY_ORDERED", 15),
-    ("CASE_OPENED", 5),
-    ("NOT_OPERATING", 4),
-    ("UNREACHABLE", 4),
-    ("REFUSED", 2),
-)
-
-
-HOTSPOT_INSPECTIONS = 6   # per month at the planted hotspot: none with problems, then all
-
-
-class World:
     def __init__(self, preset: Preset, seed: int, start: date, catalog: Catalog, days: int):
         self.preset, self.seed, self.catalog = preset, seed, catalog
         self.rates: FaultRates = preset.rates
@@ -125,7 +94,6 @@ class World:
         self._plan_websites()
         self._plan_hotspot()
 
-    # ------------------------------------------------------------------ setup
     def _rates_per_day(self) -> None:
         p = self.preset
         weights = {"city": 3.0}
@@ -151,39 +119,6 @@ class World:
         pw = sum(w for d, w in div_w.items() if d not in pfixed)
         self.push_mean = {d: pfixed.get(d, pfree * w / pw) for d, w in div_w.items()}
         self.new_mean = {d: p.new_entities_per_day * w / sum(div_w.values()) for d, w in div_w.items()}
-
-    def _plan_plans(self) -> None:
-        p, rng, n = self.preset, random.Random(f"{self.seed}:plans"), self.horizon
-        self.plans_by_day: dict[int, list] = {}
-        self.plan_shortfall = 0
-        if p.plans <= 0:
-            return
-        first, last = max(0, int(n * 0.15)), max(0, int(n * 0.8))
-        if n <= 10:
-            first, last = min(1, n - 1), max(0, n - 2)
-        shares = [0.5 + rng.random() for _ in range(p.plans)]
-        targets = allocate(p.draws, shares)
-        industries = [i[0] for i in vocab.INDUSTRIES]
-        for k in range(p.plans):
-            day = first + (last - first) * k // max(1, p.plans - 1) if p.plans > 1 else first
-            city_level = rng.random() < 0.3
-            div = (
-                "310000"
-                if city_level
-                else rng.choices(list(vocab.DISTRICT_WEIGHTS), list(vocab.DISTRICT_WEIGHTS.values()))[0]
-            )
-            inds = rng.sample(industries, rng.choice((2, 3, 4)))
-            kinds = rng.sample(["env", "safety", "health", "culture", "commerce"], rng.choice((1, 2)))
-            self.plans_by_day.setdefault(day, []).append(
-                {
-                    "n": k + 1,
-                    "div": div,
-                    "industries": inds,
-                    "participants": kinds,
-                    "target": targets[k],
-                    "length": rng.randrange(15, 40),
-                }
-            )
 
     def _plan_calibration(self) -> None:
         cal = self.preset.calibration
@@ -261,31 +196,6 @@ class World:
             d += timedelta(days=1)
         return self.index[d]
 
-    def _plan_websites(self) -> None:
-        reg, rng = self.registry, random.Random(f"{self.seed}:websites")
-        self.websites = []
-        used = set()
-        for idx in range(len(reg)):
-            if reg.etype[idx] != "企业":
-                continue
-            fin = reg.industry[idx] == "J6639"
-            if rng.random() < (0.4 if fin else self.preset.websites_share):
-                while True:
-                    dom = "".join(rng.choice("abcdefghjklmnpqrstwxyz") for _ in range(rng.randrange(5, 10)))
-                    dom += rng.choice((".com", ".cn", ".com.cn", ".net"))
-                    if dom not in used:
-                        used.add(dom)
-                        break
-                self.websites.append(
-                    {
-                        "idx": idx,
-                        "domain": dom,
-                        "icp": f"沪ICP备{rng.randrange(10**7, 10**8)}号",
-                        "p2p": rng.random() < (0.6 if fin else 0.01),
-                    }
-                )
-
-    # ---------------------------------------------------------------- helpers
     def _market(self, div: str) -> dict:
         return self.departments.by_div_kind[(div, "market")]
 
@@ -308,14 +218,6 @@ class World:
         row["uscc_as_sent"], row["entity_name"] = sent, name
         row["_faults"] = [f for f in (f1, f2) if f]
 
-    def _homepage(self, rng, site) -> str:
-        parts = rng.sample(vocab.PLAIN_PHRASES, 3)
-        if site["p2p"]:
-            parts += rng.sample(vocab.P2P_PHRASES, 2)
-        rng.shuffle(parts)
-        return "，".join(parts) + "。"
-
-    # ------------------------------------------------------------ city stream
     def city_day(self, i: int) -> dict[str, list[dict]]:
         """Everything the city delivers on day i (also updates the registry). The steps
         draw from one stream in this order: moving one changes every later value."""
@@ -381,126 +283,6 @@ class World:
                     self.feedback_due.setdefault(i + lag_days(lag), []).append((row, outcome, dept))
         return changed
 
-    def _day_pushes(self, i: int, div: str, cal_div: str | None, rng) -> list[tuple[int, str]]:
-        """(feedback lag in days, outcome) of each notification district `div` is pushed today."""
-        if div == cal_div and i in self.cal_window:
-            return list(self.cal_pushes.get(i, []))
-        k = int(self.push_mean[div] * (0.7 + 0.6 * rng.random()) + rng.random())
-        return [
-            (rng.randrange(2, 30), rng.choices(("ISSUED", "REFUSED", "NOT_NEEDED", "NONE"), (72, 5, 10, 13))[0])
-            for _ in range(k)
-        ]
-
-    def _push_row(self, i: int, idx: int, dept: dict, rng, protected: bool) -> dict:
-        """A dual notification: the new entity idx pushed to the department deciding its licence."""
-        reg, day = self.registry, self.days[i]
-        matter = dept["_types"][0] if dept["_types"] else vocab.PUSH_MATTERS.get(dept["_kind"], "其他许可事项")
-        pushed = reg.updated[idx] + timedelta(minutes=30 + rng.randrange(300))
-        row = {
-            "notification_id": f"SGZ{day.year}{self._next_seq('push'):07d}",
-            "registered_date": day,
-            "licence_matter": matter,
-            "pushed_department_code": dept["department_code"],
-            "pushed_at": pushed,
-            "feedback_status": "NO_FEEDBACK",
-            "feedback_at": None,
-            "licence_no": None,
-            "updated_at": pushed,
-        }
-        self._entity_fields(rng, row, idx, "S", protected=protected)
-        return row
-
-    def _feedback(self, i: int, rng, notifications: list[dict]) -> None:
-        """Departments' feedback due today: a later version of each notification."""
-        day = self.days[i]
-        for row, outcome, dept in self.feedback_due.pop(i, []):
-            upd = dict(row)
-            upd["_faults"] = list(row.get("_faults", []))
-            upd["feedback_status"] = outcome
-            upd["feedback_at"] = at(day, rng)
-            upd["updated_at"] = upd["feedback_at"]
-            if outcome == "ISSUED":
-                upd["licence_no"] = f"{dept['_abbr']}许{day.year}{rng.randrange(10**6):06d}"
-            notifications.append(upd)
-
-    def _random_plans(self, i: int, rng, out: dict) -> None:
-        """Plans starting today (with their draws) and plans whose results are published today."""
-        day = self.days[i]
-        for plan in self.plans_by_day.get(i, []):
-            self._start_plan(i, plan, rng, out)
-        for plan_row in self.plan_results_due.pop(i, []):
-            upd = dict(plan_row)
-            upd["results_published_date"] = day
-            upd["updated_at"] = at(day, rng)
-            out["random_plans"].append(upd)
-
-    def _abnormal_list(self, i: int, rng, n: int, rows: list[dict]) -> None:
-        """Abnormal-list entries: history (day 0), due listings, the unreachable, July's
-        missing annual reports, then removals. `n`: entities before today's registrations."""
-        reg, day = self.registry, self.days[i]
-        if i == 0:
-            for e in self.history_abnormal:
-                rows.append(self._list_row(rng, e, "abnormal"))
-        for e in self.abnormal_due.pop(i, []):
-            e["listed"] = day
-            e["updated"] = at(day, rng)
-            rows.append(self._list_row(rng, e, "abnormal"))
-            self._follow_up(e, rng)
-        for _ in range(int(n * 0.00003 + rng.random())):
-            self._list_new(rng, rng.randrange(n), day, "unreachable", rows)
-        if day.month == 7 and (i == 0 or self.days[i - 1].month != 7):  # annual reports were due 30 June
-            for idx in range(n):
-                if (
-                    reg.etype[idx] == "企业"
-                    and reg.status[idx] == "存续"
-                    and reg.established[idx].year < day.year
-                    and rng.random() < 0.02
-                ):
-                    self._list_new(rng, idx, day, "no_report", rows)
-        for e in self.removal_due.pop(i, []):
-            e["removed"] = max(day, e["listed"])
-            e["updated"] = at(day, rng)
-            rows.append(self._list_row(rng, e, "abnormal"))
-
-    def _list_new(self, rng, idx: int, day: date, reason: str, rows: list[dict]) -> None:
-        """Entity idx listed as abnormal today for `reason` (its removal or move scheduled)."""
-        e = {
-            "idx": idx,
-            "listed": day,
-            "reason": reason,
-            "updated": at(day, rng),
-            "dept": self._market(self.registry.district[idx]),
-        }
-        rows.append(self._list_row(rng, e, "abnormal"))
-        self._follow_up(e, rng)
-
-    def _serious_violations(self, i: int, rng, rows: list[dict]) -> None:
-        """Abnormal entries three years unresolved move to the serious-violation list."""
-        day = self.days[i]
-        for e in self.serious_due.pop(i, []):
-            listed = day if i > 0 else min(day, three_years_after(e["listed"]))
-            s = {
-                "idx": e["idx"],
-                "listed": listed,
-                "reason": "serious",
-                "updated": at(day, rng),
-                "dept": self._market("310000"),
-            }
-            rows.append(self._list_row(rng, s, "serious"))
-
-    def _website_crawls(self, i: int, rng, rows: list[dict]) -> None:
-        """Every filed website crawled on day 0, then a few a day."""
-        day = self.days[i]
-        if i == 0:
-            for site in self.websites:
-                site["text"] = self._homepage(rng, site)
-                rows.append(self._site_row(rng, site, at(day, rng, 0, 6)))
-        elif self.websites:
-            for _ in range(int(len(self.websites) * 0.003 + rng.random())):
-                site = self.websites[rng.randrange(len(self.websites))]
-                site["text"] = self._homepage(rng, site)
-                rows.append(self._site_row(rng, site, at(day, rng, 0, 6)))
-
     def _registry_snapshot(self, i: int, changed: list[int], out: dict) -> None:
         """Registry and departments: a full snapshot on the first day and the first day of a
         month, else the entities changed today (once each, in order of change)."""
@@ -521,127 +303,6 @@ class World:
         for feed, row, tag in self.pending.pop(("city-lists", i), []):
             out[feed].append(resend(row, tag))
 
-    def _list_row(self, rng, e: dict, kind: str) -> dict:
-        row = {
-            "listed_date": e["listed"],
-            "listed_reason": vocab.SERIOUS_REASON
-            if kind == "serious"
-            else vocab.LIST_REASONS_ABNORMAL[e["reason"]],
-            "decided_by_department_code": e["dept"]["department_code"],
-            "removed_date": e.get("removed"),
-            "removed_reason": vocab.REMOVE_REASONS.get(e["reason"]) if e.get("removed") else None,
-            "updated_at": e["updated"],
-            "_kind": kind,
-        }
-        if "sent" in e:
-            row["uscc_as_sent"], row["entity_name"], faults = e["sent"]
-            row["_faults"] = list(faults)
-        else:
-            self._entity_fields(rng, row, e["idx"], "S")
-            e["sent"] = (row["uscc_as_sent"], row["entity_name"], row.get("_faults", []))
-        return row
-
-    def _site_row(self, rng, site, crawled: datetime) -> dict:
-        row = {
-            "domain": site["domain"],
-            "icp_no": site["icp"],
-            "homepage_text": site["text"],
-            "crawled_at": crawled,
-        }
-        if "sent" in site:
-            row["uscc_as_sent"], faults = site["sent"]
-            row["_faults"] = list(faults)
-        else:
-            self._entity_fields(rng, row, site["idx"], "S")
-            row["_faults"] = [f for f in row.get("_faults", []) if not f.startswith("name_")]
-            site["sent"] = (row["uscc_as_sent"], list(row["_faults"]))
-        row.pop("entity_name", None)
-        return row
-
-    def _start_plan(self, i: int, plan: dict, rng, out) -> None:
-        """A random plan starts: its row, its draws, and their inspections scheduled."""
-        reg, day = self.registry, self.days[i]
-        div = plan["div"]
-        target = plan["target"] + self.plan_shortfall
-        population = self._plan_population(plan, target, rng)
-        pop = len(population)
-        ratio = round(min(0.5, target / pop), 4) if pop else 0.0
-        draws = round(pop * ratio)
-        self.plan_shortfall = max(0, target - draws)
-        lead = self._market(div)
-        parts = [self.departments.by_div_kind[(div, k)]["department_code"] for k in plan["participants"]]
-        scope = (
-            ("全市" if div == "310000" else self.div_names[div])
-            + "、".join(reg.ind[x][1] for x in plan["industries"])
-            + "行业市场主体"
-        )
-        end_i = min(self.horizon - 1, i + plan["length"])
-        row = {
-            "plan_id": f"SJ{day.year}{div[2:]}{plan['n']:03d}",
-            "plan_name": f"{day.year}年{scope}双随机抽查",
-            "lead_department_code": lead["department_code"],
-            "participant_department_codes": parts,
-            "scope": scope,
-            "sampling_ratio": ratio,
-            "population": pop,
-            "start_date": day,
-            "end_date": self.days[end_i],
-            "results_published_date": None,
-            "updated_at": at(day, rng, 8, 1),
-        }
-        out["random_plans"].append(row)
-        self.plan_results_due.setdefault(end_i + 5, []).append(row)
-        for idx in rng.sample(population, draws):
-            self._draw(i, end_i, row["plan_id"], div, lead, idx, rng, out["random_draws"])
-
-    def _plan_population(self, plan: dict, target: int, rng) -> list[int]:
-        """The entities a plan draws from: its industries in its district(s) (the city: all),
-        widened by further industries until the target is at most 30% of it."""
-        reg, div = self.registry, plan["div"]
-        divs = reg.divisions if div == "310000" else [div]
-        inds = list(plan["industries"])
-        others = [x[0] for x in vocab.INDUSTRIES if x[0] not in inds]
-        rng.shuffle(others)
-
-        def population_of(industries):
-            found = []
-            for d in divs:
-                for ind in industries:
-                    found.extend(x for x in reg.pool_ind.get((d, ind), ()) if x < self.n_before_today)
-            return found
-
-        population = population_of(inds)
-        while len(population) * 0.3 < target and others:  # widen the scope until the target fits
-            inds.append(others.pop())
-            population = population_of(inds)
-        plan["industries"] = inds
-        return population
-
-    def _draw(self, i: int, end_i: int, plan_id: str, div: str, lead: dict, idx: int, rng, draws: list) -> None:
-        """Entity idx drawn for a plan: the draw row, and its inspection (delivered by the
-        holding source between today and the plan's end; an unreachable one gets listed)."""
-        reg, day = self.registry, self.days[i]
-        drow = {
-            "plan_id": plan_id,
-            "drawn_at": at(day, rng, 9, 1),
-            "inspector_ids": [f"ZF{div[2:]}{rng.randrange(10000):04d}" for _ in range(2)],
-            "updated_at": None,
-        }
-        drow["updated_at"] = drow["drawn_at"]
-        self._entity_fields(rng, drow, idx, "S")
-        draws.append(drow)
-        insp_i = rng.randint(i, end_i)
-        deliver_i = insp_i + rng.choice((0, 0, 1, 2))
-        result = weighted(rng, INSPECTION_RESULTS)
-        if reg.status[idx] != "存续":
-            result = "NOT_OPERATING"
-        holder = "city" if div == "310000" else self.catalog.districts[div].code
-        self.random_insp.setdefault((holder, deliver_i), []).append((plan_id, idx, lead, insp_i, result))
-        if result == "UNREACHABLE":
-            e = {"idx": idx, "reason": "unreachable", "dept": lead}
-            self.abnormal_due.setdefault(deliver_i + rng.randrange(5, 15), []).append(e)
-
-    # -------------------------------------------------------- district streams
     def district_day(self, source: str, i: int) -> dict[str, list[dict]]:
         """Licences, inspections and penalties `source` delivers on day i (call after city_day(i))."""
         day, seed = self.days[i], self.seed
@@ -673,79 +334,6 @@ class World:
         for feed, row, tag in self.pending.pop((source, i), []):
             out[feed].append(resend(row, tag))
         return out
-
-    def _records_today(self, source: str, i: int, rng, planned: int) -> int:
-        """How many ordinary records `source` delivers on day i (the calibration source: what
-        its window still needs after the `planned` random and joint inspections)."""
-        cal = self.preset.calibration
-        if cal and source == cal.source and i in self.cal_records:
-            base = self.cal_records[i] + self.cal_deficit - planned
-            self.cal_deficit = min(0, base)
-            return max(0, base)
-        return int(self.records_mean[source] * (0.75 + 0.5 * rng.random()) + rng.random())
-
-    def _ordinary_records(self, rng, source, div, day, template, base: int, out: dict) -> None:
-        """`base` records split into licences, inspections and penalties by preset.feed_split."""
-        split = self.preset.feed_split
-        counts = [0, 0, 0]
-        for _ in range(base):
-            r = rng.random()
-            counts[0 if r < split[0] else (1 if r < split[0] + split[1] else 2)] += 1
-        for _ in range(counts[0]):
-            out["licences"].append(self._licence(rng, source, div, day, template))
-        for _ in range(counts[1]):
-            idx = self._pick(rng, div)
-            kind = weighted(rng, (("ROUTINE", 55), ("SPECIAL", 20), ("COMPLAINT", 25)))
-            dept = self._dept(rng, div, "inspections")
-            out["inspections"].append(
-                self._inspection(
-                    rng, source, div, day, idx, dept, self._event_date(rng, day), kind,
-                    weighted(rng, INSPECTION_RESULTS), template,
-                )
-            )
-        for _ in range(counts[2]):
-            out["penalties"].append(self._penalty(rng, source, div, day, template))
-
-    def _plan_hotspot(self) -> None:
-        """A supervision hotspot to find (preset.hotspot names the district source): the
-        building of that district with the most entities, where on the first day the
-        district delivers HOTSPOT_INSPECTIONS inspections finding nothing the month
-        before and as many finding problems this month."""
-        self.hotspot = None
-        source = self.preset.hotspot
-        if not source or source not in self.source_div or self.horizon < 2:
-            return
-        reg, div = self.registry, self.source_div[source]
-        tenants: dict[int, list[int]] = {}
-        for idx in reg.pool[div]:
-            if reg.status[idx] == "存续" and reg.address_parts[idx] is not None:
-                tenants.setdefault(reg.building[idx], []).append(idx)
-        if not tenants:
-            return
-        b = max(sorted(tenants), key=lambda k: len(tenants[k]))
-        day = self.days[0]
-        self.hotspot = {
-            "source": source,
-            "delivered": day.isoformat(),
-            "building": list(reg.address_parts[tenants[b][0]][:5]),   # district, road, lane, number, building
-            "month": day.replace(day=1).isoformat(),
-            "month_before": (day - timedelta(days=35)).replace(day=1).isoformat(),
-            "inspections": HOTSPOT_INSPECTIONS,
-            "entities": [reg.uscc[x] for x in tenants[b]],
-        }
-        self.hotspot_entities = tenants[b]
-
-    def _hotspot_rows(self, source: str, div: str, day: date, template: str) -> list[dict]:
-        rng = random.Random(f"{self.seed}:hotspot")   # its own stream: the day's other rows stay
-        dept, ents = self._market(div), self.hotspot_entities
-        rows = []
-        for k in range(2 * HOTSPOT_INSPECTIONS):
-            before = k < HOTSPOT_INSPECTIONS
-            result = "NO_ISSUE" if before else ("CASE_OPENED" if k % 2 else "RECTIFY_ORDERED")
-            idate = day - timedelta(days=35) if before else day
-            rows.append(self._inspection(rng, source, div, day, ents[k % len(ents)], dept, idate, "SPECIAL",
-                                         result, template, protected=True))
-        return rows
 
     def _pick(self, rng, div: str) -> int:
         reg = self.registry
@@ -788,213 +376,3 @@ class World:
         floor = 1 + idx % 30
         return render(self.addr_rng, reg.buildings, self.div_names, div, b, floor, floor * 100 + 1 + idx % 20,
                       self.rates)
-
-    def _record_id(self, source: str, letter: str, day: date) -> str:
-        return f"{vocab.SOURCE_PREFIX[source]}-{letter}-{day.year}-{self._next_seq(source + letter):07d}"
-
-    def _licence(self, rng, source, div, day, template) -> dict:
-        reg = self.registry
-        idx = self._pick(rng, div)
-        types = reg.ind[reg.industry[idx]][4] or self.catalog.known_licence_types
-        ltype = rng.choice(types)
-        dept = self.departments.by_licence_type.get((div, ltype)) or self._market(div)
-        dd = self._event_date(rng, day)
-        if ltype == "食品经营许可":
-            no = f"JY3{div[2:6]}{rng.randrange(10**8):08d}"
-        else:
-            no = f"{dept['_abbr']}许字〔{dd.year}〕第{rng.randrange(10**5):05d}号"
-        row = {
-            "record_id": self._record_id(source, "L", day),
-            "licence_no": no,
-            "licence_type": ltype,
-            "department_code": dept["department_code"],
-            "department_name": dept["department_name"],
-            "decision_date": dd,
-            "valid_from": dd,
-            "valid_to": dd.replace(year=dd.year + 5) - timedelta(days=1)
-            if not (dd.month == 2 and dd.day == 29)
-            else dd + timedelta(days=1825),
-            "status": "VALID",
-            "address": None,
-            "updated_at": at(day, rng),
-        }
-        row["address"], row["_address_parts"] = self._address(rng, idx, div)
-        self._entity_fields(rng, row, idx, template)
-        return row
-
-    def _inspection(
-        self, rng, source, div, day, idx, dept, idate, kind, result, template, protected=False
-    ) -> dict:
-        row = {
-            "record_id": self._record_id(source, "I", day),
-            "department_code": dept["department_code"],
-            "department_name": dept["department_name"],
-            "inspection_date": idate,
-            "kind": kind,
-            "plan_id": None,
-            "joint_id": None,
-            "lead_department_code": None,
-            "participant_department_codes": None,
-            "items_checked": rng.randrange(3, 21),
-            "result": result,
-            "rectify_by": idate + timedelta(days=rng.choice((15, 30)))
-            if result == "RECTIFY_ORDERED"
-            else None,
-            "address": None,
-            "updated_at": at(day, rng),
-        }
-        row["address"], row["_address_parts"] = self._address(rng, idx, div)
-        self._entity_fields(rng, row, idx, template, protected)
-        if protected:
-            row["_protected"] = True
-        return row
-
-    def _penalty(self, rng, source, div, day, template) -> dict:
-        idx = self._pick(rng, div)
-        dept = self._dept(rng, div, "penalties")
-        dd = self._event_date(rng, day)
-        vtype, basis = rng.choice(vocab.VIOLATION_TYPES)
-        kinds = ["罚款"] if rng.random() < 0.7 else []
-        if rng.random() < 0.3:
-            kinds.insert(0, "警告")
-        if rng.random() < 0.2:
-            kinds.append("没收违法所得")
-        if rng.random() < 0.03:
-            kinds.append(rng.choice(vocab.PENALTY_KINDS[3:]))
-        if not kinds:
-            kinds = ["警告"]
-        facts = "".join(rng.sample(vocab.FACT_PARTS, rng.choice((1, 2, 3)))).format(
-            d=f"{dd.year}年{dd.month}月{dd.day}日", a=rng.randrange(100, 9000), n=rng.randrange(2, 300)
-        )
-        short = vocab.DISTRICT_SHORT[div] if div != "310000" else ""
-        row = {
-            "record_id": self._record_id(source, "P", day),
-            "decision_no": f"沪{dept['_abbr']}{short}处〔{dd.year}〕{div[4:6]}{dd.year}"
-            f"{self._next_seq(source + 'no'):04d}号",
-            "department_code": dept["department_code"],
-            "department_name": dept["department_name"],
-            "decision_date": dd,
-            "violation_type": vtype,
-            "facts": facts,
-            "legal_basis": basis,
-            "penalty_kinds": kinds,
-            "fine_amount": rng.choice((500, 1000, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 200000))
-            if "罚款" in kinds
-            else None,
-            "confiscated_amount": rng.randrange(1, 500) * 100 if "没收违法所得" in kinds else None,
-            "status": "EFFECTIVE",
-            "updated_at": at(day, rng),
-        }
-        self._entity_fields(rng, row, idx, template)
-        return row
-
-    def _joints(self, rng, source, div, i, template) -> list[dict]:
-        day, reg = self.days[i], self.registry
-        events = []
-        cal = self.preset.calibration
-        if cal and cal.joint and cal.joint.source == source and cal.joint.date == day:
-            j = cal.joint
-            events.append((j.lead, j.participants, j.industry, j.entities, j.items, j.rectify, True))
-        if source != "city" and rng.random() < self.preset.joint_rate:
-            parts = tuple(rng.sample(["env", "safety", "health", "culture"], rng.choice((1, 2))))
-            ind = rng.choice(["H6210", "F5212", "R9011", "O8051", "C2669"])
-            m = rng.randrange(3, 15)
-            events.append(
-                ("market", parts, ind, m, rng.randrange(5, 20), rng.randrange(0, m // 2 + 1), False)
-            )
-        rows = []
-        for lead_kind, parts, ind, m, items, rectify, protected in events:
-            pool = [x for x in reg.pool_ind.get((div, ind), ()) if x < self.n_before_today]
-            if len(pool) < m:
-                pool = pool + [x for x in reg.pool[div][: self.pool_len[div]] if x not in set(pool)]
-            chosen = rng.sample(pool, min(m, len(pool)))
-            lead = self.departments.by_div_kind[(div, lead_kind)]
-            part_rows = [self.departments.by_div_kind[(div, k)] for k in parts]
-            jid = f"{vocab.SOURCE_PREFIX[source]}-LH-{day.year}-{self._next_seq(source + 'LH'):04d}"
-            idate = day - timedelta(days=1)
-            results = ["RECTIFY_ORDERED"] * rectify + ["NO_ISSUE"] * (len(chosen) - rectify)
-            rng.shuffle(results)
-            for idx, result in zip(chosen, results, strict=False):
-                for dept in [lead] + part_rows:
-                    row = self._inspection(
-                        rng, source, div, day, idx, dept, idate, "JOINT", result, template, protected
-                    )
-                    row.update(
-                        joint_id=jid,
-                        lead_department_code=lead["department_code"],
-                        participant_department_codes=[p["department_code"] for p in part_rows],
-                        items_checked=items,
-                    )
-                    rows.append(row)
-        return rows
-
-    def _value_fault(self, rng, row, feed, day, template) -> None:
-        table = self.catalog.table_for_feed(feed)
-        amounts = (
-            tuple(f for f in ("fine_amount", "confiscated_amount") if row.get(f) is not None)
-            if feed == "penalties"
-            else ()
-        )
-        # a value fault may hit one vocabulary column; the draw is made for every row, one or
-        # two columns (licences, penalties: status; inspections: kind or result), so the stream stays
-        columns = tuple(c.name for c in table.columns if c.values)
-        k = rng.randrange(2)
-        vocab_fields = (columns[k % len(columns)],) if columns else ()
-        f = value_fault(
-            rng, self.rates, row, feed, table.event_date, day, template, amounts, vocab_fields, self.departments
-        )
-        if f:
-            row.setdefault("_faults", []).append(f)
-
-    def _schedule_resends(self, rng, source, i, feed, row) -> None:
-        r = rng.random()
-        if r < self.rates.duplicate_resend:
-            self.pending.setdefault((source, i + 1 + rng.randrange(8)), []).append((feed, row, "dup"))
-        elif r < self.rates.duplicate_resend + self.rates.correction_update and feed in STATUS_UPDATES:
-            later = i + rng.randrange(1, 60)
-            if later < self.horizon:
-                upd = dict(row)
-                upd["status"] = weighted(rng, STATUS_UPDATES[feed])
-                upd["updated_at"] = at(self.days[later], rng)
-                upd["_faults"] = list(row.get("_faults", [])) + ["correction_update"]
-                self.pending.setdefault((source, later), []).append((feed, upd, "update"))
-
-
-def short_name(name: str) -> str:
-    """The short name (简称) a clerk types instead of the registered one."""
-    for prefix in ("上海市", "上海"):
-        if name.startswith(prefix):
-            name = name[len(prefix) :]
-            break
-    for suffix in ("股份有限公司", "有限公司", "专业合作社", "服务中心", "培训中心"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name + "门店"
-
-
-def resend(row: dict, tag: str) -> dict:
-    """A row sent again: unchanged values (a duplicate) or a later version."""
-    if tag == "dup":
-        copy = dict(row)
-        copy["_faults"] = list(row.get("_faults", [])) + ["duplicate_resend"]
-        return copy
-    return row
-
-
-def weighted(rng: random.Random, pairs) -> object:
-    total = sum(w for _, w in pairs)
-    r = rng.random() * total
-    for v, w in pairs:
-        r -= w
-        if r < 0:
-            return v
-    return pairs[-1][0]
-
-
-def three_years_after(d: date) -> date:
-    return d.replace(year=d.year + 3) if not (d.month == 2 and d.day == 29) else d + timedelta(days=1096)
-
-
-def lag_days(lag: int) -> int:
-    """Business days for a feedback lag given in calendar days."""
-    return max(1, lag * 5 // 7)
