@@ -26,7 +26,7 @@ from lakehouse.normalise import (
     reject_missing_required_columns,
     unknown_columns,
 )
-from lakehouse.normalise.row import conflicting_headers, reject_conflicting_headers
+from lakehouse.normalise.headers import conflicting_headers, reject_conflicting_headers
 from lakehouse.readers import FileRejected, RawRow
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

@@ -249,7 +249,7 @@ class Source(_Model):
         headers, plus each rename whose `since` <= that date as an alias of
         its field. The template's own header keeps working (a source may go
         back to it); a file sending both for one field is rejected (see
-        normalise.row.conflicting_headers)."""
+        normalise.headers.conflicting_headers)."""
         assert self.template_model is not None, "source not attached to a catalog"
         headers = dict(self.template_model.headers.get(feed, {}))
         for r in sorted(self.renames, key=lambda r: r.since):

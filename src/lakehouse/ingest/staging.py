@@ -32,7 +32,7 @@ from lakehouse.catalog.ops_tables import DELIVERY_LINEAGE
 from lakehouse.catalog.types import arrow_type
 from lakehouse.ingest.landing import Delivery
 from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
-from lakehouse.normalise.row import reject_conflicting_headers, reject_missing_required_columns
+from lakehouse.normalise.headers import reject_conflicting_headers, reject_missing_required_columns
 from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.

@@ -1,6 +1,7 @@
 """Raw rows -> canonical typed rows, with the row rules that need no registry."""
 
 from lakehouse.normalise.entity import EntityIdentifier, entity_identifier, name_key
+from lakehouse.normalise.headers import missing_required_columns, reject_missing_required_columns, unknown_columns
 from lakehouse.normalise.parsers import (
     parse_amount,
     parse_date,
@@ -9,15 +10,7 @@ from lakehouse.normalise.parsers import (
     parse_ratio,
     parse_timestamp,
 )
-from lakehouse.normalise.row import (
-    NormalisedRow,
-    RuleBreak,
-    make_row_normaliser,
-    missing_required_columns,
-    normalise_row,
-    reject_missing_required_columns,
-    unknown_columns,
-)
+from lakehouse.normalise.row import NormalisedRow, RuleBreak, make_row_normaliser, normalise_row
 
 __all__ = [
     "EntityIdentifier",
