@@ -129,20 +129,8 @@ class Generator:
         self.drift = {}
         for d in self.preset.drift:
             self.drift.setdefault((d.source, d.feed), []).append((d, max(1, int(horizon * d.day_fraction))))
-        slots = [
-            (s, i, f, self.catalog.sources[s].template)
-            for s in order
-            for i in range(horizon - 1)
-            for f in self.catalog.sources[s].feeds
-            if f in self.catalog.district_feeds and (s, self.world.days[i]) not in self.protected
-        ]
-        self.forced = file_fault_slots(self.rates, seed, slots)
-        self.not_ready = set()
-        if self.rates.not_ready_sources:
-            last = self.days[-1]
-            cands = [s for s in order if s != "city" and (s, last) not in self.protected]
-            rng = random.Random(f"{seed}:not-ready:{last}")
-            self.not_ready = set(rng.sample(cands, min(len(cands), self.rates.not_ready_sources)))
+        self.forced = self._file_fault_slots(order, horizon)
+        self.not_ready = self._not_ready_sources(order)
         self.carry: dict[tuple[str, str], list] = {}
         self.truth = Truth(self.catalog, self.truth_dir, self.truth_rows)
         self.totals: dict = {}
@@ -157,6 +145,26 @@ class Generator:
         }
         self.bytes_written = 0
         self.entity_truth: dict[int, list[str]] = {}
+
+    def _file_fault_slots(self, order: list[str], horizon: int):
+        """The district files that get a file fault (file_fault_slots), never a protected day's."""
+        slots = [
+            (s, i, f, self.catalog.sources[s].template)
+            for s in order
+            for i in range(horizon - 1)
+            for f in self.catalog.sources[s].feeds
+            if f in self.catalog.district_feeds and (s, self.world.days[i]) not in self.protected
+        ]
+        return file_fault_slots(self.rates, self.seed, slots)
+
+    def _not_ready_sources(self, order: list[str]) -> set[str]:
+        """The districts whose last day is not delivered yet (the preset's not_ready_sources)."""
+        if not self.rates.not_ready_sources:
+            return set()
+        last = self.days[-1]
+        cands = [s for s in order if s != "city" and (s, last) not in self.protected]
+        rng = random.Random(f"{self.seed}:not-ready:{last}")
+        return set(rng.sample(cands, min(len(cands), self.rates.not_ready_sources)))
 
     # ----------------------------------------------------------------- main
     def run(self) -> dict:

@@ -208,41 +208,24 @@ class Registry:
         etype: str | None = None,
         div: str | None = None,
     ) -> int:
-        """Register one entity (new on `when`, or historic if `established` is given)."""
-        rng, rates = self.rng, self.rates
+        """Register one entity (new on `when`, or historic if `established` is given).
+        The draws happen in one fixed order (kind, identifiers, name, district as
+        sent, the rest): the same seed gives the same registry."""
+        rng = self.rng
         idx = len(self.uscc)
-        if dup_of is not None:
-            etype, industry = "个体工商户", self.industry[dup_of]
-            div = rng.choice([d for d in self.divisions if d != self.district[dup_of]])
-        else:
-            etype = etype or rng.choices(self.type_names, cum_weights=self.type_cum)[0]
-            div = div or rng.choices(self.divisions, cum_weights=self.div_cum)[0]
-            industry = rng.choices(
-                self.ind_codes, cum_weights=self.ind_cum_ind if etype == "个体工商户" else self.ind_cum_ent
-            )[0]
+        etype, div, industry = self._draw_kind(dup_of, etype, div)
         est = established or when
         old = est < OLD_CUTOFF
-        r = rng.random()
-        authority = "310000" if r < 0.6 else (div if r < 0.95 else rng.choice(self.divisions))
-        code = make_uscc(self.type_prefix[etype], authority, self._org8(old))
-        exception = dup_of is None and rng.random() < rates.uscc_check_exception
-        if exception:
-            code = wrong_check(code, rng)
-        reg_no = None
-        if old and etype in ("企业", "个体工商户", "农民专业合作社") and rng.random() < 0.7:
-            self.regno_seq += 1
-            body = f"{LEGACY_OF.get(div, div) if rng.random() < 0.3 else div}{self.regno_seq:08d}"
-            reg_no = body + regno_check_digit(body)
-            self.by_regno[reg_no] = idx
+        code, exception, reg_no = self._draw_identifiers(idx, etype, div, old, dup_of)
         if dup_of is not None:
             name = self.name[dup_of].replace(self.district_names[self.district[dup_of]], "")
             self.name[dup_of] = name  # both carry the same name without district
         else:
             name = self._name(etype, industry, div)
         sent_div = div
-        if old and div in LEGACY_OF and rng.random() < rates.legacy_district:
+        if old and div in LEGACY_OF and rng.random() < self.rates.legacy_district:
             sent_div = LEGACY_OF[div]
-        elif dup_of is None and rng.random() < rates.unknown_district:
+        elif dup_of is None and rng.random() < self.rates.unknown_district:
             sent_div = rng.choice(UNKNOWN_DISTRICT_CODES)
         birth = date(1950 + rng.randrange(48), 1 + rng.randrange(12), 1 + rng.randrange(28))
         self.uscc.append(code)
@@ -252,20 +235,7 @@ class Registry:
         self.etype.append(etype)
         self.district.append(div)
         self.district_sent.append(sent_div)
-        b = self.buildings.settle(div)
-        self.building.append(b)
-        text, parts = self.random_address(div, b)
-        self.address.append(text)
-        self.address_parts.append(parts)
-        self.legal_rep.append(
-            rng.choice(vocab.SURNAMES) + "".join(rng.choice(vocab.GIVEN) for _ in range(rng.choice((1, 2))))
-        )
-        self.legal_id.append(id_number(rng, rng.choice(self.divisions), birth))
-        self.capital.append(
-            ""
-            if etype in ("个体工商户",) and rng.random() < 0.5
-            else str(rng.choice((3, 10, 50, 100, 200, 500, 1000, 5000)))
-        )
+        self._append_domicile_and_people(etype, div, birth)
         self.established.append(est)
         self.status.append("存续")
         self.industry.append(industry)
@@ -282,6 +252,55 @@ class Registry:
         self.pool[div].append(idx)
         self.pool_ind.setdefault((div, industry), []).append(idx)
         return idx
+
+    def _draw_kind(self, dup_of: int | None, etype: str | None, div: str | None) -> tuple[str, str, str]:
+        """(entity type, district, industry): a duplicate's are its original's, in another district."""
+        rng = self.rng
+        if dup_of is not None:
+            return ("个体工商户", rng.choice([d for d in self.divisions if d != self.district[dup_of]]),
+                    self.industry[dup_of])
+        etype = etype or rng.choices(self.type_names, cum_weights=self.type_cum)[0]
+        div = div or rng.choices(self.divisions, cum_weights=self.div_cum)[0]
+        industry = rng.choices(
+            self.ind_codes, cum_weights=self.ind_cum_ind if etype == "个体工商户" else self.ind_cum_ent
+        )[0]
+        return etype, div, industry
+
+    def _draw_identifiers(self, idx: int, etype: str, div: str, old: bool,
+                          dup_of: int | None) -> tuple[str, bool, str | None]:
+        """(USCC, issued with a wrong check character?, old registration number or None)."""
+        rng = self.rng
+        r = rng.random()
+        authority = "310000" if r < 0.6 else (div if r < 0.95 else rng.choice(self.divisions))
+        code = make_uscc(self.type_prefix[etype], authority, self._org8(old))
+        exception = dup_of is None and rng.random() < self.rates.uscc_check_exception
+        if exception:
+            code = wrong_check(code, rng)
+        reg_no = None
+        if old and etype in ("企业", "个体工商户", "农民专业合作社") and rng.random() < 0.7:
+            self.regno_seq += 1
+            body = f"{LEGACY_OF.get(div, div) if rng.random() < 0.3 else div}{self.regno_seq:08d}"
+            reg_no = body + regno_check_digit(body)
+            self.by_regno[reg_no] = idx
+        return code, exception, reg_no
+
+    def _append_domicile_and_people(self, etype: str, div: str, birth: date) -> None:
+        """The new entity's building and address, legal representative, their ID number and the capital."""
+        rng = self.rng
+        b = self.buildings.settle(div)
+        self.building.append(b)
+        text, parts = self.random_address(div, b)
+        self.address.append(text)
+        self.address_parts.append(parts)
+        self.legal_rep.append(
+            rng.choice(vocab.SURNAMES) + "".join(rng.choice(vocab.GIVEN) for _ in range(rng.choice((1, 2))))
+        )
+        self.legal_id.append(id_number(rng, rng.choice(self.divisions), birth))
+        self.capital.append(
+            ""
+            if etype in ("个体工商户",) and rng.random() < 0.5
+            else str(rng.choice((3, 10, 50, 100, 200, 500, 1000, 5000)))
+        )
 
     def random_address(self, div: str, b: int) -> tuple[str, Parts | None]:
         """The domicile in building b of div, as the registry writes it."""
