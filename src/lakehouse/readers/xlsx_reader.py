@@ -98,7 +98,6 @@ def read_xlsx(path: Path, template: Template, feed: str, data: bytes | None = No
 
 
 def _read_sheet(path: Path, template: Template, feed: str, sheet: str, grid: Any) -> DeliveredFile:
-    known = set(template.headers.get(feed, {}))
     head: list[tuple[Any, ...]] = []
     for row in grid:
         head.append(row)
@@ -110,9 +109,26 @@ def _read_sheet(path: Path, template: Template, feed: str, sheet: str, grid: Any
             f"{path}: sheet {sheet!r} is empty, not even a header. " "Ask the source to re-send it.",
             path,
         )
+    header_idx = _header_index(path, template, feed, sheet, head)
+    cells = list(head[header_idx])
+    while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
+        cells.pop()
+    header = clean_header([cell_text(c) or "" for c in cells], path, f"sheet {sheet!r} row {header_idx + 1}")
+    nulls = frozenset(template.null_values)
 
-    # The header row is the configured one unless another early row matches the
-    # known headers better (a title row added or dropped by the export).
+    rows: list[RawRow] = []
+    for i in range(header_idx + 1, len(head)):
+        _take(rows, path, sheet, header, nulls, i + 1, head[i])
+    for i, row in enumerate(grid, len(head) + 1):
+        _take(rows, path, sheet, header, nulls, i, row)
+    return DeliveredFile(path, header, rows)
+
+
+def _header_index(path: Path, template: Template, feed: str, sheet: str, head: list[tuple[Any, ...]]) -> int:
+    """The header row is the configured one unless another early row matches the
+    known headers better (a title row added or dropped by the export)."""
+    known = set(template.headers.get(feed, {}))
+
     def score(r: tuple[Any, ...]) -> int:
         return sum(1 for c in r if isinstance(c, str) and c.strip() in known)
 
@@ -128,39 +144,30 @@ def _read_sheet(path: Path, template: Template, feed: str, sheet: str, grid: Any
             f"{template.header_row}). Ask the source to re-send it.",
             path,
         )
-    cells = list(head[header_idx])
-    while cells and (cells[-1] is None or (isinstance(cells[-1], str) and not cells[-1].strip())):
-        cells.pop()
-    header = clean_header([cell_text(c) or "" for c in cells], path, f"sheet {sheet!r} row {header_idx + 1}")
+    return header_idx
+
+
+def _take(rows: list[RawRow], path: Path, sheet: str, header: list[str], nulls: frozenset[str], sheet_row: int,
+          row: tuple[Any, ...]) -> None:
+    """Append one sheet row (not a blank one) to `rows`; a value beyond the header is malformed."""
     width = len(header)
-    nulls = frozenset(template.null_values)
-
-    rows: list[RawRow] = []
-
-    def take(sheet_row: int, row: tuple[Any, ...]) -> None:
-        texts = [cell_text(c) for c in row]
-        if all(t is None or not t.strip() for t in texts):
-            return  # blank row
-        for col in range(width, len(texts)):
-            if texts[col] is not None and texts[col].strip():
-                raise FileRejected(
-                    "malformed",
-                    f"{path}: sheet {sheet!r} row {sheet_row} (data row {len(rows) + 1}) "
-                    "has a value in column "
-                    f"{_col_letter(col + 1)}, which has no header. Ask the source to fix its export.",
-                    path,
-                )
-        values = {
-            h: (None if (t is None or t in nulls) else t)
-            for h, t in zip(header, texts + [None] * (width - len(texts)), strict=False)
-        }
-        rows.append(RawRow(len(rows) + 1, values))
-
-    for i in range(header_idx + 1, len(head)):
-        take(i + 1, head[i])
-    for i, row in enumerate(grid, len(head) + 1):
-        take(i, row)
-    return DeliveredFile(path, header, rows)
+    texts = [cell_text(c) for c in row]
+    if all(t is None or not t.strip() for t in texts):
+        return  # blank row
+    for col in range(width, len(texts)):
+        if texts[col] is not None and texts[col].strip():
+            raise FileRejected(
+                "malformed",
+                f"{path}: sheet {sheet!r} row {sheet_row} (data row {len(rows) + 1}) "
+                "has a value in column "
+                f"{_col_letter(col + 1)}, which has no header. Ask the source to fix its export.",
+                path,
+            )
+    values = {
+        h: (None if (t is None or t in nulls) else t)
+        for h, t in zip(header, texts + [None] * (width - len(texts)), strict=False)
+    }
+    rows.append(RawRow(len(rows) + 1, values))
 
 
 def _col_letter(n: int) -> str:
