@@ -1,7 +1,8 @@
-"""The package's layers (README, Layout): each module imports only from its
-own layer or the ones below, and no import cycle anywhere. Imports made
-inside functions count too: a cycle hidden behind a late import is still two
-modules that cannot be understood (or moved) one without the other."""
+"""The package's shape (README, Layout): each module imports only from its
+own layer or the ones below, no import cycle anywhere, and modules and
+functions small enough to read. Imports made inside functions count too: a
+cycle hidden behind a late import is still two modules that cannot be
+understood (or moved) one without the other."""
 
 from __future__ import annotations
 
@@ -125,3 +126,19 @@ def test_imports_go_down_the_layers():
     upward = [f"{m} ({layer_of(m)[1]}) imports {d} ({layer_of(d)[1]})"
               for m, deps in sorted(import_graph().items()) for d in sorted(deps) if layer_of(d)[0] > layer_of(m)[0]]
     assert upward == []
+
+
+MODULE_LINES, FUNCTION_LINES = 400, 60     # what one person holds in mind at once
+
+
+def test_modules_and_functions_stay_small():
+    too_long = []
+    for module, path in _modules().items():
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > MODULE_LINES:
+            too_long.append(f"{module}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node.end_lineno - node.lineno + 1 > FUNCTION_LINES:
+                    too_long.append(f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert too_long == [], f"split these (at most {MODULE_LINES} lines a module, {FUNCTION_LINES} a function)"
