@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup demo test test-slow unit e2e lint stop clean benchmark airflow airflow-stop cluster-up cluster-down connect-up connect-down s3-up s3-down
+.PHONY: setup demo test test-slow test-spark unit e2e lint stop clean benchmark airflow airflow-stop cluster-up cluster-down connect-up connect-down s3-up s3-down
 
 setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow metadata (idempotent)
 	@bash scripts/setup.sh
@@ -11,14 +11,18 @@ setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow met
 demo: setup       ## generate a small city, run the DAGs, print where the results are
 	@$(VENV)/bin/lakehouse demo
 
-test: setup       ## lint, the quick unit suite, then the end-to-end suite
+test: setup       ## lint, the quick unit suite, the Spark tier, then the end-to-end suite
 	$(VENV)/bin/ruff check src dags jobs tests scripts
 	$(VENV)/bin/lakehouse lint-sql
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+	$(PY) -m pytest tests/spark -q -p no:cacheprovider
 	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=15 -m "not slow"
 
 test-slow: setup  ## the checks left out of `make test` for their time (city calibration, incremental marts, kill on a Connect server, Airflow port clash, Connect+cluster+s3, the scheduler)
 	$(PY) -m pytest tests/e2e -q -p no:cacheprovider --durations=5 -m slow
+
+test-spark: setup ## the DataFrame functions on a bare Spark + Delta session (a minute or two; no database)
+	$(PY) -m pytest tests/spark -q -p no:cacheprovider
 
 unit:             ## the quick unit suite only (seconds; no services needed)
 	$(PY) -m pytest tests/unit -q
