@@ -32,12 +32,13 @@ class DbtError(RuntimeError):
     """A dbt command failed (a model, a test or dbt itself)."""
 
 
-DISTRICTS_SEED_COLUMNS = ("district_code", "source_code", "district_name", "legacy_codes")
+DISTRICTS_SEED_COLUMNS = ("district_code", "source_code", "district_name", "legacy_codes", "is_city")
 
 
 def districts_seed_csv(catalog: Catalog | None = None) -> str:
     """The districts seed (seeds/_seeds.yml): one row per division of the catalog's
-    registry, with the abolished codes merged into it (`;`-separated)."""
+    registry, with the abolished codes merged into it (`;`-separated), and
+    which of them is the city itself (is_city: what its records are held by)."""
     from lakehouse.catalog import load_catalog
 
     catalog = catalog if catalog is not None else load_catalog()
@@ -48,7 +49,8 @@ def districts_seed_csv(catalog: Catalog | None = None) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(DISTRICTS_SEED_COLUMNS)
     for code, district in catalog.districts.items():
-        writer.writerow([code, district.code, district.name, ";".join(merged.get(code, []))])
+        writer.writerow([code, district.code, district.name, ";".join(merged.get(code, [])),
+                         str(code == catalog.city_code).lower()])
     return out.getvalue()
 
 

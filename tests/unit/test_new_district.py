@@ -95,7 +95,8 @@ def test_the_new_district_is_in_the_seed_dbt_reads(schemas_18, tmp_path):
     by_code = {r["district_code"]: r for r in rows}
     assert len(rows) == len(by_code) == 18
     assert by_code[NEW_DIVISION] == {"district_code": NEW_DIVISION, "source_code": NEW_CODE,
-                                     "district_name": NEW_NAME, "legacy_codes": ""}
+                                     "district_name": NEW_NAME, "legacy_codes": "", "is_city": "false"}
+    assert [code for code, r in by_code.items() if r["is_city"] == "true"] == ["310000"]   # the city, and only it
 
 
 def test_the_seed_is_the_catalog_registry_with_legacy_codes_merged():

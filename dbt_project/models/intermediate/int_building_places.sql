@@ -11,7 +11,7 @@ domiciles as (
         'city' as source,
         uscc as record_id,
         uscc,
-        '310000' as holding_district,
+        {{ city_code() }} as holding_district,
         cast(null as date) as event_date,
         cast(null as text) as inspection_result,
         address,

@@ -126,7 +126,7 @@ final as (
         buildings.building_id,
         buildings.road_id,
         buildings.district_code,
-        coalesce(districts.district_name, '未知') as district_name,
+        {{ district_name('districts.district_name') }} as district_name,
         buildings.road,
         buildings.lane,
         buildings.number,

@@ -20,10 +20,7 @@ with
 records as (
 
     select * from {{ ref('int_supervision_records_with_registry') }}
-    where registered_district is not null
-        and holding_district is not null
-        and holding_district <> '310000'
-        and holding_district <> registered_district
+    where {{ is_cross_district('holding_district', 'registered_district') }}
         and uscc is not null
         and {{ only_changed('uscc', changed) }}
 
@@ -68,7 +65,7 @@ final as (
         aggregated.cross_district_penalties,
         aggregated.first_event_date,
         aggregated.last_event_date,
-        coalesce(districts.district_name, '未知') as registered_district_name
+        {{ district_name('districts.district_name') }} as registered_district_name
     from aggregated
     left join registry on registry.uscc = aggregated.uscc
     left join {{ ref('districts') }} as districts

@@ -132,7 +132,7 @@ final as (
         registry.entity_name,
         registry.entity_type,
         registry.registered_district,
-        coalesce(districts.district_name, '未知') as registered_district_name,
+        {{ district_name('districts.district_name') }} as registered_district_name,
         registry.registration_status,
         registry.established_date,
         registry.industry_code,

@@ -42,7 +42,7 @@ penalties as (
         on entity_buildings.uscc = stg.uscc
         and entity_buildings.home_district_rank = 1
         and entity_buildings.district_code = case
-            when stg.holding_district = '310000' then registry.domicile_district
+            when stg.holding_district = {{ city_code() }} then registry.domicile_district
             else stg.holding_district
         end
 

@@ -54,7 +54,7 @@ final as (
         coalesce(classes.rule_ids, cast(array[] as text[])) as rule_ids,
         coalesce(classes.evidence_ids, cast(array[] as text[])) as evidence_ids,
         {{ var('credit_rules_version') }} as rules_version,
-        coalesce(districts.district_name, '未知') as registered_district_name
+        {{ district_name('districts.district_name') }} as registered_district_name
     from registry
     cross join as_of
     left join classes on classes.uscc = registry.uscc

@@ -1,6 +1,6 @@
 {#- Records (licences, inspections, penalties) a district holds on entities registered in
     another district, by (registered district, holding district, department, feed, month
-    of the event date). Records held by the city (310000) are never cross-district; records
+    of the event date). Records held by the city are never cross-district; records
     whose entity has no known registered district are left out. Incremental: a build
     recomputes the months with a record written since its last build (a record of an
     entity whose registry row changed is rewritten too) and those a corrected record
@@ -22,10 +22,7 @@ with
 records as (
 
     select * from {{ ref('int_supervision_records_with_registry') }}
-    where registered_district is not null
-        and holding_district is not null
-        and holding_district <> '310000'
-        and holding_district <> registered_district
+    where {{ is_cross_district('holding_district', 'registered_district') }}
         and {{ only_changed('event_month', changed) }}
 
 ),
@@ -67,9 +64,9 @@ final as (
 
     select
         aggregated.*,
-        coalesce(registered.district_name, '未知') as registered_district_name,
-        coalesce(holding.district_name, '未知') as holding_district_name,
-        coalesce(departments.department_name, '未知部门') as department_name
+        {{ district_name('registered.district_name') }} as registered_district_name,
+        {{ district_name('holding.district_name') }} as holding_district_name,
+        {{ department_name('departments.department_name') }} as department_name
     from aggregated
     left join districts as registered on registered.district_code = aggregated.registered_district
     left join districts as holding on holding.district_code = aggregated.holding_district

@@ -59,7 +59,7 @@ final as (
 
     select
         aggregated.department_code,
-        coalesce(departments.department_name, '未知部门') as department_name,
+        {{ department_name('departments.department_name') }} as department_name,
         departments.level as department_level,
         departments.district_code as department_district,
         aggregated.event_month,

@@ -51,8 +51,8 @@ final as (
 
     select
         aggregated.*,
-        coalesce(districts.district_name, '未知') as registered_district_name,
-        coalesce(departments.department_name, '未知部门') as pushed_department_name
+        {{ district_name('districts.district_name') }} as registered_district_name,
+        {{ department_name('departments.department_name') }} as pushed_department_name
     from aggregated
     left join districts on districts.district_code = aggregated.registered_district
     left join departments on departments.department_code = aggregated.pushed_department_code

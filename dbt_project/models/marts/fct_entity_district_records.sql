@@ -43,7 +43,7 @@ final as (
 
     select
         aggregated.*,
-        coalesce(districts.district_name, '未知') as holding_district_name
+        {{ district_name('districts.district_name') }} as holding_district_name
     from aggregated
     left join {{ ref('districts') }} as districts
         on districts.district_code = aggregated.holding_district

@@ -83,7 +83,7 @@ final as (
         aggregated.entities_with_problems,
         aggregated.rectification_orders,
         aggregated.inspection_records,
-        coalesce(lead_names.department_name, '未知部门') as lead_department_name
+        {{ department_name('lead_names.department_name') }} as lead_department_name
     from aggregated
     left join leads on leads.joint_id = aggregated.joint_id
     left join {{ ref('stg_lake__departments') }} as lead_names

@@ -67,7 +67,7 @@ final as (
             else abs(coalesce(draws.drawn, 0) - plans.population * plans.sampling_ratio)
                 <= greatest(1, 0.01 * plans.population * plans.sampling_ratio)
         end as drawn_matches_ratio,
-        coalesce(lead_names.department_name, '未知部门') as lead_department_name
+        {{ department_name('lead_names.department_name') }} as lead_department_name
     from plans
     left join draws on draws.plan_id = plans.plan_id
     left join inspections on inspections.plan_id = plans.plan_id

@@ -60,7 +60,7 @@ final as (
         ) as snippet,
         count(*) over (partition by matches.uscc, matches.domain) as keywords_on_site,
         matches.crawled_at,
-        coalesce(districts.district_name, '未知') as registered_district_name
+        {{ district_name('districts.district_name') }} as registered_district_name
     from matches
     left join registry on registry.uscc = matches.uscc
     left join {{ ref('districts') }} as districts

@@ -339,9 +339,15 @@ class Catalog(_Model):
     known_licence_types: tuple[str, ...]  # in rules.yaml's order (the generator draws from it)
 
     @cached_property
+    def city_code(self) -> str:
+        """The city's own division code (310000): a province-level division's code
+        ends in 0000 (GB/T 2260); every other source is one of its districts."""
+        return next(code for code in self.districts if code.endswith("0000"))
+
+    @cached_property
     def address_district_names(self) -> dict[str, str]:
         """District name (today's and legacy) -> today's division code: what parse_address reads."""
-        names = {d.name: code for code, d in self.districts.items() if code != "310000"}   # the city is no district
+        names = {d.name: code for code, d in self.districts.items() if code != self.city_code}   # no district
         names.update(self.legacy_district_names)
         return names
 
