@@ -4,15 +4,12 @@ dbt connects as lakehouse_transformer (PGHOST, PGPORT, PGDATABASE, and the
 role's user and password put into LAKEHOUSE_DBT_USER / LAKEHOUSE_DBT_PASSWORD
 by _transformer_env; see dbt_project/profiles.yml).
 No dbt packages are used, so `dbt deps` is never needed.
-Before every dbt command the districts seed is written from the catalog
-(write_districts_seed): the districts follow from schemas/sources/, so the
-seed is generated, never kept by hand.
+Before every dbt command the files that follow from schemas/ (the districts
+seed, the lake sources' YAML) are written from the catalog (dbt_files.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import subprocess
@@ -20,50 +17,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse.config import REPO_ROOT
+from lakehouse.dbt_files import DBT_PROJECT_DIR, write_generated
 
 if TYPE_CHECKING:
-    from lakehouse.catalog import Catalog
-
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+    pass
 
 
 class DbtError(RuntimeError):
     """A dbt command failed (a model, a test or dbt itself)."""
-
-
-DISTRICTS_SEED_COLUMNS = ("district_code", "source_code", "district_name", "legacy_codes", "is_city")
-
-
-def districts_seed_csv(catalog: Catalog | None = None) -> str:
-    """The districts seed (seeds/_seeds.yml): one row per division of the catalog's
-    registry, with the abolished codes merged into it (`;`-separated), and
-    which of them is the city itself (is_city: what its records are held by)."""
-    from lakehouse.catalog import load_catalog
-
-    catalog = catalog if catalog is not None else load_catalog()
-    merged: dict[str, list[str]] = {}
-    for old, new in sorted(catalog.legacy_districts.items()):
-        merged.setdefault(new, []).append(old)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(DISTRICTS_SEED_COLUMNS)
-    for code, district in catalog.districts.items():
-        writer.writerow([code, district.code, district.name, ";".join(merged.get(code, [])),
-                         str(code == catalog.city_code).lower()])
-    return out.getvalue()
-
-
-def write_districts_seed(project_dir: Path | None = None, catalog: Catalog | None = None) -> Path:
-    """Write seeds/districts.csv of the dbt project from the catalog (only when it changed;
-    through a temporary file, so a dbt run beside this one never reads half a file)."""
-    path = Path(project_dir or DBT_PROJECT_DIR) / "seeds" / "districts.csv"
-    text = districts_seed_csv(catalog)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    return path
 
 
 def _base_args(project_dir: Path) -> list[str]:
@@ -88,7 +49,7 @@ def lint_sql(fix: bool = False) -> int:
     inside dbt_project/ because sqlfluff takes the templater only from the .sqlfluff of
     the folder it starts in."""
     _transformer_env()
-    write_districts_seed()          # the templater parses the project, seeds included
+    write_generated()          # the templater parses the project, seeds and sources included
     sqlfluff = str(Path(sys.executable).with_name("sqlfluff"))
     return subprocess.run([sqlfluff, "fix" if fix else "lint", "."], cwd=DBT_PROJECT_DIR).returncode
 
@@ -100,7 +61,7 @@ def _invoke(args: list[str], vars: dict | None = None, project_dir: Path | None 
     from lakehouse import logs
 
     project_dir = Path(project_dir or DBT_PROJECT_DIR)
-    write_districts_seed(project_dir)
+    write_generated(project_dir)
     # dbt's per-node lines only when debugging; warnings are collected and summarised
     # instead (dbt_warnings), errors are always shown; logs/dbt.log keeps everything
     cli_args = ["--log-level", "info" if logs.verbose() else "error"] + list(args) + _base_args(project_dir)

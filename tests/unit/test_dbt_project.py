@@ -60,6 +60,14 @@ def test_every_lake_table_is_a_source_with_the_catalog_columns_and_types():
     assert {"ingest_runs", "quarantine_rows"} <= set(sources)
 
 
+def test_the_committed_generated_files_are_what_the_catalog_gives():
+    """dbt_files writes them before every dbt command; committed, they must not drift."""
+    from lakehouse.dbt_files import districts_seed_csv, sources_yml
+
+    assert (STAGING / "_lake__sources.yml").read_text(encoding="utf-8") == sources_yml()
+    assert (DBT / "seeds" / "districts.csv").read_text(encoding="utf-8") == districts_seed_csv()
+
+
 def test_personal_columns_are_marked_pii_in_the_sources():
     """lake_staging leaves out the columns marked pii, so every personal column must be."""
     sources = _sources()

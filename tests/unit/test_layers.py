@@ -17,7 +17,7 @@ LAYERS = {
     "catalog": ["catalog"],
     "lake": ["spark", "lake", "lakelock", "faults", "maintain"],
     "ingest": ["readers", "normalise", "quality", "ingest"],
-    "serving": ["publish", "warehouse", "marts", "mart_build", "entity", "report"],
+    "serving": ["publish", "warehouse", "dbt_files", "marts", "mart_build", "entity", "report"],
     "orchestration": ["orchestration", "schedule", "companions", "airflow_env"],
     "local services": ["embedded_pg", "airflow_ui", "services"],
     "entry points and tools": ["cli", "demo", "generator"],

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.catalog import CatalogError, District, load_catalog
-from lakehouse.marts import DISTRICTS_SEED_COLUMNS, districts_seed_csv, write_districts_seed
+from lakehouse.dbt_files import DISTRICTS_SEED_COLUMNS, districts_seed_csv, write_generated
 from lakehouse.normalise import normalise_row
 from lakehouse.normalise.row import make_row_normaliser
 from lakehouse.readers import RawRow, read_delivery_file
@@ -86,9 +86,9 @@ def test_the_new_division_code_is_a_known_district(schemas_18):
 
 def test_the_new_district_is_in_the_seed_dbt_reads(schemas_18, tmp_path):
     project = tmp_path / "dbt_project"
-    (project / "seeds").mkdir(parents=True)
-    path = write_districts_seed(project, load_catalog(schemas_18))
+    path, sources = write_generated(project, load_catalog(schemas_18))
     assert path == project / "seeds" / "districts.csv"
+    assert f"- name: {NEW_CODE}" not in sources.read_text(encoding="utf-8")   # a district is no new lake table
     with path.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == DISTRICTS_SEED_COLUMNS
@@ -113,12 +113,11 @@ def test_the_seed_is_the_catalog_registry_with_legacy_codes_merged():
     assert cat.sources["city"].name != "上海市"
 
 
-def test_writing_the_seed_twice_leaves_the_file_alone(tmp_path):
-    (tmp_path / "seeds").mkdir()
-    path = write_districts_seed(tmp_path)
-    first = path.stat().st_mtime_ns
-    assert write_districts_seed(tmp_path).stat().st_mtime_ns == first
-    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == ["districts.csv"]
+def test_writing_the_generated_files_twice_leaves_them_alone(tmp_path):
+    paths = write_generated(tmp_path)
+    first = [p.stat().st_mtime_ns for p in paths]
+    assert [p.stat().st_mtime_ns for p in write_generated(tmp_path)] == first
+    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == ["districts.csv"]   # no temporary file left
 
 
 def test_two_sources_for_one_division_fail_naming_both(schemas_18):

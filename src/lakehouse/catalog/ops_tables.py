@@ -19,6 +19,9 @@ class OpsTable:
     columns: tuple[tuple[str, str], ...]   # (name, type)
     pg_name: str | None = None          # published to lake.<pg_name>, with primary key pg_key
     pg_key: tuple[str, ...] = ()
+    description: str = ""               # of the published table (the dbt source's)
+    loaded_at: str | None = None        # the published table's load-time column
+    daily: bool = True                  # a day without a new row is news (dbt source freshness)
 
     @property
     def column_names(self) -> list[str]:
@@ -46,7 +49,10 @@ RUN_LOG = OpsTable("ops", "ingest_runs", (
     ("unknown_columns", "array<string>"), ("expectations_passed", "bool"),
     ("expectation_failures", "array<string>"), ("started_at", "timestamp"), ("finished_at", "timestamp"),
     ("_file_sha256", "string"),       # = file_sha256, under the name lineage columns use
-), pg_name="ingest_runs", pg_key=("ingest_run_id", "_file", "_file_sha256"))
+), pg_name="ingest_runs", pg_key=("ingest_run_id", "_file", "_file_sha256"),
+   description="Run log: one row per delivered file (latest run): status accepted | rejected | blocked | missing (a "
+               "business day with no delivery by the cut-off), reason, and counts that reconcile (rows_in = accepted "
+               "+ duplicate + quarantined).", loaded_at="finished_at")
 
 # Each delivered file's verdict under its manifest entry (path, declared sha256
 # and rows), with the size and time the listing showed (not published): see
@@ -68,7 +74,9 @@ DELIVERY_LINEAGE = (
 QUARANTINE = OpsTable("quarantine", "rows", (
     ("_table", "string"), *DELIVERY_LINEAGE, ("record_key", "string"), ("rule_ids", "array<string>"),
     ("reasons", "array<string>"), ("raw", "map<string,string>"),
-), pg_name="quarantine_rows", pg_key=("_table", "_file", "_file_sha256", "_row_number"))
+), pg_name="quarantine_rows", pg_key=("_table", "_file", "_file_sha256", "_row_number"),
+   description="Rows that broke a quarantine rule, with the rule ids and reasons. The raw column can hold personal "
+               "data: only the loader reads it.", loaded_at="_ingested_at", daily=False)   # empty on a good day
 
 # Every delivered row as strings, one table per feed: bronze/<feed> (ingest/staging.py).
 BRONZE_COLUMNS = (*DELIVERY_LINEAGE, ("raw", "map<string,string>"))
