@@ -1,10 +1,10 @@
 """The dbt project's files that follow from schemas/, written before every
-dbt command (marts.py) and committed, never kept by hand: the districts seed
-(the districts follow from schemas/sources/) and the lake sources' YAML
-(every published table and column, with its PostgreSQL type, description,
-allowed values and personal-data mark, from schemas/tables/ and the ops
-tables). tests/unit/test_dbt_project.py holds the committed files equal to
-what the catalog gives."""
+dbt command (marts.py), never kept by hand: the districts seed (the
+districts follow from schemas/sources/; not in git) and the lake sources'
+YAML (every published table and column, with its PostgreSQL type,
+description, allowed values and personal-data mark, from schemas/tables/ and
+the ops tables; committed to be read, and tests/unit/test_dbt_project.py
+holds it equal to what the catalog gives)."""
 
 from __future__ import annotations
 

@@ -60,12 +60,11 @@ def test_every_lake_table_is_a_source_with_the_catalog_columns_and_types():
     assert {"ingest_runs", "quarantine_rows"} <= set(sources)
 
 
-def test_the_committed_generated_files_are_what_the_catalog_gives():
-    """dbt_files writes them before every dbt command; committed, they must not drift."""
-    from lakehouse.dbt_files import districts_seed_csv, sources_yml
+def test_the_committed_sources_yaml_is_what_the_catalog_gives():
+    """dbt_files writes it before every dbt command; committed (to be read), it must not drift."""
+    from lakehouse.dbt_files import sources_yml
 
     assert (STAGING / "_lake__sources.yml").read_text(encoding="utf-8") == sources_yml()
-    assert (DBT / "seeds" / "districts.csv").read_text(encoding="utf-8") == districts_seed_csv()
 
 
 def test_personal_columns_are_marked_pii_in_the_sources():
