@@ -5,8 +5,8 @@ rejection message asks), and re-sending that again changes nothing."""
 
 from __future__ import annotations
 
-import contract_fixture as fx
 import pytest
+from helpers import contract_fixture as fx
 
 pytestmark = pytest.mark.e2e
 FILE = f"xuhui/{fx.DAY1}/penalties.csv"

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from lake_snapshot import differences, snapshot
+from helpers.lake_snapshot import differences, snapshot
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-import contract_fixture as fx
 import pytest
+from helpers import contract_fixture as fx
 
 pytestmark = pytest.mark.e2e
 DAY = datetime(2017, 4, 3, tzinfo=timezone.utc)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import contract_fixture as fx
 import pytest
+from helpers import contract_fixture as fx
 
 pytestmark = pytest.mark.e2e
 

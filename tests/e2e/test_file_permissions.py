@@ -31,10 +31,9 @@ def _open_to_others(root: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def written(e2e_env, spark):
+def written(e2e_env, spark, private_lakehouse_factory):
     """A landing copy (the generator's CLI) and a lake (the ingest) inside a world-traversable folder."""
-    from conftest import private_lakehouse
-
+    private_lakehouse = private_lakehouse_factory
     from lakehouse.config import settings
     from lakehouse.ingest.pipeline import ingest
 

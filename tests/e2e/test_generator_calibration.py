@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from feed_reader import load_yaml
+from helpers.feed_reader import load_yaml
 
 from lakehouse.generator import generate
 from lakehouse.identifiers import normalise_identifier

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import late_registry_fixture as fx
 import pytest
-from contract_fixture import E_A, PEN_S, csv_bytes, pen, uscc, write_folder
+from helpers import late_registry_fixture as fx
+from helpers.contract_fixture import E_A, PEN_S, csv_bytes, pen, uscc, write_folder
 
 # three ingests, publishes and marts builds plus a full refresh: about 5 min on an idle machine
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

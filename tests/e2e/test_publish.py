@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import contract_fixture as fx
 import pytest
+from helpers import contract_fixture as fx
 
 pytestmark = pytest.mark.e2e
 

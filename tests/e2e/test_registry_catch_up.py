@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import late_registry_fixture as fx
 import pytest
-from conftest import private_lakehouse
+from helpers import late_registry_fixture as fx
 
 pytestmark = pytest.mark.e2e
 
@@ -37,11 +36,11 @@ def _state(read_delta):
 
 
 @pytest.fixture(scope="module")
-def one_batch(e2e_env, tmp_path_factory, spark, read_delta):
+def one_batch(e2e_env, private_lakehouse_factory, tmp_path_factory, spark, read_delta):
     """The whole landing in one ingest run."""
     from lakehouse.ingest.pipeline import ingest
 
-    with private_lakehouse(tmp_path_factory.mktemp("one_batch")) as root:   # restores the module's lake after
+    with private_lakehouse_factory(tmp_path_factory.mktemp("one_batch")) as root:   # restores the module's lake after
         fx.build(root / "landing")
         ingest(start=_day(fx.DAY1), end=_day(fx.DAY3), spark=spark)
         return _state(read_delta)
@@ -68,7 +67,7 @@ def day_by_day(isolated_lakehouse_module, spark, read_delta):
 
 
 @pytest.fixture(scope="module")
-def day_by_day_as_a_large_lake(e2e_env, tmp_path_factory, spark, read_delta):
+def day_by_day_as_a_large_lake(e2e_env, private_lakehouse_factory, tmp_path_factory, spark, read_delta):
     """Day by day again, taking the path of a large lake (a small lake is
     none, LAKEHOUSE_SMALL_LAKE_BYTES=0): each day's tables are narrowed to the
     day's keys before classification (silver.classify) and compiled, not
@@ -82,7 +81,7 @@ def day_by_day_as_a_large_lake(e2e_env, tmp_path_factory, spark, read_delta):
         narrowed.setdefault(day, set()).add(kwargs.get("narrow", False))
         return classify(*args, **kwargs)
 
-    with pytest.MonkeyPatch.context() as env, private_lakehouse(tmp_path_factory.mktemp("large")) as root:
+    with pytest.MonkeyPatch.context() as env, private_lakehouse_factory(tmp_path_factory.mktemp("large")) as root:
         env.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "0")
         env.setattr(silver, "classify", recording_classify)
         fx.build(root / "landing")

@@ -1,5 +1,5 @@
 """The warm engine (issue 28): a real Spark Connect server started by
-`lakehouse connect up` (tests/e2e/warm_engine.py) that refuses clients
+`lakehouse connect up` (tests/helpers/warm_engine.py) that refuses clients
 without the project's generated token, and an ingest killed mid-batch on it
 whose operations still running on the server never commit after the next run
 undid the batch."""
@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from lake_snapshot import differences, snapshot
-from warm_engine import connect_server, server_log
+from helpers.lake_snapshot import differences, snapshot
+from helpers.warm_engine import connect_server, server_log
 
 pytestmark = pytest.mark.e2e
 
@@ -146,7 +146,7 @@ def test_a_batch_killed_on_the_server_never_commits_after_its_undo(server, serve
     monkeypatch.setenv("LAKEHOUSE_LAKE", str(lake_dir))
     settings.cache_clear()
     entities = lake.table_path("silver", "entities")
-    killed = _cli([str(HERE / "killed_on_server.py"), entities, str(stamp), str(IN_FLIGHT_SECONDS)],
+    killed = _cli([str(HERE.parent / "helpers" / "killed_on_server.py"), entities, str(stamp), str(IN_FLIGHT_SECONDS)],
                   lake_dir, landing, LAKEHOUSE_FAULT_KILL_TABLE="silver/entities",
                   LAKEHOUSE_FAULT_KILL_AFTER_COMMITS="1", **remote)
     assert killed.returncode == -9, f"expected a kill -9, got {killed.returncode}: {killed.stderr[-3000:]}"

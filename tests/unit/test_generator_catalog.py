@@ -7,7 +7,7 @@ import json
 import shutil
 from datetime import date
 
-from feed_reader import SCHEMAS, load_jsonl
+from helpers.feed_reader import SCHEMAS, load_jsonl
 
 from lakehouse.catalog import load_catalog
 from lakehouse.config import settings

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 import pytest
-from feed_reader import canonical, load_jsonl, load_yaml, read_rows, sha256
+from helpers.feed_reader import canonical, load_jsonl, load_yaml, read_rows, sha256
 
 from lakehouse.generator import generate
 from lakehouse.identifiers import is_valid_org_code, is_valid_regno, is_valid_uscc, normalise_identifier

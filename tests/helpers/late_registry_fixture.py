@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contract_fixture import (
+from helpers.contract_fixture import (
     DEPT_HEADER,
     E_A,
     ENTITY_HEADER,
