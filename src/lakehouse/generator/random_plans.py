@@ -8,15 +8,6 @@ import random
 from . import vocab
 from .draw import allocate, at, weighted
 
-INSPECTION_RESULTS = (
-    ("NO_ISSUE", 70),
-    ("RECTIFY_ORDERED", 15),
-    ("CASE_OPENED", 5),
-    ("NOT_OPERATING", 4),
-    ("UNREACHABLE", 4),
-    ("REFUSED", 2),
-)
-
 
 class RandomPlanEvents:
     def _plan_plans(self) -> None:
@@ -137,7 +128,7 @@ class RandomPlanEvents:
         draws.append(drow)
         insp_i = rng.randint(i, end_i)
         deliver_i = insp_i + rng.choice((0, 0, 1, 2))
-        result = weighted(rng, INSPECTION_RESULTS)
+        result = weighted(rng, vocab.INSPECTION_RESULTS)
         if reg.status[idx] != "存续":
             result = "NOT_OPERATING"
         holder = "city" if div == "310000" else self.catalog.districts[div].code

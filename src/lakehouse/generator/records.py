@@ -15,14 +15,6 @@ STATUS_UPDATES = {
     "licences": (("CANCELLED", 0.6), ("REVOKED", 0.2), ("WITHDRAWN", 0.2)),
     "penalties": (("EXECUTED", 0.75), ("REVOKED", 0.25)),
 }
-INSPECTION_RESULTS = (
-    ("NO_ISSUE", 70),
-    ("RECTIFY_ORDERED", 15),
-    ("CASE_OPENED", 5),
-    ("NOT_OPERATING", 4),
-    ("UNREACHABLE", 4),
-    ("REFUSED", 2),
-)
 HOTSPOT_INSPECTIONS = 6   # per month at the planted hotspot: none with problems, then all
 
 
@@ -53,7 +45,7 @@ class RecordEvents:
             out["inspections"].append(
                 self._inspection(
                     rng, source, div, day, idx, dept, self._event_date(rng, day), kind,
-                    weighted(rng, INSPECTION_RESULTS), template,
+                    weighted(rng, vocab.INSPECTION_RESULTS), template,
                 )
             )
         for _ in range(counts[2]):

@@ -215,3 +215,13 @@ REMOVE_REASONS = {
     "no_report": "补报未报年份的年度报告并公示",
 }
 SERIOUS_REASON = "被列入经营异常名录届满3年仍未履行相关义务的"
+
+# An inspection's result and its weight when drawn.
+INSPECTION_RESULTS = (
+    ("NO_ISSUE", 70),
+    ("RECTIFY_ORDERED", 15),
+    ("CASE_OPENED", 5),
+    ("NOT_OPERATING", 4),
+    ("UNREACHABLE", 4),
+    ("REFUSED", 2),
+)
