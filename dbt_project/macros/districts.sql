@@ -17,10 +17,11 @@
 {%- endmacro %}
 
 {#- A record is cross-district when a district (not the city) holds it on an entity
-    registered in another district; without both districts it is not. -#}
+    registered in another district; without both districts it is not. Rendered as
+    `and` conditions for a `where` at four spaces (wrap it in parentheses to `or` it). -#}
 {% macro is_cross_district(holding, registered) -%}
-    ({{ registered }} is not null
+    {{ registered }} is not null
         and {{ holding }} is not null
         and {{ holding }} <> {{ city_code() }}
-        and {{ holding }} <> {{ registered }})
+        and {{ holding }} <> {{ registered }}
 {%- endmacro %}
