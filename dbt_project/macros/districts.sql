@@ -1,7 +1,8 @@
 {#- Names for codes and the rules about districts, written once for every model. -#}
 
 {#- The city's own division code, from the catalog through the districts seed: the
-    records it holds are the city departments', not a district's. -#}
+    records it holds are the city departments', not a district's (null when the
+    catalog has no city source). -#}
 {% macro city_code() -%}
     (select city.district_code from {{ ref('districts') }} as city where city.is_city)
 {%- endmacro %}
@@ -22,6 +23,6 @@
 {% macro is_cross_district(holding, registered) -%}
     {{ registered }} is not null
         and {{ holding }} is not null
-        and {{ holding }} <> {{ city_code() }}
+        and {{ holding }} is distinct from {{ city_code() }}
         and {{ holding }} <> {{ registered }}
 {%- endmacro %}

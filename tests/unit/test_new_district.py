@@ -147,3 +147,19 @@ def test_an_abolished_code_as_a_division_fails(schemas_18):
         load_catalog(schemas_18)
     assert "reference.yaml: legacy_districts.310108" in str(info.value)
     assert f"source {NEW_CODE!r}" in str(info.value), str(info.value)
+
+
+def test_a_catalog_of_districts_only_has_no_city(tmp_path):
+    """The daily-schedule test's two-source catalog: no source is the city, so no
+    division is the city's, every district's name is an address district, and the
+    seed marks none (dbt's cross-district rule then excludes no holder)."""
+    root = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, root)
+    for path in (root / "sources").glob("*.yaml"):
+        if path.stem not in ("huangpu", "jingan"):
+            path.unlink()
+    cat = load_catalog(root)
+    assert cat.city_code is None
+    assert set(cat.address_district_names.values()) >= {"310101", "310106"}
+    rows = list(csv.DictReader(districts_seed_csv(cat).splitlines()))
+    assert [r["is_city"] for r in rows] == ["false", "false"]

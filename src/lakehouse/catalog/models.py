@@ -339,10 +339,11 @@ class Catalog(_Model):
     known_licence_types: tuple[str, ...]  # in rules.yaml's order (the generator draws from it)
 
     @cached_property
-    def city_code(self) -> str:
+    def city_code(self) -> str | None:
         """The city's own division code (310000): a province-level division's code
-        ends in 0000 (GB/T 2260); every other source is one of its districts."""
-        return next(code for code in self.districts if code.endswith("0000"))
+        ends in 0000 (GB/T 2260); every other source is one of its districts.
+        None when no source is the city (a catalog of districts only)."""
+        return next((code for code in self.districts if code.endswith("0000")), None)
 
     @cached_property
     def address_district_names(self) -> dict[str, str]:
