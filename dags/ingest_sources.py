@@ -2,7 +2,7 @@
 
 A new district is a new YAML file there; nothing to add here."""
 
-from lakehouse.orchestration import build_ingest_dag, source_configs
+from lakehouse.orchestration.factories import build_ingest_dag, source_configs
 
 for _cfg in source_configs():
     globals()[f"ingest_{_cfg['code']}"] = build_ingest_dag(_cfg)

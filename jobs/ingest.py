@@ -1,7 +1,7 @@
 """Spark job: ingest deliveries, landing -> bronze -> silver (+ quarantine).
 
     PYTHONPATH=src python jobs/ingest.py --source huangpu --day 2017-04-14
-    PYTHONPATH=src spark-submit $(PYTHONPATH=src python -m lakehouse.spark) jobs/ingest.py \
+    PYTHONPATH=src spark-submit $(PYTHONPATH=src python -m lakehouse.lake.spark) jobs/ingest.py \
         --start 2017-04-10 --end 2017-04-12
 
 Output, error lines and exit codes are those of `lakehouse ingest`.

@@ -1,7 +1,7 @@
 """Spark job: compact (OPTIMIZE), checkpoint and VACUUM every Delta table of the lake.
 
     PYTHONPATH=src python jobs/maintain.py --retain-days 30
-    PYTHONPATH=src spark-submit $(PYTHONPATH=src python -m lakehouse.spark) jobs/maintain.py
+    PYTHONPATH=src spark-submit $(PYTHONPATH=src python -m lakehouse.lake.spark) jobs/maintain.py
 
 Output, error lines and exit codes are those of `lakehouse maintain`.
 """

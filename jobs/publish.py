@@ -1,7 +1,7 @@
 """Spark job: publish what changed in silver since the last publish into PostgreSQL lake.*.
 
     PYTHONPATH=src python jobs/publish.py
-    PYTHONPATH=src spark-submit $(PYTHONPATH=src python -m lakehouse.spark) jobs/publish.py
+    PYTHONPATH=src spark-submit $(PYTHONPATH=src python -m lakehouse.lake.spark) jobs/publish.py
 
 Output, error lines and exit codes are those of `lakehouse publish`.
 """

@@ -50,7 +50,7 @@ def main() -> int:
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     t0 = time.perf_counter()
-    from lakehouse.spark import get_spark
+    from lakehouse.lake.spark import get_spark
 
     spark = get_spark()
     t1 = time.perf_counter()

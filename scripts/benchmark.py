@@ -25,7 +25,7 @@ What is measured, in this order (one Spark JVM at a time, never two):
    `wall` is the whole process, for figures that are whole processes too.
 2. in this process, one Spark session (its start-up timed): the backfill of the
    history (landing -> silver), its publish, the dbt build of the marts as
-   `lakehouse marts` runs it (lakehouse.marts.run_dbt(["build"])), then one
+   `lakehouse marts` runs it (lakehouse.serving.marts.run_dbt(["build"])), then one
    later day (day D-1, every source) and its publish. The publishes are
    compared with a bare COPY of the rows they wrote into an empty table with
    the same primary key. "landing -> marts" = Spark start + backfill + publish +
@@ -358,7 +358,7 @@ def bare_copy_seconds(published) -> tuple[int, float]:
     """Rows and seconds of a bare COPY of what `published` wrote (as many rows
     per table as it upserted) into a new table with the same primary key.
     The rows are read out of PostgreSQL first, untimed."""
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     rows, seconds = 0, 0.0
     with warehouse.connect(role="admin") as conn, conn.cursor() as cur:
@@ -383,7 +383,7 @@ def bare_copy_seconds(published) -> tuple[int, float]:
 def fresh_database(name: str) -> None:
     """The benchmark publishes into a database of its own, recreated so every
     run publishes from scratch (publish state and lake must agree)."""
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     with warehouse.connect(role="admin", dbname="postgres") as conn:
         conn.autocommit = True
@@ -396,7 +396,7 @@ def fresh_database(name: str) -> None:
 # --------------------------------------------------------------------------- Spark in this process
 
 def start_spark():
-    from lakehouse.spark import get_spark
+    from lakehouse.lake.spark import get_spark
 
     spark, seconds = timed(get_spark)
     print(f"spark start-up: {seconds:.1f}s")
@@ -418,7 +418,7 @@ def end_spark(spark) -> None:
             proc.stdin.close()           # the JVM's gateway server exits when its stdin closes
             proc.wait(timeout=120)
         SparkContext._gateway = SparkContext._jvm = None
-    from lakehouse.spark import get_spark
+    from lakehouse.lake.spark import get_spark
 
     get_spark.cache_clear()              # the next get_spark() starts a new session and JVM
 
@@ -437,7 +437,7 @@ def ingest_timed(spark, first: date, last: date, label: str):
 
 def publish_timed(spark, label: str) -> tuple[int, float, float]:
     """(rows upserted, seconds, bare COPY seconds of the same rows)."""
-    from lakehouse.publish import publish
+    from lakehouse.serving.publish import publish
 
     published, seconds = timed(publish, spark=spark)
     rows, floor = bare_copy_seconds(published)
@@ -448,7 +448,7 @@ def publish_timed(spark, label: str) -> tuple[int, float, float]:
 
 def dbt_build_timed() -> float:
     """The marts build as `lakehouse marts` runs it."""
-    from lakehouse.marts import run_dbt
+    from lakehouse.serving.marts import run_dbt
 
     warnings, seconds = timed(run_dbt, ["build"])
     print(f"dbt build of the marts: {seconds:.1f}s, {len(warnings)} warnings")
@@ -461,8 +461,8 @@ def airflow_environment(day: date) -> dict:
     """`lakehouse airflow-env`'s environment for this LAKEHOUSE_HOME (its own
     Airflow home and SQLite metadata: variables the caller set for another
     Airflow are dropped), the clock frozen at 09:00 the morning after `day`."""
-    from lakehouse.airflow_env import airflow_env
     from lakehouse.config import settings
+    from lakehouse.orchestration.airflow_env import airflow_env
 
     for key in ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__DAGS_FOLDER",
                 "LAKEHOUSE_START_DATE"):
@@ -529,8 +529,8 @@ def parse_args():
 
 def setup_environment(args) -> Path:
     suffix = f"-x{args.history_multiple}" if args.history_multiple > 1 else ""
-    from lakehouse import embedded_pg
     from lakehouse.config import settings
+    from lakehouse.services import embedded_pg
 
     # The project's PostgreSQL (started here if it is not running: idempotent,
     # as `lakehouse db start`) and its passwords, before the home moves.

@@ -60,9 +60,9 @@ def _held_back(landing: Path, sources: list[str], after: date, store: Path):
 
 def scheduler_day(env: dict, home: Path, landing: Path, day: date, sources: list[str],
                   timeout: float = 7200) -> DagDay:
-    from lakehouse import airflow_ui
     from lakehouse.catalog.calendar import load_calendar
-    from lakehouse.services import free_port
+    from lakehouse.services import airflow_ui
+    from lakehouse.services.engines import free_port
 
     logical = datetime.combine(day, time(0), tzinfo=load_calendar().tz).astimezone(timezone.utc)
     logs = home / "logs" / "bench"

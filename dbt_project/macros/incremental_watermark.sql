@@ -13,7 +13,7 @@
     fingerprinted instead (`watermark_begin(fingerprint_of=[...])`): a different
     fingerprint from the last build's means "everything changed".
 
-    Deleted lake rows leave no row to see: lakehouse.mart_build builds with
+    Deleted lake rows leave no row to see: lakehouse.serving.mart_build builds with
     --full-refresh when the publish since the last build deleted any. -#}
 
 {% macro watermark_table() -%}

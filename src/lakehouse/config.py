@@ -139,7 +139,7 @@ def _airflow_metadata() -> str:
 
 
 # --------------------------------------------------------------------------- warehouse roles
-# The project's roles, by the job they do (see warehouse/bootstrap.sql); airflow
+# The project's roles, by the job they do (see serving/warehouse_bootstrap.sql); airflow
 # owns only Airflow's metadata database (LAKEHOUSE_AIRFLOW_METADATA=postgres).
 PG_ROLES = ("admin", "loader", "transformer", "analyst", "dashboard", "privacy_officer", "airflow")
 
@@ -217,7 +217,7 @@ def gx_pandas_max_rows() -> int:
 
 def small_lake_bytes() -> int:
     """LAKEHOUSE_SMALL_LAKE_BYTES: silver up to this size counts as a small
-    lake (lakehouse.spark.small_lake; default 256 MiB)."""
+    lake (lakehouse.lake.spark.small_lake; default 256 MiB)."""
     return int(_env("LAKEHOUSE_SMALL_LAKE_BYTES", str(256 * 1024 * 1024)))
 
 

@@ -29,7 +29,7 @@ def _reset_settings() -> None:
 @contextmanager
 def private_lakehouse(root: Path):
     """Point the project at root/lake, root/landing and a fresh database, then restore."""
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     db = f"lakehouse_e2e_{uuid.uuid4().hex[:8]}"
     with warehouse.connect(role="admin", dbname="postgres") as admin:
@@ -53,7 +53,7 @@ def private_lakehouse(root: Path):
 
 @pytest.fixture(scope="session")
 def e2e_env(tmp_path_factory):
-    from lakehouse.airflow_env import apply_airflow_env
+    from lakehouse.orchestration.airflow_env import apply_airflow_env
 
     apply_airflow_env()
     with private_lakehouse(tmp_path_factory.mktemp("lakehouse")) as root:
@@ -90,7 +90,7 @@ def dagbag(e2e_env):
 
 @pytest.fixture(scope="session")
 def spark(e2e_env):
-    from lakehouse.spark import get_spark
+    from lakehouse.lake.spark import get_spark
 
     session = get_spark()
     yield session
@@ -100,9 +100,9 @@ def spark(e2e_env):
 @pytest.fixture(scope="session")
 def read_delta(spark):
     """read_delta(layer, name) -> the Delta table as a DataFrame."""
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
-    return lambda layer, name: spark.read.format("delta").load(lake.table_path(layer, name))
+    return lambda layer, name: spark.read.format("delta").load(delta.table_path(layer, name))
 
 
 @pytest.fixture(scope="session")

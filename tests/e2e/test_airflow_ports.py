@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from lakehouse import airflow_ui
+from lakehouse.services import airflow_ui
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -40,7 +40,8 @@ def _api(url: str, token: str | None = None, body: dict | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def ui(e2e_env):
-    from lakehouse import airflow_ui, credentials
+    from lakehouse import credentials
+    from lakehouse.services import airflow_ui
 
     port = _free_port()
     # the session's Airflow environment pins the default port: let the UI's own knob choose it
@@ -75,7 +76,7 @@ def test_health_endpoint_answers(ui):
 
 
 def test_every_dag_is_listed_without_import_errors(ui, dagbag):
-    from lakehouse.orchestration import source_configs
+    from lakehouse.orchestration.factories import source_configs
 
     expected = set(dagbag.dag_ids)
     assert {f"ingest_{c['code']}" for c in source_configs()} <= expected  # one per schemas/sources file

@@ -128,7 +128,7 @@ def _rows(cur, schema: str, table: str) -> list[tuple]:
 
 def _snapshot(dbname: str) -> dict[str, list[tuple]]:
     """Every row of lake.* (silver, quarantine, run log as published) and marts.*."""
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     out = {}
     with warehouse.connect("admin", dbname=dbname) as conn, conn.cursor() as cur:
@@ -175,7 +175,7 @@ def baseline(private_lakehouse_factory, tmp_path_factory):
 
 
 def _ports(*names: str) -> dict[str, str]:
-    from lakehouse.services import free_port
+    from lakehouse.services.engines import free_port
 
     return {n: str(free_port()) for n in names}
 
@@ -277,7 +277,7 @@ def _upload(landing: Path, endpoint: str, bucket: str, prefix: str) -> None:
 # the REST API, as an operator would, and reads the metadata as the airflow role.
 
 def _metadata(env: dict[str, str], sql: str, *args) -> list[tuple]:
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     with warehouse.connect("airflow", dbname=env["LAKEHOUSE_AIRFLOW_DATABASE"]) as conn, conn.cursor() as cur:
         cur.execute(sql, args)
@@ -302,7 +302,7 @@ def _wait(what: str, done, env: dict[str, str], timeout: float = 900) -> None:
 @contextmanager
 def _scheduler(env: dict[str, str]):
     """`lakehouse airflow start`, then `stop`; yields (url, token). Nothing of its session may outlive stop."""
-    from lakehouse import airflow_ui
+    from lakehouse.services import airflow_ui
 
     _run([LAKEHOUSE, "airflow", "start"], env, "airflow:start", timeout=400)
     sid = int((Path(env["LAKEHOUSE_HOME"]) / "airflow-ui.pid").read_text())
@@ -315,7 +315,7 @@ def _scheduler(env: dict[str, str]):
 
 
 def _hold_the_pool(url: str, token: str, slots: int) -> None:
-    from lakehouse import airflow_ui
+    from lakehouse.services import airflow_ui
 
     airflow_ui.rest(url, "/api/v2/pools/lake_writers?update_mask=slots", token,
                     {"pool": "lake_writers", "slots": slots, "include_deferred": False}, method="PATCH")
@@ -333,9 +333,9 @@ def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(basel
     from its receipts, and the scheduler starts build_marts once per day from
     the three sources' assets. Same silver and marts as the embedded default;
     every task's report reconciles with the run log."""
-    from lakehouse import airflow_ui
     from lakehouse.config import REPO_ROOT, settings
-    from lakehouse.services import free_port
+    from lakehouse.services import airflow_ui
+    from lakehouse.services.engines import free_port
 
     days = sorted(p.parent.name for p in (baseline["landing"] / SOURCES[0]).glob("*/_MANIFEST.json"))
     assert len(days) == 2, days
@@ -382,7 +382,7 @@ def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(basel
             _assert_one_batch_a_day_reported_per_source(env)
             assert not list((tmp_path / "home" / "receipts").glob("*")), "receipts left untaken"
         finally:
-            from lakehouse import warehouse
+            from lakehouse.serving import warehouse
 
             with warehouse.connect("admin", dbname="postgres") as conn:
                 conn.autocommit = True
@@ -393,7 +393,7 @@ def test_the_daily_dags_under_the_scheduler_give_the_same_silver_and_marts(basel
 def _assert_one_batch_a_day_reported_per_source(env: dict[str, str]) -> None:
     """One ingest run (Spark batch) per day in the run log, and each source's
     ingest task reported exactly its own files' counts from it."""
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     with warehouse.connect("admin", dbname=env["PGDATABASE"]) as conn, conn.cursor() as cur:
         cur.execute("select delivery_date::text, source, count(distinct ingest_run_id), count(*), sum(rows_in), "

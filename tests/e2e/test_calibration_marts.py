@@ -19,8 +19,8 @@ def _business_days(start: date, end: date) -> int:
 
 @pytest.fixture(scope="module")
 def marts(isolated_lakehouse_module, dagbag):
-    from lakehouse import warehouse
     from lakehouse.generator import generate
+    from lakehouse.serving import warehouse
 
     root = isolated_lakehouse_module
     generate(out=root / "landing", truth=root / "truth", start=START, days=_business_days(START, UNTIL),

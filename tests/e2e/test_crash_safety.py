@@ -107,8 +107,8 @@ def test_world_is_a_real_one(world):
 def test_killed_after_quarantine_commit_new_day_then_publish(world, spark, isolated_lakehouse):
     """kill -9 right after the quarantine commit, a day lands, rerun: equal to
     the clean run; publish then succeeds and lake.* holds each row once."""
-    from lakehouse import warehouse
-    from lakehouse.publish import publish
+    from lakehouse.serving import warehouse
+    from lakehouse.serving.publish import publish
 
     lake, landing = killed_ingest(world, "after_quarantine", "quarantine/rows", 1)
     report = ingest_here(spark, lake, landing)
@@ -161,7 +161,7 @@ def _edit_manifest(folder: Path, **changes) -> None:
 
 
 def test_second_ingest_fails_fast_or_waits_for_the_lock(world, spark):
-    from lakehouse import lakelock
+    from lakehouse.lake import lakelock
 
     # one district's first day: enough to show the waiting run ingests once the lock is free
     lake, landing = world["root"] / "locked" / "lake", world["root"] / "locked" / "landing"
@@ -195,8 +195,8 @@ def test_second_ingest_fails_fast_or_waits_for_the_lock(world, spark):
 
 def test_killed_publish_then_publish_again(world, spark, isolated_lakehouse):
     """kill -9 after the first table's transaction; the rerun publishes the rest."""
-    from lakehouse import warehouse
-    from lakehouse.publish import publish
+    from lakehouse.serving import warehouse
+    from lakehouse.serving.publish import publish
 
     lake = world["root"] / "clean"
     run = run_cli(["publish"], lake, world["full"], LAKEHOUSE_FAULT_KILL_AFTER_COMMITS="1",
@@ -208,7 +208,8 @@ def test_killed_publish_then_publish_again(world, spark, isolated_lakehouse):
 
 
 def test_postgres_unreachable_then_publish_catches_up(world, spark, capsys, isolated_lakehouse):
-    from lakehouse import cli, warehouse
+    from lakehouse import cli
+    from lakehouse.serving import warehouse
 
     lake = world["root"] / "clean"
     with lake_at(lake, world["full"], PGPORT="1"):

@@ -166,7 +166,7 @@ def test_a_missing_weekday_fails_visibly_and_blocks_nothing(week, read_delta):
     assert "failed" in str(run.state).lower()
     assert _states(run) == {"wait_for_delivery": "success",
                             "ingest": "success", "alert": "failed"}
-    from lakehouse.schedule import MISSING, DayPlan, record_missing
+    from lakehouse.orchestration.schedule import MISSING, DayPlan, record_missing
 
     missing = read_delta("ops", "ingest_runs").where("status = 'missing'").collect()
     assert [(r["source"], r["delivery_date"]) for r in missing] == [("jingan", MISSING_DAY)]
@@ -182,7 +182,7 @@ def test_a_missing_weekday_fails_visibly_and_blocks_nothing(week, read_delta):
 
 
 def test_the_collection_quality_mart_says_not_delivered(week):
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:
         cur.execute("""select source, delivery_date, feed, files_received, rows_received
@@ -197,7 +197,7 @@ def test_the_collection_quality_mart_says_not_delivered(week):
 
 
 def test_marts_build_once_per_business_day_and_skip_dbt_when_nothing_changed(week):
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     builds = week["marts_builds"]
     # one round per business day (both sources in, or marked missing); none at the weekend

@@ -117,7 +117,7 @@ def _env(root: Path) -> dict[str, str]:
 
 
 def _drop_database() -> None:
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     with warehouse.connect(role="admin", dbname="postgres") as admin:
         admin.autocommit = True

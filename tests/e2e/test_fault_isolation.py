@@ -19,8 +19,8 @@ DAY = datetime(2017, 4, 3, tzinfo=timezone.utc)
 
 
 def test_blocked_source_does_not_stop_the_other(isolated_lakehouse, dagbag, read_delta, monkeypatch):
-    from lakehouse import lake
     from lakehouse.config import REPO_ROOT, settings
+    from lakehouse.lake import delta
 
     landing, suites = isolated_lakehouse / "landing", isolated_lakehouse / "expectations"
     shutil.copytree(REPO_ROOT / "expectations", suites)
@@ -46,7 +46,7 @@ def test_blocked_source_does_not_stop_the_other(isolated_lakehouse, dagbag, read
 
     ids = {r["record_id"] for r in read_delta("silver", "penalties").collect()}
     assert ids == {"XH-SMALL"}
-    assert not Path(lake.table_path("silver", "licences")).exists() or \
+    assert not Path(delta.table_path("silver", "licences")).exists() or \
         read_delta("silver", "licences").count() == 0          # huangpu's good licence is held back too
     runs = {r["_file"]: r for r in read_delta("ops", "ingest_runs").collect()}
     hp = runs[f"huangpu/{fx.DAY1}/penalties.csv"]

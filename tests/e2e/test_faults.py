@@ -171,8 +171,8 @@ def test_broken_files_are_rejected_whole_with_their_reason(lakehouse, file, reas
     assert run["status"] == "rejected" and run["reason"].startswith(reason), run["reason"]
     assert run["rows_accepted"] == 0
     feed = file.split("/")[-1].split(".")[0]
-    from lakehouse import lake
-    if Path(lake.table_path("bronze", feed)).exists():     # nothing of it reaches bronze
+    from lakehouse.lake import delta
+    if Path(delta.table_path("bronze", feed)).exists():     # nothing of it reaches bronze
         assert not [b for b in lakehouse["read_delta"]("bronze", feed).collect() if b["_file"] == file]
 
 

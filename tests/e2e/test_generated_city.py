@@ -126,7 +126,7 @@ def test_silver_matches_the_answer_file_row_for_row(city, table):
 
 @pytest.fixture(scope="module")
 def marts(city, dagbag):
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     run = dagbag.get_dag("build_marts").test()
     assert "success" in str(run.state).lower()
@@ -221,7 +221,7 @@ def report_page(marts):
 
 
 def test_report_opens_offline_without_errors_and_draws_every_chart(report_page):
-    from lakehouse.report.sections import SECTIONS
+    from lakehouse.serving.report.sections import SECTIONS
 
     page = report_page["page"]
     assert report_page["errors"] == [] and report_page["remote"] == []
@@ -275,7 +275,7 @@ def _truth_records(truth: Path) -> dict[str, dict[tuple[str, str], int]]:
 
 def test_entity_lookup_returns_the_records_the_answer_file_says(city, marts, capsys):
     from lakehouse.cli import main
-    from lakehouse.entity import find_entity
+    from lakehouse.serving.entity import find_entity
 
     truth = _truth_records(city["truth"])
     registry = {e["uscc"]: e for e in _jsonl(city["truth"] / "silver" / "entities.jsonl")}
@@ -402,9 +402,9 @@ def test_the_readme_building_queries_answer_with_the_planted_hotspot(city, marts
 # --------------------------------------------------------------------------- other engines (docs/other-engines.md)
 
 def _lake_tables(layer: str) -> list[str]:
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
-    folder = Path(lake.table_path(layer, ""))
+    folder = Path(delta.table_path(layer, ""))
     return sorted(p.name for p in folder.iterdir() if (p / "_delta_log").is_dir())
 
 
@@ -425,14 +425,14 @@ def test_polars_reads_every_silver_table_as_spark_does(city):
     sample of rows, column by column, beside Spark's."""
     import polars as pl
 
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
     tables = _lake_tables("silver")
     assert len(tables) >= 20        # the 11 tables and their histories
     key = ["_file", "_file_sha256", "_row_number"]
     for name in tables:
         spark_df = city["read_delta"]("silver", name)
-        polars_df = pl.read_delta(lake.table_path("silver", name))
+        polars_df = pl.read_delta(delta.table_path("silver", name))
         assert polars_df.height == spark_df.count(), name
         spark_keys = sorted(tuple(r) for r in spark_df.select(*key).collect())
         assert sorted(polars_df.select(key).iter_rows()) == spark_keys, name
@@ -453,15 +453,15 @@ def test_deltalake_reads_every_table_without_deletion_vectors(city):
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaProtocolError
 
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
     silver = _lake_tables("silver")
     for layer, names in (("silver", [n for n in silver if n.endswith("_history")]),
                          ("bronze", _lake_tables("bronze")), ("ops", ["ingest_runs"])):
         assert names, layer
         for name in names:
-            table = DeltaTable(lake.table_path(layer, name))
+            table = DeltaTable(delta.table_path(layer, name))
             assert table.to_pyarrow_dataset().count_rows() == city["read_delta"](layer, name).count(), name
     for name in [n for n in silver if not n.endswith("_history")]:
         with pytest.raises(DeltaProtocolError, match="deletionVectors"):
-            DeltaTable(lake.table_path("silver", name)).to_pyarrow_dataset()
+            DeltaTable(delta.table_path("silver", name)).to_pyarrow_dataset()

@@ -2,7 +2,7 @@
 the registry knows their entity, promotions, an entity moving district, the
 department list learning a code) plus a late delivery for day 1 and a corrected
 record, ingested and published day by day, the marts built incrementally after
-each day (lakehouse.mart_build, as build_marts does). Every mart table then
+each day (lakehouse.serving.mart_build, as build_marts does). Every mart table then
 equals, row for row and column for column, a --full-refresh build of the same
 lake, and the incremental models did not rewrite what did not change."""
 
@@ -47,8 +47,8 @@ def _differences(cur, table: str, snapshot: str) -> tuple[int, int]:
 
 def _ingest_publish_build(spark, start: str, end: str) -> dict:
     from lakehouse.ingest.pipeline import ingest
-    from lakehouse.mart_build import build_and_record
-    from lakehouse.publish import publish
+    from lakehouse.serving.mart_build import build_and_record
+    from lakehouse.serving.publish import publish
 
     ingest(start=_day(start), end=_day(end), spark=spark)
     published = [f"{p.table}: v{p.from_version}->v{p.to_version} +{p.upserted} -{p.deleted}"
@@ -58,7 +58,7 @@ def _ingest_publish_build(spark, start: str, end: str) -> dict:
 
 @pytest.fixture(scope="module")
 def built_day_by_day(isolated_lakehouse_module, spark):
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     landing = isolated_lakehouse_module / "landing"
     fx.build(landing)
@@ -91,7 +91,7 @@ def built_day_by_day(isolated_lakehouse_module, spark):
 
 
 def test_each_day_was_built_incrementally_not_rebuilt(built_day_by_day):
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     assert [b["status"] for b in built_day_by_day["builds"]] == ["success"] * 3
     # the last build left the rows of an entity it had no news of as they were
@@ -105,8 +105,8 @@ def test_each_day_was_built_incrementally_not_rebuilt(built_day_by_day):
 
 
 def test_every_mart_equals_a_full_refresh_row_for_row(built_day_by_day):
-    from lakehouse import warehouse
-    from lakehouse.marts import run_dbt
+    from lakehouse.serving import warehouse
+    from lakehouse.serving.marts import run_dbt
 
     run_dbt(["build", "--full-refresh"])
     with warehouse.connect("transformer") as conn, conn.cursor() as cur:

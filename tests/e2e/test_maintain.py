@@ -1,4 +1,4 @@
-"""Table maintenance (lakehouse.maintain through the maintain_lake DAG): after
+"""Table maintenance (lakehouse.lake.maintain through the maintain_lake DAG): after
 many small batches, OPTIMIZE and VACUUM shrink the number of files of every
 Delta table while each table reads exactly the rows it read before."""
 
@@ -27,7 +27,7 @@ def test_maintenance_compacts_and_vacuums_without_changing_a_row(isolated_lakeho
     from lakehouse.config import settings
     from lakehouse.generator import generate
     from lakehouse.ingest.pipeline import ingest
-    from lakehouse.maintain import _files_on_disk, lake_tables
+    from lakehouse.lake.maintain import _files_on_disk, lake_tables
 
     root = isolated_lakehouse
     generate(out=root / "landing", truth=root / "truth", start=dt.date(2017, 2, 27), days=2, preset="tiny",
@@ -72,16 +72,16 @@ def test_maintenance_compacts_and_vacuums_without_changing_a_row(isolated_lakeho
 
     # `lakehouse maintain` (its own process and JVM): quiet, only the written tables
     # have work; right after, a second run has nothing to do and commits nothing
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
     first = _maintain_cli()
     assert "Deleted" not in first.stdout, first.stdout[-2000:]       # Delta's VACUUM println, silenced
     assert f"[maintain] {len(paths)} tables: " in first.stdout, first.stdout[-2000:]
-    versions = {p: lake.latest_version(spark, p) for p in paths}
+    versions = {p: delta.latest_version(spark, p) for p in paths}
     second = _maintain_cli()
     assert f"{len(paths)} tables: 0 compacted, 0 vacuumed, {len(paths)} had nothing to do" in second.stdout, \
         second.stdout[-2000:]
-    assert {p: lake.latest_version(spark, p) for p in paths} == versions
+    assert {p: delta.latest_version(spark, p) for p in paths} == versions
     assert "Deleted" not in second.stdout
 
 

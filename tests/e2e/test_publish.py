@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _lake_penalties():
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     with warehouse.connect(role="loader") as conn, conn.cursor() as cur:
         cur.execute("select record_id, status, fine_amount, penalty_kinds, _file from lake.penalties order by 1")
@@ -24,7 +24,7 @@ def _lake_penalties():
 
 def test_publish_is_incremental_and_idempotent(isolated_lakehouse, spark):
     from lakehouse.ingest.pipeline import ingest
-    from lakehouse.publish import publish
+    from lakehouse.serving.publish import publish
 
     landing = isolated_lakehouse / "landing"
     rows = [fx.pen("P-1", fx.E_A, "甲", fx.D_HP, "2017-04-01", fine="100", kinds="警告；罚款"),

@@ -47,8 +47,8 @@ def _expected(rows):
 def test_copy_path_upserts_and_deletes_by_key(isolated_lakehouse, spark):
     from delta.tables import DeltaTable
 
-    from lakehouse import warehouse
-    from lakehouse.publish import _publish_table
+    from lakehouse.serving import warehouse
+    from lakehouse.serving.publish import _publish_table
 
     path = str(isolated_lakehouse / "lake" / "silver" / "pub_probe")
     spark.createDataFrame(list(FIRST.values()), SCHEMA).write.format("delta") \

@@ -173,9 +173,9 @@ def _column_differences(got, want) -> list:
 
 
 def test_publish_and_the_collection_quality_mart_count_promotions_once(day_by_day):
-    from lakehouse import warehouse
-    from lakehouse.marts import run_dbt
-    from lakehouse.publish import publish
+    from lakehouse.serving import warehouse
+    from lakehouse.serving.marts import run_dbt
+    from lakehouse.serving.publish import publish
 
     publish()
     # cautious: leave out the tests that also read marts outside the selection (not built here)

@@ -27,9 +27,9 @@ def lake_with_a_missing_delivery(isolated_lakehouse_module, spark, copy_fixture_
     from lakehouse.catalog.calendar import load_calendar
     from lakehouse.config import settings
     from lakehouse.ingest.pipeline import ingest
-    from lakehouse.marts import run_dbt
-    from lakehouse.publish import publish
-    from lakehouse.schedule import MISSING, plan_day, record_missing
+    from lakehouse.orchestration.schedule import MISSING, plan_day, record_missing
+    from lakehouse.serving.marts import run_dbt
+    from lakehouse.serving.publish import publish
 
     landing = Path(settings().landing)
     copy_fixture_landing("landing", landing)
@@ -53,7 +53,7 @@ def lake_with_a_missing_delivery(isolated_lakehouse_module, spark, copy_fixture_
 @pytest.fixture(scope="module")
 def mart(lake_with_a_missing_delivery):
     """What the analyst role reads in marts.fct_collection_quality."""
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     def query(sql: str) -> list[tuple]:
         with warehouse.connect(role="analyst") as conn, conn.cursor() as cur:

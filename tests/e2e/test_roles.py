@@ -17,9 +17,10 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
-from lakehouse import credentials, warehouse
+from lakehouse import credentials
 from lakehouse.catalog import load_catalog
 from lakehouse.config import settings
+from lakehouse.serving import warehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -524,7 +525,7 @@ def _in_database(name: str):
 @pytest.fixture(scope="module")
 def built():
     """A fresh database with hand-made lake rows and every mart built."""
-    from lakehouse.marts import run_dbt, source_freshness
+    from lakehouse.serving.marts import run_dbt, source_freshness
 
     catalog = load_catalog()
     admin = _conn(dbname="postgres")
@@ -537,7 +538,7 @@ def built():
         loader = _conn("lakehouse_loader")  # the rows go in as the pipeline writes them
         _load_rows(loader.cursor())
         loader.close()
-        run_dbt(["build"])  # as lakehouse_transformer (lakehouse.marts)
+        run_dbt(["build"])  # as lakehouse_transformer (lakehouse.serving.marts)
         run_dbt(["docs", "generate"])
         FRESHNESS.update(source_freshness())
     conn = _conn()
@@ -661,7 +662,7 @@ def test_source_freshness_reports_every_source(built):
 
 
 def test_run_dbt_raises_a_clear_error():
-    from lakehouse.marts import DbtError, run_dbt
+    from lakehouse.serving.marts import DbtError, run_dbt
 
     with pytest.raises(DbtError, match="no_such_macro"):
         run_dbt(["run-operation", "no_such_macro"])
@@ -919,7 +920,7 @@ def test_selected_build_keeps_the_views_it_does_not_rebuild(built):
     dbt's default swap dropped the old view with CASCADE, taking every view
     built on it (and outside the selection) with it, and two threads cascading
     into the same view deadlocked (macros/view_in_place.sql)."""
-    from lakehouse.marts import run_dbt
+    from lakehouse.serving.marts import run_dbt
 
     views = ("select table_schema || '.' || table_name from information_schema.views "
              "where table_schema in ('staging', 'intermediate') order by 1")

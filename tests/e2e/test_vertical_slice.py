@@ -66,7 +66,7 @@ def test_silver_has_typed_normalised_rows(ingested, read_delta):
 def test_the_batch_validation_is_in_the_data_docs(ingested, read_delta):
     """Data Docs are rendered once per batch (quality.gate.build_data_docs): the
     run's penalties validation has its page and is listed in the site index."""
-    from lakehouse.quality.gate import data_docs_index
+    from lakehouse.ingest.quality.gate import data_docs_index
 
     run_id = read_delta("ops", "ingest_runs").where("source = 'huangpu'").first()["ingest_run_id"]
     index = Path(data_docs_index())
@@ -106,7 +106,7 @@ def test_running_the_slice_again_changes_nothing(ingested, dagbag, read_delta):
 
 
 def test_marts_are_built_from_the_published_batch(ingested, dagbag):
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     run = dagbag.get_dag("build_marts").test()
     assert "success" in str(run.state).lower()
@@ -133,9 +133,9 @@ def test_the_jobs_run_as_scripts_and_reconcile_with_the_run_log(isolated_lakehou
     (three feeds: kept small, each job starts its own Spark)."""
     from pyspark.sql import functions as F
 
-    from lakehouse import warehouse
     from lakehouse.catalog import load_catalog
     from lakehouse.config import settings
+    from lakehouse.serving import warehouse
 
     subprocess.run([sys.executable, "-m", "lakehouse.cli", "generate", "--preset", "tiny", "--days", "1",
                     "--start", "2017-04-10", "--sources", "huangpu", "--out", settings().landing,

@@ -23,7 +23,7 @@ SOURCES = "city,huangpu,jingan"
 DAYS = ["2017-02-27", "2017-02-28", "2017-03-01"]
 RAW_CLIENT = ("import sys\nfrom pyspark.sql import SparkSession\n"
               "print('rows', SparkSession.builder.remote(sys.argv[1]).getOrCreate().range(3).count())\n")
-PROJECT_CLIENT = ("import sys\nfrom lakehouse.spark import get_spark\nspark = get_spark()\n"
+PROJECT_CLIENT = ("import sys\nfrom lakehouse.lake.spark import get_spark\nspark = get_spark()\n"
                   "spark.range(5).write.format('delta').save(sys.argv[1])\n"
                   "print('rows', spark.read.format('delta').load(sys.argv[1]).count(), type(spark).__module__)\n")
 
@@ -43,7 +43,7 @@ def server_spark(server):
     is set: only for this module."""
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
-    from lakehouse.spark import connect_channel
+    from lakehouse.lake.spark import connect_channel
 
     saved = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
@@ -64,7 +64,7 @@ def _python(code: str, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def _server_processes(home: Path) -> list[int]:
-    from lakehouse import faults
+    from lakehouse.lake import faults
 
     root = int((home / "run" / "spark-connect.pid").read_text())
     return [root, *faults._descendants(root)]
@@ -126,8 +126,8 @@ def test_a_batch_killed_on_the_server_never_commits_after_its_undo(server, serve
     on the server; the rerun stops that write before it undoes the batch: the
     tables equal a clean run of the three days, and stay so after the write
     would have committed. Then the same lake is maintained on the server."""
-    from lakehouse import lake
     from lakehouse.config import settings
+    from lakehouse.lake import delta
 
     spark = server_spark
     full, clean, lake_dir, landing = (tmp_path / n for n in ("generated", "clean", "lake", "landing"))
@@ -145,7 +145,7 @@ def test_a_batch_killed_on_the_server_never_commits_after_its_undo(server, serve
     stamp = tmp_path / "in-flight-started"
     monkeypatch.setenv("LAKEHOUSE_LAKE", str(lake_dir))
     settings.cache_clear()
-    entities = lake.table_path("silver", "entities")
+    entities = delta.table_path("silver", "entities")
     killed = _cli([str(HERE.parent / "helpers" / "killed_on_server.py"), entities, str(stamp), str(IN_FLIGHT_SECONDS)],
                   lake_dir, landing, LAKEHOUSE_FAULT_KILL_TABLE="silver/entities",
                   LAKEHOUSE_FAULT_KILL_AFTER_COMMITS="1", **remote)
@@ -159,9 +159,9 @@ def test_a_batch_killed_on_the_server_never_commits_after_its_undo(server, serve
     got = snapshot(spark, lake_dir)
     assert not differences(got, want), "\n".join(differences(got, want))
     # past the moment the stopped write would have committed: nothing of the killed batch landed
-    version = lake.latest_version(spark, entities)
+    version = delta.latest_version(spark, entities)
     time.sleep(max(0.0, float(stamp.read_text()) + IN_FLIGHT_SECONDS + 15 - time.time()))
-    assert lake.latest_version(spark, entities) == version
+    assert delta.latest_version(spark, entities) == version
     got = snapshot(spark, lake_dir)
     assert not differences(got, want), "\n".join(differences(got, want))
 
@@ -171,8 +171,8 @@ def test_a_batch_killed_on_the_server_never_commits_after_its_undo(server, serve
     assert maintained.returncode == 0, maintained.stderr[-3000:]
     assert "Deleted" not in maintained.stdout and " compacted, " in maintained.stdout, maintained.stdout[-2000:]
     assert not differences(snapshot(spark, lake_dir), want)
-    versions = {t: lake.latest_version(spark, str(lake_dir / t)) for t in want}
+    versions = {t: delta.latest_version(spark, str(lake_dir / t)) for t in want}
     again = _cli(["-m", "lakehouse.cli", "maintain", "--retain-days", "0"], lake_dir, landing, **remote)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "0 compacted, 0 vacuumed" in again.stdout, again.stdout[-2000:]
-    assert {t: lake.latest_version(spark, str(lake_dir / t)) for t in want} == versions
+    assert {t: delta.latest_version(spark, str(lake_dir / t)) for t in want} == versions

@@ -17,24 +17,24 @@ import threading
 import time
 from pathlib import Path
 
-from lakehouse import lake
 from lakehouse.ingest.pipeline import ingest
-from lakehouse.spark import get_spark
+from lakehouse.lake import delta
+from lakehouse.lake.spark import get_spark
 
 
 def main(target: str, stamp: Path, seconds: float) -> None:
     spark = get_spark()
     row = spark.read.format("delta").load(target).limit(1).collect()[0]
     schema = spark.read.format("delta").load(target).schema
-    batches = lake.table_path("ops", "ingest_batches")
-    before = lake.latest_version(spark, batches)
+    batches = delta.table_path("ops", "ingest_batches")
+    before = delta.latest_version(spark, batches)
 
     def slow(value):
         time.sleep(seconds)
         return value
 
     def in_flight_append() -> None:
-        while lake.latest_version(spark, batches) == before:      # until the batch has begun
+        while delta.latest_version(spark, batches) == before:      # until the batch has begun
             time.sleep(0.2)
         from pyspark.sql import functions as F
 

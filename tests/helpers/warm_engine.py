@@ -18,7 +18,7 @@ LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 def connect_server(home: Path, memory: str = "2g"):
     """Yields (url, env): SPARK_REMOTE's value and the environment of the server's commands."""
     from lakehouse.config import settings
-    from lakehouse.services import free_port
+    from lakehouse.services.engines import free_port
 
     port = free_port()
     env = {**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_SECRETS_FILE": str(settings().secrets_file),

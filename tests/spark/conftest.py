@@ -13,7 +13,7 @@ import pytest
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     from lakehouse.config import settings
-    from lakehouse.spark import get_spark
+    from lakehouse.lake.spark import get_spark
 
     os.environ["LAKEHOUSE_LAKE"] = str(tmp_path_factory.mktemp("lake"))
     settings.cache_clear()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from lakehouse.catalog import load_catalog
-from lakehouse.normalise import normalise_row
-from lakehouse.normalise.address import ParsedAddress, parse_address
-from lakehouse.readers import RawRow
+from lakehouse.ingest.normalise import normalise_row
+from lakehouse.ingest.normalise.address import ParsedAddress, parse_address
+from lakehouse.ingest.readers import RawRow
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 DAY = dt.date(2017, 4, 14)
@@ -156,7 +156,7 @@ def _silver(truth, table):
 
 
 def test_the_answer_file_says_what_every_generated_address_parses_to(cat, generated):
-    from lakehouse.normalise.address import PARTS
+    from lakehouse.ingest.normalise.address import PARTS
 
     names, checked, unparsed = cat.address_district_names, 0, 0
     forms = {"legacy": 0, "fullwidth": 0, "no_city": 0, "lane": 0, "building": 0, "room": 0}

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from lakehouse import airflow_ui
-from lakehouse.airflow_env import airflow_env
+from lakehouse.orchestration.airflow_env import airflow_env
+from lakehouse.services import airflow_ui
 
 
 def _free_triple() -> int:

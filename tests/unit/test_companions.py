@@ -1,4 +1,4 @@
-"""Companion batching (lakehouse.companions): which queued sources join a
+"""Companion batching (lakehouse.orchestration.companions): which queued sources join a
 batch, how a batch's report is shared out per source, and the receipts a
 companion's own task reports from (taken once; void when the delivery changed)."""
 
@@ -9,10 +9,10 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from lakehouse import companions
 from lakehouse.ingest.pipeline import IngestReport
 from lakehouse.ingest.runlog import RunLogEntry
-from lakehouse.schedule import DayPlan
+from lakehouse.orchestration import companions
+from lakehouse.orchestration.schedule import DayPlan
 
 MONDAY = date(2017, 4, 17)
 SATURDAY = date(2017, 4, 15)

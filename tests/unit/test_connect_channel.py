@@ -19,7 +19,7 @@ def secrets(tmp_path, monkeypatch):
 
 def test_a_loopback_server_gets_the_generated_token_over_local_credentials(secrets):
     from lakehouse import credentials
-    from lakehouse.spark import connect_channel
+    from lakehouse.lake.spark import connect_channel
 
     channel = connect_channel("sc://127.0.0.1:15123")
     token = credentials.spark_connect_token()
@@ -31,7 +31,7 @@ def test_a_loopback_server_gets_the_generated_token_over_local_credentials(secre
 
 
 def test_a_given_token_wins_and_a_remote_server_gets_no_local_secret(secrets, monkeypatch):
-    from lakehouse.spark import connect_channel
+    from lakehouse.lake.spark import connect_channel
 
     assert connect_channel("sc://127.0.0.1:15123/;token=abc").token == "abc"
     monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "from-env")
@@ -45,7 +45,7 @@ def test_a_given_token_wins_and_a_remote_server_gets_no_local_secret(secrets, mo
 def test_a_session_id_joins_that_session(secrets):
     import uuid
 
-    from lakehouse.spark import connect_channel
+    from lakehouse.lake.spark import connect_channel
 
     sid = str(uuid.uuid4())
     assert connect_channel("sc://127.0.0.1:15123", sid).session_id == sid

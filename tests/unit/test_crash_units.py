@@ -24,8 +24,8 @@ def lake_env(tmp_path, monkeypatch):
 
 
 def _try_lock(queue) -> None:
-    from lakehouse import lakelock
     from lakehouse.config import settings
+    from lakehouse.lake import lakelock
 
     settings.cache_clear()
     try:
@@ -36,7 +36,7 @@ def _try_lock(queue) -> None:
 
 
 def test_second_process_is_refused_with_the_holder(lake_env):
-    from lakehouse import lakelock
+    from lakehouse.lake import lakelock
 
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -53,15 +53,15 @@ def test_second_process_is_refused_with_the_holder(lake_env):
 
 
 def test_publish_lock_is_separate_from_ingest(lake_env):
-    from lakehouse import lakelock
+    from lakehouse.lake import lakelock
 
     with lakelock.lake_lock("ingest"), lakelock.lake_lock("publish"):
         assert lakelock.lock_path("ingest") != lakelock.lock_path("publish")
 
 
 def test_no_lock_file_for_s3a(monkeypatch):
-    from lakehouse import lakelock
     from lakehouse.config import settings
+    from lakehouse.lake import lakelock
 
     monkeypatch.setenv("LAKEHOUSE_LAKE", "s3a://bucket/lake")
     settings.cache_clear()
@@ -74,7 +74,7 @@ def test_no_lock_file_for_s3a(monkeypatch):
 
 
 def test_disk_full_found_deep_in_the_chain(lake_env):
-    from lakehouse import faults
+    from lakehouse.lake import faults
 
     try:
         try:
@@ -87,7 +87,7 @@ def test_disk_full_found_deep_in_the_chain(lake_env):
 
 
 def test_unknown_failures_are_left_alone(lake_env):
-    from lakehouse import faults
+    from lakehouse.lake import faults
 
     assert faults.explain(KeyError("x")) is None
     with pytest.raises(KeyError):

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from lakehouse.airflow_env import apply_airflow_env
 from lakehouse.catalog import load_catalog
+from lakehouse.orchestration.airflow_env import apply_airflow_env
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import yaml
 
 from lakehouse.catalog import load_catalog
 from lakehouse.config import REPO_ROOT
-from lakehouse.warehouse import lake_columns
+from lakehouse.serving.warehouse import lake_columns
 
 DBT = REPO_ROOT / "dbt_project"
 STAGING = DBT / "models" / "staging" / "lake"
@@ -62,7 +62,7 @@ def test_every_lake_table_is_a_source_with_the_catalog_columns_and_types():
 
 def test_the_committed_sources_yaml_is_what_the_catalog_gives():
     """dbt_files writes it before every dbt command; committed (to be read), it must not drift."""
-    from lakehouse.dbt_files import sources_yml
+    from lakehouse.serving.dbt_files import sources_yml
 
     assert (STAGING / "_lake__sources.yml").read_text(encoding="utf-8") == sources_yml()
 

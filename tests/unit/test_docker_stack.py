@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lakehouse import airflow_env, config
+from lakehouse import config
+from lakehouse.orchestration import airflow_env
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 COMPOSE = DOCKER / "docker-compose.yml"

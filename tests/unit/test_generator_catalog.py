@@ -12,8 +12,8 @@ from helpers.feed_reader import SCHEMAS, load_jsonl
 from lakehouse.catalog import load_catalog
 from lakehouse.config import settings
 from lakehouse.generator import generate
-from lakehouse.normalise.row import make_row_normaliser
-from lakehouse.readers import read_delivery_file
+from lakehouse.ingest.normalise.row import make_row_normaliser
+from lakehouse.ingest.readers import read_delivery_file
 
 
 def test_borrowed_headers_and_values_are_the_readers(tmp_path, monkeypatch):

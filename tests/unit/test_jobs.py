@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from jobs import ingest, maintain, publish
-from lakehouse.orchestration import backfill_request
+from lakehouse.orchestration.factories import backfill_request
 
 
 class Recorder:
@@ -79,7 +79,7 @@ def test_an_unknown_source_is_one_line_and_exit_code_2(capsys):
 
 
 def test_publish_takes_no_options_and_returns_what_was_published(monkeypatch):
-    import lakehouse.publish as library
+    import lakehouse.serving.publish as library
 
     published = [SimpleNamespace(table="penalties", from_version=None, to_version=2, upserted=3, deleted=0)]
     recorder = Recorder(published)
@@ -92,7 +92,7 @@ def test_publish_takes_no_options_and_returns_what_was_published(monkeypatch):
 
 @pytest.mark.parametrize("argv, retain_days", [([], None), (["--retain-days", "30"], 30)])
 def test_maintain_maps_retain_days(monkeypatch, argv, retain_days):
-    import lakehouse.maintain as library
+    import lakehouse.lake.maintain as library
 
     recorder = Recorder([])
     monkeypatch.setattr(library, "maintain", recorder)
@@ -104,8 +104,8 @@ def test_maintain_maps_retain_days(monkeypatch, argv, retain_days):
 
 
 def test_a_failure_the_user_can_fix_is_the_clis_line(monkeypatch, capsys):
-    import lakehouse.maintain as library
-    from lakehouse.lakelock import LakeBusy
+    import lakehouse.lake.maintain as library
+    from lakehouse.lake.lakelock import LakeBusy
 
     def busy(**_):
         raise LakeBusy("the lake is held by ingest (pid 1): wait for it")

@@ -1,7 +1,7 @@
 """When a marts build must be a --full-refresh: rows deleted from a lake table the
 incremental models read (they see written rows by transaction id, never deleted ones)."""
 
-from lakehouse.mart_build import deletes_watched_rows
+from lakehouse.serving.mart_build import deletes_watched_rows
 
 
 def test_a_deleted_record_or_entity_asks_for_a_full_refresh():

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from lakehouse.catalog import CatalogError, District, load_catalog
-from lakehouse.dbt_files import DISTRICTS_SEED_COLUMNS, districts_seed_csv, write_generated
-from lakehouse.normalise import normalise_row
-from lakehouse.normalise.row import make_row_normaliser
-from lakehouse.readers import RawRow, read_delivery_file
+from lakehouse.ingest.normalise import normalise_row
+from lakehouse.ingest.normalise.row import make_row_normaliser
+from lakehouse.ingest.readers import RawRow, read_delivery_file
+from lakehouse.serving.dbt_files import DISTRICTS_SEED_COLUMNS, districts_seed_csv, write_generated
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 # an 18th district with a division code no file in schemas/ names

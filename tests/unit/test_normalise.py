@@ -11,7 +11,7 @@ import pytest
 
 from lakehouse.catalog import load_catalog
 from lakehouse.identifiers import USCC_CHARSET, is_valid_uscc, normalise_identifier, uscc_check_char
-from lakehouse.normalise import (
+from lakehouse.ingest.normalise import (
     entity_identifier,
     make_row_normaliser,
     missing_required_columns,
@@ -26,8 +26,8 @@ from lakehouse.normalise import (
     reject_missing_required_columns,
     unknown_columns,
 )
-from lakehouse.normalise.headers import conflicting_headers, reject_conflicting_headers
-from lakehouse.readers import FileRejected, RawRow
+from lakehouse.ingest.normalise.headers import conflicting_headers, reject_conflicting_headers
+from lakehouse.ingest.readers import FileRejected, RawRow
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 DAY = dt.date(2017, 4, 14)

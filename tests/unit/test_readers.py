@@ -11,8 +11,8 @@ import pytest
 from openpyxl import Workbook
 
 from lakehouse.catalog import load_catalog
-from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
-from lakehouse.readers.xlsx_reader import cell_text
+from lakehouse.ingest.readers import FileRejected, check_row_count, read_delivery_file
+from lakehouse.ingest.readers.xlsx_reader import cell_text
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

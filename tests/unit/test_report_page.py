@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import plotly.graph_objects as go
 
-from lakehouse.report.build import render
-from lakehouse.report.sections import SECTIONS, Section
+from lakehouse.serving.report.build import render
+from lakehouse.serving.report.sections import SECTIONS, Section
 
 
 def _page(n_figures: int) -> str:
@@ -47,7 +47,7 @@ def test_every_section_function_is_documented_and_distinct():
 def test_numbers_read_as_people_write_them():
     from decimal import Decimal
 
-    from lakehouse.report.present import show
+    from lakehouse.serving.report.present import show
 
     assert [show(56.0), show(Decimal("56.00")), show(1234), show(0.5), show(Decimal("20000.50"))] == \
         ["56", "56", "1,234", "0.5", "20,000.5"]
@@ -55,7 +55,7 @@ def test_numbers_read_as_people_write_them():
 
 
 def test_a_long_table_shows_its_top_rows_and_counts_the_rest():
-    from lakehouse.report.present import html_table
+    from lakehouse.serving.report.present import html_table
 
     rows = [[f"主体{i}", i] for i in range(79)]
     page = html_table(["名称 name", "n"], rows, numeric={1}, limit=15, full_list="marts.fct_credit_risk")
@@ -68,7 +68,7 @@ def test_a_long_table_shows_its_top_rows_and_counts_the_rest():
 
 
 def test_rejection_reasons_name_the_file_inside_the_landing():
-    from lakehouse.report.present import landing_relative
+    from lakehouse.serving.report.present import landing_relative
 
     reason = ("manifest_unreadable: /srv/lake home/landing/huangpu/2017-04-13/_MANIFEST.json: unreadable manifest; "
               "ask huangpu to re-send")
@@ -81,7 +81,7 @@ def test_rejection_reasons_name_the_file_inside_the_landing():
 
 
 def test_places_read_as_addresses_not_keys():
-    from lakehouse.report.present import place_name, unique_labels
+    from lakehouse.serving.report.present import place_name, unique_labels
 
     assert place_name("road", "310106|北京西路", None) == "北京西路"
     assert place_name("building", "310106|北京西路|1|88|", "北京西路1弄88号") == "北京西路1弄88号"
@@ -90,7 +90,7 @@ def test_places_read_as_addresses_not_keys():
 
 
 def test_a_chart_without_data_says_no_data():
-    from lakehouse.report.present import NO_DATA, is_empty
+    from lakehouse.serving.report.present import NO_DATA, is_empty
 
     empty = [go.Figure(go.Bar(x=[], y=[])), go.Figure(go.Heatmap(z=[[None, None]])), go.Figure()]
     assert all(is_empty(f) for f in empty)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import airflow_env, config, spark
+from lakehouse import config
+from lakehouse.lake import spark
+from lakehouse.orchestration import airflow_env
 
 
 @pytest.fixture
@@ -116,23 +118,23 @@ def test_s3a_lake_without_the_s3a_jars_says_what_to_do(env, tmp_path):
 
 
 def test_a_service_has_a_pidfile_and_stops_cleanly(env, tmp_path):
-    from lakehouse import services
+    from lakehouse.services import engines
 
     env(LAKEHOUSE_HOME=str(tmp_path))
-    pid = services._start("sleeper", ["sh", "-c", "sleep 60 & wait"], {}, lambda: True)
-    assert services.pid_of("sleeper") == pid and (tmp_path / "run" / "sleeper.pid").exists()
-    assert services._start("sleeper", ["false"], {}, lambda: True) == pid      # up twice: the same one
-    assert services.stop("sleeper", grace=5)
-    assert services.pid_of("sleeper") is None and not (tmp_path / "run" / "sleeper.pid").exists()
-    assert not services.stop("sleeper")
+    pid = engines._start("sleeper", ["sh", "-c", "sleep 60 & wait"], {}, lambda: True)
+    assert engines.pid_of("sleeper") == pid and (tmp_path / "run" / "sleeper.pid").exists()
+    assert engines._start("sleeper", ["false"], {}, lambda: True) == pid      # up twice: the same one
+    assert engines.stop("sleeper", grace=5)
+    assert engines.pid_of("sleeper") is None and not (tmp_path / "run" / "sleeper.pid").exists()
+    assert not engines.stop("sleeper")
 
 
 def test_a_service_that_dies_while_starting_names_its_log(env, tmp_path):
-    from lakehouse import services
+    from lakehouse.services import engines
 
     env(LAKEHOUSE_HOME=str(tmp_path))
-    with pytest.raises(services.ServiceError, match="sleeper.log"):
-        services._start("sleeper", ["sh", "-c", "echo boom; exit 3"], {}, lambda: False)
+    with pytest.raises(engines.ServiceError, match="sleeper.log"):
+        engines._start("sleeper", ["sh", "-c", "echo boom; exit 3"], {}, lambda: False)
     assert "boom" in (tmp_path / "logs" / "sleeper.log").read_text()
 
 
@@ -156,7 +158,7 @@ def test_a_failed_connection_traceback_holds_no_password(env):
 
     import psycopg2
 
-    from lakehouse import warehouse
+    from lakehouse.serving import warehouse
 
     secret = f"pw-{uuid.uuid4().hex}:x"      # made here: the test's own source shows in the traceback
     env(PGHOST="127.0.0.1", PGPORT="1", PGUSER="someone", PGPASSWORD=secret)

@@ -1,5 +1,5 @@
 """The business calendar (schemas/calendar.yaml) and the daily decision per
-source and day (lakehouse.schedule): skip, wait, ingest or missing."""
+source and day (lakehouse.orchestration.schedule): skip, wait, ingest or missing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from lakehouse.catalog.calendar import CalendarError, load_calendar
 from lakehouse.config import REPO_ROOT
-from lakehouse.schedule import cutoff, delivery_day, first_scheduled_day, ingest_since, plan_day
+from lakehouse.orchestration.schedule import cutoff, delivery_day, first_scheduled_day, ingest_since, plan_day
 
 CAL = load_calendar(REPO_ROOT / "schemas")
 UTC = timezone.utc

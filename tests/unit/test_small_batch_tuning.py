@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.spark import INTERPRET_TUNING, SMALL_BATCH_TUNING, small_batch_tuning, small_lake
+from lakehouse.lake.spark import INTERPRET_TUNING, SMALL_BATCH_TUNING, small_batch_tuning, small_lake
 
 
 class _Conf:
@@ -66,18 +66,18 @@ LIMIT = 256 * 1024 * 1024
 @pytest.mark.parametrize(("stored", "small"), [(0, True), (LIMIT, True), (LIMIT + 1, False), (None, False)])
 def test_a_lake_is_small_up_to_the_limit_and_never_when_its_size_is_unknown(monkeypatch, stored, small):
     """None: Spark Connect, no JVM in this process to list the lake with."""
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
     asked = []
-    monkeypatch.setattr(lake, "stored_bytes", lambda spark, layer: asked.append(layer) or stored)
+    monkeypatch.setattr(delta, "stored_bytes", lambda spark, layer: asked.append(layer) or stored)
     assert small_lake(_Session({})) is small
     assert asked == ["silver"]
 
 
 def test_the_small_lake_limit_is_a_setting(monkeypatch):
-    from lakehouse import lake
+    from lakehouse.lake import delta
 
-    monkeypatch.setattr(lake, "stored_bytes", lambda spark, layer: 1000)
+    monkeypatch.setattr(delta, "stored_bytes", lambda spark, layer: 1000)
     monkeypatch.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "999")
     assert small_lake(_Session({})) is False
     monkeypatch.setenv("LAKEHOUSE_SMALL_LAKE_BYTES", "1000")

@@ -5,7 +5,7 @@ import json
 
 from lakehouse.catalog import load_catalog
 from lakehouse.config import settings
-from lakehouse.quality.suites import derive_suite, load_suite
+from lakehouse.ingest.quality.suites import derive_suite, load_suite
 
 
 def test_committed_suites_match_the_schemas():

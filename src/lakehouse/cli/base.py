@@ -40,12 +40,12 @@ def prepare_process() -> None:
 
 def run_command(command: str, func, args) -> int:
     """Run one command; a failure the user can act on is one line on stderr and exit code 2."""
-    from lakehouse.airflow_ui import AirflowUIError
-    from lakehouse.embedded_pg import SetupError
-    from lakehouse.faults import LakehouseFault
-    from lakehouse.lakelock import LakeBusy
-    from lakehouse.services import ServiceError
-    from lakehouse.spark import SparkSetupError
+    from lakehouse.lake.faults import LakehouseFault
+    from lakehouse.lake.lakelock import LakeBusy
+    from lakehouse.lake.spark import SparkSetupError
+    from lakehouse.services.airflow_ui import AirflowUIError
+    from lakehouse.services.embedded_pg import SetupError
+    from lakehouse.services.engines import ServiceError
 
     t0 = time.monotonic()
     try:

@@ -10,7 +10,7 @@ from lakehouse.config import settings
 
 
 def cmd_demo(args) -> None:
-    from lakehouse.demo import DemoFailed, run_demo
+    from lakehouse.services.demo import DemoFailed, run_demo
 
     try:
         run_demo(preset=args.preset, start=args.start, days=args.days, seed=args.seed)
@@ -22,7 +22,7 @@ def cmd_demo(args) -> None:
 def cmd_clean(args) -> None:
     import shutil
 
-    from lakehouse import embedded_pg
+    from lakehouse.services import embedded_pg
 
     print(embedded_pg.stop())
     if args.all:

@@ -46,7 +46,7 @@ def show_ingest(report) -> None:
 
 def publish_job(_args):
     """The body of `lakehouse publish` and jobs/publish.py: returns the Published tables."""
-    from lakehouse.publish import publish
+    from lakehouse.serving.publish import publish
 
     return publish()
 
@@ -60,7 +60,7 @@ def show_publish(published) -> None:
 def maintain_job(args):
     """The body of `lakehouse maintain` and jobs/maintain.py: returns the Maintained tables."""
     from lakehouse.ingest.recovery import undo_unfinished
-    from lakehouse.maintain import maintain
+    from lakehouse.lake.maintain import maintain
 
     return maintain(undo_unfinished=undo_unfinished, retain_days=args.retain_days)
 

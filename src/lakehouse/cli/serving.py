@@ -10,7 +10,7 @@ from lakehouse.config import settings
 
 
 def cmd_marts(args) -> None:
-    from lakehouse.marts import DBT_PROJECT_DIR, run_dbt
+    from lakehouse.serving.marts import DBT_PROJECT_DIR, run_dbt
 
     warnings = run_dbt(["build"] + (["--select", args.select] if args.select else []))
     for w in warnings:
@@ -22,7 +22,7 @@ def cmd_marts(args) -> None:
 
 
 def cmd_lint_sql(args) -> None:
-    from lakehouse.marts import lint_sql
+    from lakehouse.serving.marts import lint_sql
 
     if lint_sql(fix=args.fix):
         raise UserError("sqlfluff found problems in dbt_project/ (listed above); `lakehouse lint-sql --fix` "
@@ -30,13 +30,13 @@ def cmd_lint_sql(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from lakehouse.report import build_report
+    from lakehouse.serving.report import build_report
 
     print(f"supervision report: {build_report(Path(args.out) if args.out else None)}")
 
 
 def cmd_entity(args) -> None:
-    from lakehouse.entity import EntityNotFound, find_entity, format_profile
+    from lakehouse.serving.entity import EntityNotFound, find_entity, format_profile
 
     try:
         print(format_profile(find_entity(" ".join(args.query))))
@@ -46,7 +46,7 @@ def cmd_entity(args) -> None:
 
 def cmd_suites(args) -> None:
     from lakehouse.catalog import load_catalog
-    from lakehouse.quality.suites import write_suites
+    from lakehouse.ingest.quality.suites import write_suites
 
     for path in write_suites(load_catalog(settings().schemas_dir)):
         print("wrote", path)

@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lakehouse.airflow_env import airflow_env, apply_airflow_env
 from lakehouse.cli.base import command
 from lakehouse.config import settings
+from lakehouse.orchestration.airflow_env import airflow_env, apply_airflow_env
 
 
 def cmd_db(args) -> None:
-    from lakehouse import embedded_pg, warehouse
+    from lakehouse.services import embedded_pg
+    from lakehouse.serving import warehouse
 
     if args.action == "start":
         print(embedded_pg.start())
@@ -41,7 +42,7 @@ def cmd_airflow_init(_args) -> None:
     home = cfg.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     if cfg.airflow_metadata == "postgres":
-        from lakehouse import warehouse
+        from lakehouse.serving import warehouse
 
         if warehouse.ensure_database(cfg.airflow_database, owner_role="airflow"):
             print(f"[setup] created database {cfg.airflow_database} for Airflow's metadata")
@@ -60,7 +61,7 @@ def cmd_airflow_init(_args) -> None:
 
 def cmd_airflow(args) -> None:
     """The Airflow UI: start (prints URL and login), stop (the whole process group), status."""
-    from lakehouse import airflow_ui
+    from lakehouse.services import airflow_ui
 
     if args.action == "start":
         if not airflow_ui.running():
@@ -83,23 +84,23 @@ def cmd_airflow_env(_args) -> None:
 
 def cmd_service(args) -> None:
     """`lakehouse cluster|connect|s3 up|down|status`: the local stand-ins of the scaled-out column."""
-    from lakehouse import services
+    from lakehouse.services import engines
 
     if args.action == "up":
-        started = services.UP[args.command]()
+        started = engines.UP[args.command]()
         print(started.detail)
         print("use it with:")
         for key, value in started.exports.items():
             print(f"  export {key}={value}")
         print(f"stop it with: lakehouse {args.command} down")
     elif args.action == "down":
-        stopped = services.DOWN[args.command]()
+        stopped = engines.DOWN[args.command]()
         print("stopped " + ", ".join(stopped) if stopped else f"{args.command}: nothing running")
     else:
         names = SERVICE_PROCESSES[args.command]
         for name in names:
-            pid = services.pid_of(name)
-            print(f"{name}: " + (f"running (pid {pid}, log {services.log_path(name)})" if pid else "stopped"))
+            pid = engines.pid_of(name)
+            print(f"{name}: " + (f"running (pid {pid}, log {engines.log_path(name)})" if pid else "stopped"))
 
 
 SERVICE_PROCESSES = {"cluster": ("spark-master", "spark-worker"), "connect": ("spark-connect",), "s3": ("s3",)}

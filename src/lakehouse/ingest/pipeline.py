@@ -20,15 +20,15 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from lakehouse import faults, lake, lakelock
 from lakehouse.catalog import Catalog, load_catalog
 from lakehouse.config import batch_rows, settings, table_workers
 from lakehouse.ingest import promote, recovery, runlog, silver
 from lakehouse.ingest.landing import Delivery, RejectedFolder, find_deliveries
 from lakehouse.ingest.prepare import References, TablePlan, prepare_table
+from lakehouse.ingest.quality.gate import build_data_docs
 from lakehouse.ingest.staging import StagedBatch, arrow_schema, plan_files, stage, utc_now
-from lakehouse.quality.gate import build_data_docs
-from lakehouse.spark import in_parallel, small_batch_tuning, small_lake
+from lakehouse.lake import delta, faults, lakelock
+from lakehouse.lake.spark import in_parallel, small_batch_tuning, small_lake
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def ingest(sources: list[str] | None = None, start: date | None = None, end: dat
     # one ingest per lake at a time; failures with a known remedy become one line
     with lakelock.lake_lock("ingest"), faults.clear_errors():
         if spark is None:
-            from lakehouse.spark import get_spark
+            from lakehouse.lake.spark import get_spark
             spark = get_spark()
         return _ingest_locked(spark, catalog, sources, start, end, landing, run_id)
 
@@ -151,11 +151,11 @@ def _ingest_chunk(spark, catalog: Catalog, deliveries: list[Delivery], run_id: s
     if not planned and not refused:
         return
     small = sum(p.manifest_rows for p in planned) <= PARALLEL_TABLES_MAX_ROWS
-    silver_bytes = lake.stored_bytes(spark, "silver")      # one listing for both questions below
+    silver_bytes = delta.stored_bytes(spark, "silver")      # one listing for both questions below
     lake_small = small and small_lake(spark, silver_bytes)
     # Nothing in silver or the quarantine yet (a backfill's first batch): no
     # older row can heal (None through Spark Connect: unknown, so heal).
-    empty_lake = silver_bytes == 0 and lake.stored_bytes(spark, "quarantine") == 0
+    empty_lake = silver_bytes == 0 and delta.stored_bytes(spark, "quarantine") == 0
     # In a small lake whole tables are cheap to window with the batch; in a
     # large one a small batch narrows them to its keys first (silver.classify).
     with small_batch_tuning(spark, small, interpret=lake_small):
@@ -191,7 +191,7 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     # were waiting for. Healed before the ledger commit, the batch's last, so a
     # crash while healing is undone with the rest of the batch (recovery.py).
     merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
-              and any(c["accepted"] for f, c in p.counts.items() if lake.source_of(f) not in blocked)}
+              and any(c["accepted"] for f, c in p.counts.items() if delta.source_of(f) not in blocked)}
     for table, n in (promote.heal(spark, catalog, run_id, report, merged, started) if heal else {}).items():
         report.promoted[table] = report.promoted.get(table, 0) + n
 
@@ -297,7 +297,7 @@ def _run_log_entries(batch: StagedBatch, counts: dict, blocked: dict[str, list[s
 
 
 def _write_bronze(batch: StagedBatch, feed: str) -> None:
-    lake.append_once(batch.bronze(feed), lake.table_path("bronze", feed), batch.file_ids(feed))
+    delta.append_once(batch.bronze(feed), delta.table_path("bronze", feed), batch.file_ids(feed))
 
 
 def _commit_table(plan: TablePlan, blocked: dict[str, list[str]], report: IngestReport) -> None:
@@ -309,21 +309,21 @@ def _commit_table(plan: TablePlan, blocked: dict[str, list[str]], report: Ingest
     if blocked:
         keep = ~F.col("_source").isin(sorted(blocked))
         accepted, winners = accepted.where(keep), winners.where(keep)
-    written_ids = [f for f in plan.file_ids if lake.source_of(f) not in blocked]
-    current_path = lake.table_path("silver", table.name)
+    written_ids = [f for f in plan.file_ids if delta.source_of(f) not in blocked]
+    current_path = delta.table_path("silver", table.name)
     with report.timed("silver_write"):
-        schema = lake.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \
+        schema = delta.arrow_frame(spark, arrow_schema(table, with_helpers=False).empty_table()).schema \
             .add("_row_hash", "string")
-        created = lake.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
+        created = delta.ensure_table(spark, current_path, schema, change_feed=True, deletion_vectors=True)
         # History has no deletion vectors, so that delta-rs reads it (docs/other-engines.md):
         # with them the heal's refresh of a few rows was no faster (it is a scan, not a rewrite).
-        history_path = lake.table_path("silver", f"{table.name}_history")
-        if lake.exists(spark, history_path):      # written before a lineage column existed: add it
-            lake.add_missing_columns(spark, history_path, schema)
+        history_path = delta.table_path("silver", f"{table.name}_history")
+        if delta.exists(spark, history_path):      # written before a lineage column existed: add it
+            delta.add_missing_columns(spark, history_path, schema)
         if written_ids and any(c["accepted"] for f, c in plan.counts.items() if f in set(written_ids)):
-            lake.append_once(accepted, history_path, written_ids)
+            delta.append_once(accepted, history_path, written_ids)
             if created:     # an empty table: every winner is an insert, and an append costs less than a MERGE
-                lake.append_once(winners.select(*silver.columns(table)), current_path, written_ids)
+                delta.append_once(winners.select(*silver.columns(table)), current_path, written_ids)
             else:
                 silver.merge_current(spark, current_path, winners, table.key, silver.columns(table))
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse import lake
 from lakehouse.catalog import Table
 from lakehouse.ingest import resolve, silver
+from lakehouse.ingest.quality.gate import GateResult, validate_batch
 from lakehouse.ingest.staging import RAW, ROW_ID, RULES, StagedBatch
-from lakehouse.quality.gate import GateResult, validate_batch
+from lakehouse.lake import delta
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ BROADCAST_ROWS = 50_000   # a batch this small is joined to the registry and to 
 
 
 def read_current(spark, name: str):
-    path = lake.table_path("silver", name)
-    return spark.read.format("delta").load(path) if lake.exists(spark, path) else None
+    path = delta.table_path("silver", name)
+    return spark.read.format("delta").load(path) if delta.exists(spark, path) else None
 
 
 class References:
@@ -107,13 +107,13 @@ def prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report,
         bad = df.where(F.size(RULES) > 0)
         good = df.where(F.size(RULES) == 0).select(*silver.columns(table))
         file_ids = batch.file_ids(table.feed)
-        history_path = lake.table_path("silver", f"{table.name}_history")
-        history = spark.read.format("delta").load(history_path) if lake.exists(spark, history_path) else None
+        history_path = delta.table_path("silver", f"{table.name}_history")
+        history = spark.read.format("delta").load(history_path) if delta.exists(spark, history_path) else None
         classified = silver.classify(good, read_current(spark, table.name), history, table.key,
                                      table.version_column, file_ids, files_in_current=not fresh_files,
                                      narrow=narrow and small_batch).cache()
-        counts = silver.per_file_counts(classified.withColumn("_file", lake.file_id_col()),
-                                        bad.withColumn("_file", lake.file_id_col()))
+        counts = silver.per_file_counts(classified.withColumn("_file", delta.file_id_col()),
+                                        bad.withColumn("_file", delta.file_id_col()))
     accepted = classified.where("_outcome = 'accepted'")
     winners = silver.latest_per_key(accepted, table.key).select(*silver.columns(table)).cache()
     n_accepted = sum(c["accepted"] for c in counts.values())

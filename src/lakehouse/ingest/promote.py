@@ -32,13 +32,13 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
 from lakehouse.ingest import silver
+from lakehouse.ingest.normalise import make_row_normaliser, name_key
 from lakehouse.ingest.prepare import References, prepare_table
+from lakehouse.ingest.readers.base import RawRow
 from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema, silver_row, to_arrow
-from lakehouse.normalise import make_row_normaliser, name_key
-from lakehouse.readers.base import RawRow
+from lakehouse.lake import delta
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[st
 
 def _changed_entities(spark, run_id: str) -> DataFrame | None:
     """Registry rows this run merged (new entities and new versions), cached; None if none."""
-    path = lake.table_path("silver", "entities")
-    if not lake.exists(spark, path):
+    path = delta.table_path("silver", "entities")
+    if not delta.exists(spark, path):
         return None
     changed = (spark.read.format("delta").load(path).where(F.col("_ingest_run_id") == run_id)
                .select(F.col("uscc").alias("_r_uscc"), F.col("reg_no").alias("_r_reg_no"),
@@ -88,8 +88,8 @@ def _changed_entities(spark, run_id: str) -> DataFrame | None:
 
 
 def _known_departments(spark, merged_references: set[str]) -> list[str] | None:
-    path = lake.table_path("silver", "departments")
-    if "departments" not in merged_references or not lake.exists(spark, path):
+    path = delta.table_path("silver", "departments")
+    if "departments" not in merged_references or not delta.exists(spark, path):
         return None
     return [r[0] for r in spark.read.format("delta").load(path).select("department_code").distinct().collect()]
 
@@ -105,9 +105,9 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report, changed: D
                         older=None) -> dict[str, int]:
     """Promote what the registry's `changed` entities now resolve, table by
     table; the rows are re-staged in the executors, none reaches the driver."""
-    qpath = lake.table_path("quarantine", "rows")
+    qpath = delta.table_path("quarantine", "rows")
     tables = {n: t for n, t in catalog.tables.items() if t.entity_ref}
-    if not lake.exists(spark, qpath) or not lake.exists(spark, lake.table_path("silver", "entities")):
+    if not delta.exists(spark, qpath) or not delta.exists(spark, delta.table_path("silver", "entities")):
         return {}
     candidates = (spark.read.format("delta").load(qpath)
                   .where(F.col("_table").isin(sorted(tables)))
@@ -145,7 +145,7 @@ def _promote_table(spark, catalog: Catalog, table: Table, candidates: DataFrame,
         if blocked:
             log.warning("%s: promotion held back for %s: %s", table.name, sorted(blocked), plan.gate.failures)
         moved = {f: c for f, c in plan.counts.items()
-                 if lake.source_of(f) not in blocked and (c["accepted"] or c["duplicate"])}
+                 if delta.source_of(f) not in blocked and (c["accepted"] or c["duplicate"])}
         if not moved:
             return 0
         keep = ~F.col("_source").isin(sorted(blocked)) if blocked else F.lit(True)
@@ -154,14 +154,14 @@ def _promote_table(spark, catalog: Catalog, table: Table, candidates: DataFrame,
         key = ["_file", "_file_sha256", "_row_number"]
         promoted = (batch.rows[table.name].select(*key)
                     .join(plan.quarantine.select(*key), key, "left_anti")
-                    .where(lake.file_id_col().isin(sorted(moved))).cache())
+                    .where(delta.file_id_col().isin(sorted(moved))).cache())
         n, digest = promoted.agg(F.count(F.lit(1)), F.sha1(F.concat_ws("\n", F.array_sort(F.collect_list(
             F.concat("_file", F.lit("@"), "_file_sha256", F.lit("#"), F.col("_row_number").cast("string"))))))
         ).first()
-        current_path = lake.table_path("silver", table.name)
+        current_path = delta.table_path("silver", table.name)
         if sum(c["accepted"] for c in moved.values()):
             # one history append per set of promoted rows: a retry of the same promotion adds nothing
-            lake.append_once(accepted, lake.table_path("silver", f"{table.name}_history"), ["promoted:" + digest])
+            delta.append_once(accepted, delta.table_path("silver", f"{table.name}_history"), ["promoted:" + digest])
             silver.merge_current(spark, current_path, winners, table.key, silver.columns(table))
         _record_promotion(spark, table.name, moved, run_id)
         _drop_from_quarantine(spark, table.name, promoted)
@@ -239,7 +239,7 @@ def _record_promotion(spark, table: str, moved: dict[str, dict], run_id: str) ->
 
 
 def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
-    lake.merge(spark, lake.table_path("quarantine", "rows"), promoted.withColumn("_table", F.lit(table)),
+    delta.merge(spark, delta.table_path("quarantine", "rows"), promoted.withColumn("_table", F.lit(table)),
                "t._table = s._table AND t._file = s._file AND t._file_sha256 = s._file_sha256 "
                "AND t._row_number = s._row_number", delete=True)
 
@@ -258,7 +258,7 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
         return
     touched, name_keys = {}, None
     for table in catalog.tables.values():
-        for path in (lake.table_path("silver", table.name), lake.table_path("silver", f"{table.name}_history")):
+        for path in (delta.table_path("silver", table.name), delta.table_path("silver", f"{table.name}_history")):
             rows = _touched_rows(spark, table, path, changed, known_departments, older)
             if rows is not None:
                 touched[path] = (table, rows)
@@ -292,7 +292,7 @@ def _touched_rows(spark, table: Table, path: str, changed: DataFrame | None,
     entity's row); None when the change cannot touch the table."""
     by_registry = table.entity_ref and changed is not None
     by_departments = bool(table.columns_referencing("departments")) and known_departments is not None
-    if not (by_registry or by_departments) or not lake.exists(spark, path):
+    if not (by_registry or by_departments) or not delta.exists(spark, path):
         return None
     rows = spark.read.format("delta").load(path)
     if older is not None:     # rows an earlier batch wrote: this batch's own are current already
@@ -365,6 +365,6 @@ def _recomputed(table: Table, rows: DataFrame, name_keys: DataFrame | None,
 def _apply(spark, table: Table, path: str, new: DataFrame) -> None:
     """MERGE the recomputed rows (with their fresh _row_hash) into `path`."""
     derived = [c for c in new.columns if c not in ("_file", "_file_sha256", "_row_number", "_new_hash")]
-    lake.merge(spark, path, new.withColumnRenamed("_new_hash", "_row_hash"),
+    delta.merge(spark, path, new.withColumnRenamed("_new_hash", "_row_hash"),
                "t._file = s._file AND t._file_sha256 = s._file_sha256 AND t._row_number = s._row_number",
                update_only=[*derived, "_row_hash"])

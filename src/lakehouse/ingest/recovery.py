@@ -31,9 +31,9 @@ import json
 import logging
 import time
 
-from lakehouse import faults, lake
 from lakehouse.ingest import runlog
 from lakehouse.ingest.staging import utc_now
+from lakehouse.lake import delta, faults
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,9 @@ LEDGER = "ops/file_ledger"
 
 def begin(spark, run_id: str, batch_no: int, tables: list[str], files: int) -> None:
     """Record where each of `tables` ("layer/name") stands before the batch writes."""
-    lake.ensure_table(spark, lake.table_path("ops", "file_ledger"),
+    delta.ensure_table(spark, delta.table_path("ops", "file_ledger"),
                       spark.createDataFrame([], runlog.LEDGER_SCHEMA).schema)
-    versions = {t: lake.latest_version(spark, lake.table_path(*t.split("/", 1)))
+    versions = {t: delta.latest_version(spark, delta.table_path(*t.split("/", 1)))
                 for t in sorted(set(tables) | {LEDGER})}
     _append(spark, run_id, batch_no, "started", files, versions, engine_session(spark))
 
@@ -55,15 +55,15 @@ def begin(spark, run_id: str, batch_no: int, tables: list[str], files: int) -> N
 def engine_session(spark) -> tuple[str | None, str | None]:
     """(session id, user id) of the Spark Connect session the batch runs in;
     (None, None) on a local JVM, whose work dies with its process."""
-    if not lake.is_connect(spark):
+    if not delta.is_connect(spark):
         return None, None
     return spark.session_id, spark.client._user_id
 
 
 def undo_unfinished(spark) -> str | None:
     """Roll back the latest batch if it did not finish; a note saying so, or None."""
-    path = lake.table_path(*BATCHES)
-    if not lake.exists(spark, path):
+    path = delta.table_path(*BATCHES)
+    if not delta.exists(spark, path):
         return None
     last = spark.read.format("delta").load(path).orderBy("recorded_at", ascending=False).limit(1).collect()
     if not last or last[0]["status"] not in ("started", "undoing"):
@@ -72,7 +72,7 @@ def undo_unfinished(spark) -> str | None:
     versions: dict[str, int | None] = json.loads(row["table_versions"])
     session = (row.get("engine_session"), row.get("engine_user"))
     if row["status"] == "started" and \
-            lake.latest_version(spark, lake.table_path(*LEDGER.split("/", 1))) != versions[LEDGER]:
+            delta.latest_version(spark, delta.table_path(*LEDGER.split("/", 1))) != versions[LEDGER]:
         return None     # the ledger commit, the batch's last, happened: it finished
     # (again when resuming an undo: cheap, and the crash may have come before it)
     stopped = stop_session(spark, *session) if session[0] else []
@@ -92,8 +92,8 @@ def undo_unfinished(spark) -> str | None:
 def _restore(spark, versions: dict[str, int | None]) -> list[str]:
     undone = []
     for table, version in sorted(versions.items()):
-        target = lake.table_path(*table.split("/", 1))
-        now = lake.latest_version(spark, target)
+        target = delta.table_path(*table.split("/", 1))
+        now = delta.latest_version(spark, target)
         if now is None or now == version:
             continue
         if version is None:
@@ -115,10 +115,10 @@ def stop_session(spark, session_id: str, user_id: str | None, timeout: float | N
     from pyspark.sql.connect.client import ChannelBuilder, SparkConnectClient
 
     from lakehouse.config import settings
-    from lakehouse.spark import connect_channel
+    from lakehouse.lake.spark import connect_channel
 
     remote = settings().spark_remote
-    if lake.is_connect(spark) and spark.session_id == session_id:
+    if delta.is_connect(spark) and spark.session_id == session_id:
         return []       # this process's own session: its calls returned, nothing of it runs
     if not remote:
         raise RecoveryError(f"the unfinished batch ran on a Spark Connect server (session {session_id}) but "
@@ -174,7 +174,7 @@ def _append(spark, run_id: str, batch_no: int, status: str, files: int, versions
     row = [{"ingest_run_id": run_id, "batch": batch_no, "status": status, "files": files,
             "table_versions": json.dumps(versions, sort_keys=True), "recorded_at": utc_now(),
             "engine_session": session[0], "engine_user": session[1]}]
-    path = lake.table_path(*BATCHES)
+    path = delta.table_path(*BATCHES)
     # mergeSchema: a lake made before the engine_* columns gains them
     (spark.createDataFrame(row, BATCHES_SCHEMA).write.format("delta").mode("append")
      .option("mergeSchema", "true").save(path))

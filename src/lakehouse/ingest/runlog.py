@@ -13,8 +13,8 @@ from datetime import date, datetime
 
 from pyspark.sql import functions as F
 
-from lakehouse import lake
 from lakehouse.catalog.ops_tables import FILE_LEDGER, RUN_LOG
+from lakehouse.lake import delta
 
 LEDGER_SCHEMA = FILE_LEDGER.spark_ddl()
 RUNLOG_SCHEMA = RUN_LOG.spark_ddl()
@@ -95,8 +95,8 @@ class Ledger:
 
 def processed_files(spark) -> Ledger:
     """The ledger's final verdicts (accepted or rejected)."""
-    path = lake.table_path("ops", "file_ledger")
-    if not lake.exists(spark, path):
+    path = delta.table_path("ops", "file_ledger")
+    if not delta.exists(spark, path):
         return Ledger()
     cols = ["_file", "file_sha256", "reason", "manifest_rows", "file_size", "file_modified_ms"]
     table = spark.read.format("delta").load(path)
@@ -116,15 +116,15 @@ def record(spark, entries: list[RunLogEntry]) -> None:
     # appended once per (file, outcome): a batch that did not finish is undone
     # before it is retried (recovery.py), and files in the ledger are not staged
     # again; a blocked file retried later is a new outcome and is logged again
-    keys = [f"{lake.file_id(e._file, e.file_sha256)}:{e.status}" for e in entries]
+    keys = [f"{delta.file_id(e._file, e.file_sha256)}:{e.status}" for e in entries]
     log = spark.createDataFrame([e.row() for e in entries], RUNLOG_SCHEMA)
-    if lake.exists(spark, lake.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
-        lake.add_missing_columns(spark, lake.table_path("ops", "ingest_runs"), log.schema)
-    lake.append_once(log, lake.table_path("ops", "ingest_runs"), keys, change_feed=True)
+    if delta.exists(spark, delta.table_path("ops", "ingest_runs")):     # a run log from before rows_promoted
+        delta.add_missing_columns(spark, delta.table_path("ops", "ingest_runs"), log.schema)
+    delta.append_once(log, delta.table_path("ops", "ingest_runs"), keys, change_feed=True)
     ledger = spark.createDataFrame([e.ledger_row() for e in entries], LEDGER_SCHEMA)
-    lpath = lake.table_path("ops", "file_ledger")
-    lake.ensure_table(spark, lpath, ledger.schema)
-    lake.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256 "
+    lpath = delta.table_path("ops", "file_ledger")
+    delta.ensure_table(spark, lpath, ledger.schema)
+    delta.merge(spark, lpath, ledger, "t._file = s._file AND t.file_sha256 = s.file_sha256 "
                                      "AND t.manifest_rows <=> s.manifest_rows")
 
 
@@ -132,12 +132,12 @@ def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> N
     """On each file's accepted run-log row (the run that ingested it): move
     the promoted rows (per file: accepted / duplicate / flags, as classified
     by the promoting run) out of rows_quarantined and its `rule` count."""
-    path = lake.table_path("ops", "ingest_runs")
+    path = delta.table_path("ops", "ingest_runs")
     rows = (spark.read.format("delta").load(path).where("status = 'accepted'")
             .where(F.concat("_file", F.lit("@"), "file_sha256").isin(sorted(moved))).collect())
     updated = []
     for r in rows:
-        c = moved[lake.file_id(r["_file"], r["file_sha256"])]
+        c = moved[delta.file_id(r["_file"], r["file_sha256"])]
         n = c["accepted"] + c["duplicate"]
         by_rule = dict(r["quarantined_by_rule"] or {})
         by_rule[rule] = by_rule.get(rule, 0) - n
@@ -154,7 +154,7 @@ def record_promotion(spark, moved: dict[str, dict], rule: str, run_id: str) -> N
     src = spark.createDataFrame(updated, RUNLOG_SCHEMA)
     changed = ["rows_accepted", "rows_duplicate", "rows_quarantined", "rows_promoted", "rows_late",
                "quarantined_by_rule", "flagged_by_rule"]
-    lake.merge(spark, path, src.select("ingest_run_id", "_file", "file_sha256", "status", *changed),
+    delta.merge(spark, path, src.select("ingest_run_id", "_file", "file_sha256", "status", *changed),
                "t.ingest_run_id = s.ingest_run_id AND t._file = s._file "
                "AND t.file_sha256 = s.file_sha256 AND t.status = s.status", update_only=changed)
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse import lake
 from lakehouse.catalog import Table
 from lakehouse.catalog.ops_tables import QUARANTINE
 from lakehouse.ingest.staging import RAW, REASONS, RULES
+from lakehouse.lake import delta
 
 # The row's version_column (or null), added by classify and read by latest_per_key.
 _VERSION = "_v"
@@ -59,7 +59,7 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
     v = F.col(version) if version else F.lit(None).cast("timestamp")
     rows = batch.withColumn(_VERSION, v).withColumn("_prev", F.lit(False))
     if current is not None:
-        in_batch = lake.file_id_col().isin(files)
+        in_batch = delta.file_id_col().isin(files)
         prev = current.where(~in_batch).select(*key, "_row_hash", F.col(version).alias(_VERSION) if version
                                                else F.lit(None).cast("timestamp").alias(_VERSION))
         if narrow:     # only the batch's keys' rows can matter: the windows are per key
@@ -69,7 +69,7 @@ def classify(batch: DataFrame, current: DataFrame | None, history: DataFrame | N
         # their previous version is then the latest history row from other files.
         own = current.where(in_batch).select(*key)
         if files_in_current and history is not None and own.limit(1).count() > 0:
-            h = history.where(~lake.file_id_col().isin(files)).join(own, key, "left_semi")
+            h = history.where(~delta.file_id_col().isin(files)).join(own, key, "left_semi")
             w = Window.partitionBy(*key).orderBy(F.col(version).desc_nulls_last() if version else F.lit(1),
                                                  F.col("_delivery_date").desc(), F.col("_row_number").desc())
             h = (h.withColumn("_rn", F.row_number().over(w)).where("_rn = 1")
@@ -97,7 +97,7 @@ def latest_per_key(accepted: DataFrame, key: list[str]) -> DataFrame:
 
 def merge_current(spark, path: str, winners: DataFrame, key: list[str], columns: list[str]) -> None:
     cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
-    lake.merge(spark, path, winners.select(*columns), cond, columns)
+    delta.merge(spark, path, winners.select(*columns), cond, columns)
 
 
 def per_file_counts(good: DataFrame, bad: DataFrame) -> dict[str, dict]:
@@ -139,4 +139,4 @@ def quarantine_rows(bad: DataFrame, table: str, key: list[str]) -> DataFrame:
 
 def write_quarantine(spark, rows: DataFrame, files: list[str]) -> None:
     """One write for the whole batch's quarantined rows (all tables)."""
-    lake.append_once(rows, lake.table_path("quarantine", "rows"), files, change_feed=True)
+    delta.append_once(rows, delta.table_path("quarantine", "rows"), files, change_feed=True)

@@ -26,14 +26,14 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
-from lakehouse import lake
 from lakehouse.catalog import Catalog, Table
 from lakehouse.catalog.ops_tables import DELIVERY_LINEAGE
 from lakehouse.catalog.types import arrow_type
 from lakehouse.ingest.landing import Delivery
-from lakehouse.normalise import make_row_normaliser, name_key, unknown_columns
-from lakehouse.normalise.headers import reject_conflicting_headers, reject_missing_required_columns
-from lakehouse.readers import FileRejected, check_row_count, read_delivery_file
+from lakehouse.ingest.normalise import make_row_normaliser, name_key, unknown_columns
+from lakehouse.ingest.normalise.headers import reject_conflicting_headers, reject_missing_required_columns
+from lakehouse.ingest.readers import FileRejected, check_row_count, read_delivery_file
+from lakehouse.lake import delta
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.
 # Made here; resolve, silver and pipeline read them by these names.
@@ -86,7 +86,7 @@ class StagedFile:
 
     @property
     def file_id(self) -> str:
-        return lake.file_id(self.file, self.sha256)
+        return delta.file_id(self.file, self.sha256)
 
     @classmethod
     def of(cls, p: PlannedFile) -> StagedFile:
@@ -292,7 +292,7 @@ def stage(spark, planned: list[PlannedFile], catalog: Catalog, run_id: str, inge
           workers: int = 1) -> StagedBatch:
     """Stage every planned file in Spark, table by table (tables on `workers`
     threads); the rows stay in the executors, persisted, until batch.release()."""
-    from lakehouse.spark import in_parallel
+    from lakehouse.lake.spark import in_parallel
 
     by_table: dict[str, list[PlannedFile]] = {}
     for p in planned:
