@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from lakehouse.catalog import load_catalog
 from lakehouse.ingest.resolve import RegistryIndex, resolve_entities
+
+RULES = load_catalog().rules
 
 REGISTRY = [  # uscc, reg_no, registered district, name keys (current first)
     ("91310000AAAAAAAAA1", "310101000000011", "310101", ["甲公司"]),
@@ -39,7 +42,7 @@ def test_each_way_to_the_registry_and_what_finding_none_means(spark, small_batch
     batch = spark.createDataFrame([(*r, [], [], []) for r in BATCH], BATCH_COLUMNS)
     index = RegistryIndex(spark, registry)
     try:
-        got = {r["_row_id"]: r for r in resolve_entities(batch, index, small_batch=small_batch).collect()}
+        got = {r["_row_id"]: r for r in resolve_entities(batch, index, RULES, small_batch=small_batch).collect()}
     finally:
         index.unpersist()
 
@@ -55,5 +58,7 @@ def test_each_way_to_the_registry_and_what_finding_none_means(spark, small_batch
     assert outcome(6) == ("unresolved", None, None, [], ["uscc_unresolved"])
     assert outcome(7) == ("uscc", "91310000ZZZZZZZZZ9", None, ["entity_not_in_registry"], [])
     assert outcome(8) == ("unresolved", None, None, [], ["required_missing"])
-    assert got[6]["_reasons"] == ["entity identifier '' fails the USCC check and matches no registry entity by "
-                                  "registration number or exact name; correct the code at the source and re-send"]
+    unresolved = RULES["uscc_unresolved"]
+    assert got[6]["_reasons"] == [f"uscc_unresolved: uscc: '': {unresolved.reason}; {unresolved.fix}"]
+    assert got[8]["_reasons"][0].startswith("required_missing: uscc, name: ")
+    assert got[8]["_reasons"][0].endswith(RULES["required_missing"].fix)

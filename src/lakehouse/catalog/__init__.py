@@ -5,7 +5,6 @@ package: it imports nothing of the project but config."""
 
 from lakehouse.catalog.load import default_schemas_dir, load_catalog
 from lakehouse.catalog.models import (
-    CODE_RULES,
     Catalog,
     CatalogError,
     Column,
@@ -18,5 +17,5 @@ from lakehouse.catalog.models import (
     Thresholds,
 )
 
-__all__ = ["CODE_RULES", "Catalog", "CatalogError", "Column", "District", "Rename", "Rule", "Source", "Table",
+__all__ = ["Catalog", "CatalogError", "Column", "District", "Rename", "Rule", "Source", "Table",
            "Template", "Thresholds", "default_schemas_dir", "load_catalog"]

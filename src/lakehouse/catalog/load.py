@@ -17,7 +17,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lakehouse.catalog.models import (
-    CODE_RULES,
     REFERENCE_LISTS,
     Catalog,
     CatalogError,
@@ -90,9 +89,6 @@ def load_catalog(root: Path | None = None) -> Catalog:
     ref: _ReferenceFile = _parse(_ReferenceFile, _read_yaml(ref_path, root), ref_path, root)
     rules: _RulesFile = _parse(_RulesFile, _read_yaml(rules_path, root), rules_path, root)
     common: _CommonFile = _parse(_CommonFile, _read_yaml(common_path, root), common_path, root)
-    for rid in CODE_RULES:
-        if rid not in rules.rules:
-            _fail(rules_path, root, "rules", f"rule {rid!r} is evaluated by the pipeline but not defined")
 
     tables = _load_tables(root, common)
     templates = _load_templates(root, tables)

@@ -270,6 +270,10 @@ class Source(_Model):
 class Rule(_Model):
     action: Literal["quarantine", "flag"]
     reason: str
+    fix: str | None = None   # what the source should do about it, where the rule's message says
+
+    def explained(self) -> str:
+        return f"{self.reason}; {self.fix}" if self.fix else self.reason
 
 
 class Thresholds(_Model):
@@ -305,24 +309,6 @@ class _CommonFile(_Model):
 
 # Reference lists a column may name in `references` (besides tables).
 REFERENCE_LISTS = frozenset({"districts", "licence_types"})
-
-# Rule ids the code evaluates; rules.yaml must define each (and may define more).
-CODE_RULES = (
-    "required_missing",
-    "uscc_unresolved",
-    "date_impossible",
-    "amount_invalid",
-    "value_unknown",
-    "uscc_check_exception",
-    "entity_not_in_registry",
-    "name_differs",
-    "unknown_department",
-    "unknown_licence_type",
-    "unknown_district",
-    "legacy_district",
-    "late",
-    "address_unparsed",
-)
 
 
 class Catalog(_Model):

@@ -178,7 +178,7 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
 
     with report.timed("bronze"):
         in_parallel([partial(_write_bronze, batch, feed) for feed in batch.rows], table_workers() if small else 1)
-    refs = References(spark)
+    refs = References(spark, catalog.rules)
     blocked: dict[str, list[str]] = {}      # source -> critical expectation failures
     plans = _write_tables(spark, catalog, batch, run_id, report, refs, blocked, narrow)
     _write_quarantine(spark, batch, plans, blocked, report)

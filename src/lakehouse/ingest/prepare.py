@@ -9,12 +9,13 @@ batches, promote.py the rows the registry's catch-up promotes, both through
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import Table
+from lakehouse.catalog import Rule, Table
 from lakehouse.ingest import resolve, silver
 from lakehouse.ingest.quality.gate import GateResult, validate_batch
 from lakehouse.ingest.staging import RAW, ROW_ID, RULES, StagedBatch
@@ -34,8 +35,9 @@ class References:
     """The registry index and the department list, read once and reused by
     every table of the batch until a reference table is merged again."""
 
-    def __init__(self, spark):
+    def __init__(self, spark, rules: Mapping[str, Rule]):
         self.spark = spark
+        self.rules = rules      # schemas/rules.yaml: the reasons resolution gives
         self._registry: resolve.RegistryIndex | None = None
         self._departments = None
 
@@ -98,7 +100,7 @@ def prepare_table(spark, table: Table, batch: StagedBatch, run_id: str, report,
         df = staged.drop(RAW)
         small_batch = batch.row_counts[table.name] <= BROADCAST_ROWS
         if table.entity_ref:
-            df = resolve.resolve_entities(df, refs.registry(), small_batch=small_batch)
+            df = resolve.resolve_entities(df, refs.registry(), refs.rules, small_batch=small_batch)
         dept_cols = table.columns_referencing("departments")
         if dept_cols:
             df = resolve.flag_unknown_departments(df, refs.departments(), dept_cols)

@@ -116,7 +116,7 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report, changed: D
     names = sorted(r["_table"] for r in candidates.select("_table").distinct().collect())
     if not names:
         return {}
-    refs = References(spark)
+    refs = References(spark, catalog.rules)
     done: dict[str, int] = {}
     try:
         for name in names:

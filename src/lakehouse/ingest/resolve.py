@@ -8,9 +8,12 @@ positions 3-8 of the USCC (they name the registering authority).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.catalog import Rule
 from lakehouse.ingest.staging import REASONS, ROW_ID, RULES
 
 
@@ -53,9 +56,13 @@ class RegistryIndex:
             df.unpersist()
 
 
-def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = False) -> DataFrame:
+def resolve_entities(df: DataFrame, index: RegistryIndex, rules: Mapping[str, Rule],
+                     small_batch: bool = False) -> DataFrame:
     """Fill uscc, resolved_by, registered_district; flag uscc_check_exception,
-    entity_not_in_registry, name_differs; rule uscc_unresolved.
+    entity_not_in_registry, name_differs; rule uscc_unresolved. A broken
+    rule's reason is the normaliser's form, `rule: field: detail`, the detail
+    being the value sent and the rule's reason and fix from `rules`
+    (schemas/rules.yaml).
 
     `small_batch`: a day's rows against a registry of millions. The registry
     side is first cut down to the batch's own identifiers (a broadcast
@@ -93,11 +100,10 @@ def resolve_entities(df: DataFrame, index: RegistryIndex, small_batch: bool = Fa
                    & (current_name != F.col("_name_key")), "name_differs")
     missing_id = (F.coalesce(F.col("_uscc_norm"), F.lit("")) == "") & F.col("_name_key").isNull()
     out = add_rule(out, (F.col("resolved_by") == "unresolved") & ~missing_id, "uscc_unresolved",
-                   F.concat(F.lit("entity identifier '"), F.coalesce(F.col("uscc_as_sent"), F.lit("")),
-                            F.lit("' fails the USCC check and matches no registry entity by registration "
-                                  "number or exact name; correct the code at the source and re-send")))
+                   F.concat(F.lit("uscc_unresolved: uscc: '"), F.coalesce(F.col("uscc_as_sent"), F.lit("")),
+                            F.lit(f"': {rules['uscc_unresolved'].explained()}")))
     out = add_rule(out, missing_id, "required_missing",
-                   F.lit("neither an entity identifier nor a name was sent; the record cannot be attributed"))
+                   F.lit(f"required_missing: uscc, name: neither was sent; {rules['required_missing'].explained()}"))
     helper_cols = [c for c in out.columns if c.startswith("_m_")]
     return out.drop(*helper_cols)
 
