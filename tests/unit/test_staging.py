@@ -142,7 +142,7 @@ def test_a_quarantined_row_restaged_from_its_raw_values_is_the_row_staging_gave(
     """Promotion (ingest/promote.py) re-reads a quarantined row from the raw
     values the quarantine keeps: in every template, that gives exactly the
     row staging gave on delivery (values, flags, identifiers, rules)."""
-    from lakehouse.ingest import promote
+    from lakehouse.ingest import restage
 
     by_table: dict[str, list[dict]] = {}
     for f, rows in _stage_all(landing, catalog)[2]:
@@ -155,7 +155,7 @@ def test_a_quarantined_row_restaged_from_its_raw_values_is_the_row_staging_gave(
         rows = staging.to_arrow(staged_rows, staging.arrow_schema(table)).to_pylist()[:40]
         quarantined = [{**{k: r[k] for k in ("_source", "_delivery_date", "_file", "_file_sha256", "_row_number",
                                                "_ingest_run_id", "_ingested_at")}, "raw": r["_raw"]} for r in rows]
-        again = promote.restage(catalog, table, quarantined, "promoting-run")
+        again = restage.restage(catalog, table, quarantined, "promoting-run")
         skip = {"_row_id", "_promoted_by_run_id"}
         got = sorted((tuple((k, repr(v)) for k, v in sorted(r.items()) if k not in skip) for r in again.to_pylist()))
         want = sorted((tuple((k, repr(v)) for k, v in sorted(r.items()) if k not in skip) for r in rows))

@@ -33,11 +33,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.catalog import Catalog, Table
-from lakehouse.ingest import silver
-from lakehouse.ingest.normalise import make_row_normaliser, name_key
+from lakehouse.ingest import restage, silver
+from lakehouse.ingest.normalise import name_key
 from lakehouse.ingest.prepare import References, prepare_table
-from lakehouse.ingest.readers.base import RawRow
-from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema, silver_row, to_arrow
+from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema
 from lakehouse.lake import delta
 
 log = logging.getLogger(__name__)
@@ -96,11 +95,6 @@ def _known_departments(spark, merged_references: set[str]) -> list[str] | None:
 
 # --------------------------------------------------------------------------- promotion
 
-# The quarantine's columns a row is re-staged from (its lineage and raw values).
-_RESTAGED_FROM = ["_source", "_delivery_date", "_file", "_file_sha256", "_row_number", "_ingest_run_id",
-                  "_ingested_at", "raw"]
-
-
 def promote_quarantined(spark, catalog: Catalog, run_id: str, report, changed: DataFrame,
                         older=None) -> dict[str, int]:
     """Promote what the registry's `changed` entities now resolve, table by
@@ -113,7 +107,7 @@ def promote_quarantined(spark, catalog: Catalog, run_id: str, report, changed: D
                   .where(F.col("_table").isin(sorted(tables)))
                   .where(F.array_sort("rule_ids") == F.array(*[F.lit(r) for r in PROMOTABLE_RULES]))
                   .where(older if older is not None else F.lit(True)))
-    names = sorted(r["_table"] for r in candidates.select("_table").distinct().collect())
+    names = restage.tables_with_hits(catalog, candidates, run_id, changed)
     if not names:
         return {}
     refs = References(spark, catalog.rules)
@@ -180,11 +174,9 @@ def _restaged_batch(spark, catalog: Catalog, table: Table, candidates: DataFrame
     files (already ingested) for prepare_table; None if none is kept."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    restaged = (candidates.select(*_RESTAGED_FROM, F.monotonically_increasing_id().alias(ROW_ID))
-                .mapInArrow(_restage_task(catalog, table.name, run_id), from_arrow_schema(arrow_schema(table))))
-    learnt = {"_uscc_norm": changed.select(F.col("_r_uscc").alias("_k")),
-              "_reg_no": changed.select(F.col("_r_reg_no").alias("_k")),
-              "_name_key": changed.select(F.explode("_r_names").alias("_k"))}
+    restaged = (candidates.select(*restage.RESTAGED_FROM, F.monotonically_increasing_id().alias(ROW_ID))
+                .mapInArrow(restage.restage_task(catalog, table.name, run_id), from_arrow_schema(arrow_schema(table))))
+    learnt = restage.learnt_keys(changed)
     hits = reduce(DataFrame.union, [restaged.join(keys.where(F.col("_k").isNotNull()).distinct(),
                                                   F.col(column) == F.col("_k"), "left_semi").select(ROW_ID)
                                     for column, keys in learnt.items()])
@@ -199,35 +191,6 @@ def _restaged_batch(spark, catalog: Catalog, table: Table, candidates: DataFrame
     batch.rows[table.name] = kept
     batch.row_counts[table.name] = kept.count()
     return batch
-
-
-def _restage_task(catalog: Catalog, table_name: str, run_id: str):
-    """The function Spark runs over batches of quarantine rows."""
-    def run(batches):
-        table = catalog.tables[table_name]
-        for batch in batches:
-            staged = restage(catalog, table, batch.to_pylist(), run_id)
-            if staged is not None:
-                yield from staged.to_batches()
-    return run
-
-
-def restage(catalog: Catalog, table: Table, rows: list, run_id: str):
-    """Quarantine rows -> the staged silver rows (an Arrow table, None if none)
-    their files gave, normalised again from the raw values with the header map
-    of their delivery day. A row's `_row_id`, if it has one, is kept."""
-    staged_rows = []
-    for row_id, q in enumerate(sorted(rows, key=lambda r: (r["_delivery_date"], r["_file"], r["_row_number"]))):
-        source = catalog.sources[q["_source"]]
-        raw = dict(q["raw"] or {})
-        normalise = make_row_normaliser(table, source, catalog, q["_delivery_date"], list(raw))
-        lineage = {"_source": q["_source"], "_delivery_date": q["_delivery_date"], "_file": q["_file"],
-                   "_file_sha256": q["_file_sha256"], "_ingest_run_id": q["_ingest_run_id"],
-                   "_ingested_at": q["_ingested_at"], "_promoted_by_run_id": run_id}
-        row = silver_row(normalise(RawRow(q["_row_number"], raw)), table, lineage, raw, q.get(ROW_ID, row_id))
-        row["_holding_district"] = source.division_code
-        staged_rows.append(row)
-    return to_arrow(staged_rows, arrow_schema(table)) if staged_rows else None
 
 
 def _record_promotion(spark, table: str, moved: dict[str, dict], run_id: str) -> None:
