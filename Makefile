@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: setup demo test test-slow test-spark unit e2e lint stop clean benchmark airflow airflow-stop cluster-up cluster-down connect-up connect-down s3-up s3-down
+.PHONY: setup demo test test-slow test-spark unit e2e lint stop clean benchmark airflow airflow-stop dashboards cluster-up cluster-down connect-up connect-down s3-up s3-down
 
 setup:            ## venv + pinned packages, Delta jars, PostgreSQL, Airflow metadata (idempotent)
 	@bash scripts/setup.sh
@@ -43,8 +43,12 @@ airflow: setup    ## start the Airflow UI (prints the URL and how to log in); st
 airflow-stop:     ## stop the Airflow UI and every process it started
 	@$(VENV)/bin/lakehouse airflow stop
 
-stop:             ## stop the Airflow UI and the embedded PostgreSQL
+dashboards: setup ## start Superset on the marts with the dashboards of dashboards/ (prints the URL and how to log in)
+	@$(VENV)/bin/lakehouse dashboards start
+
+stop:             ## stop the Airflow UI, Superset and the embedded PostgreSQL
 	@$(VENV)/bin/lakehouse airflow stop
+	@$(VENV)/bin/lakehouse dashboards stop
 	@$(VENV)/bin/lakehouse db stop
 
 clean:            ## stop and delete everything under LAKEHOUSE_HOME (.lakehouse/)

@@ -61,6 +61,7 @@ class Settings:
     # the local services of `lakehouse cluster|connect|s3 up` (tries of the scaled-out column)
     cluster_port: int          # standalone master: spark://127.0.0.1:<port>
     connect_port: int          # Spark Connect server: sc://127.0.0.1:<port>
+    superset_port: int         # `lakehouse dashboards start`: Superset's web server on 127.0.0.1
     connect_stop_timeout: float  # seconds a killed batch's server operations get to stop before its undo
     s3_port: int               # moto's S3 server: http://127.0.0.1:<port>
     service_memory: str        # heap of each local worker and executor (the Connect server: the driver's)
@@ -125,6 +126,7 @@ def settings() -> Settings:
         airflow_database=_env("LAKEHOUSE_AIRFLOW_DATABASE", "airflow"),
         cluster_port=int(_env("LAKEHOUSE_CLUSTER_PORT", "7077")),
         connect_port=int(_env("LAKEHOUSE_CONNECT_PORT", "15002")),
+        superset_port=int(_env("LAKEHOUSE_SUPERSET_PORT", "8088")),
         connect_stop_timeout=float(_env("LAKEHOUSE_CONNECT_STOP_TIMEOUT", "120")),
         s3_port=int(_env("LAKEHOUSE_S3_PORT", "9000")),
         service_memory=_env("LAKEHOUSE_SERVICE_MEMORY", "1g"),

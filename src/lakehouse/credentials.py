@@ -2,7 +2,7 @@
 
 It holds a generated password per PostgreSQL role of the embedded cluster
 (Airflow's metadata role too), the HMAC key that pseudonymises personal data,
-the Airflow UI's admin password, and the token the local Spark Connect server
+the Airflow UI's and Superset's admin passwords, Superset's secret key, and the token the local Spark Connect server
 (`lakehouse connect up`) requires of every client. Created on first use (`lakehouse db
 start`), never logged, never written anywhere else. With an external
 PostgreSQL (PGHOST set) the role credentials come from the environment
@@ -64,6 +64,8 @@ def ensure() -> dict:
     data.setdefault("airflow_jwt_secret", secrets.token_urlsafe(32))  # signs the UI's and tasks' tokens
     # without it any local user could run code (Python UDFs) as the Connect server's user
     data.setdefault("spark_connect_token", secrets.token_urlsafe(32))
+    data.setdefault("superset_admin", secrets.token_urlsafe(18))
+    data.setdefault("superset_secret_key", secrets.token_urlsafe(42))   # signs sessions, encrypts stored passwords
     if json.dumps(data, sort_keys=True) != before:
         _write(data)
     return data
@@ -100,6 +102,14 @@ def airflow_jwt_secret() -> str:
 def spark_connect_token() -> str:
     """The bearer token of the project's own Spark Connect server (services.connect_up)."""
     return ensure()["spark_connect_token"]
+
+
+def superset_admin_password() -> str:
+    return ensure()["superset_admin"]
+
+
+def superset_secret_key() -> str:
+    return ensure()["superset_secret_key"]
 
 
 def connection_url(role: str) -> str:

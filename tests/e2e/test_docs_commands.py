@@ -19,24 +19,18 @@ the demo afresh.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.demo_state import bash as _bash
+from helpers.demo_state import demo_state
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 COMMAND_LANGS = {"bash", "sh", "shell", "console", "sql", ""}   # "": a block must say what it is
 MARK = re.compile(r'^<!--\s*(run|not-run)\b\s*(?::\s*(.*?))?\s*(?:expect="([^"]*)")?\s*-->$')
-DATABASE = "lakehouse_docs_demo"
-# variables a test session sets that a newcomer's shell does not have
-SESSION_ONLY = ("LAKEHOUSE_START_DATE", "LAKEHOUSE_CATCHUP_DAYS", "LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING",
-                "PGDATABASE", "LAKEHOUSE_REPORT_DIR", "AIRFLOW_HOME", "LAKEHOUSE_NOW")
-ACTIVATE = "source .venv/bin/activate\nset -eo pipefail\n"
 PSQL = 'psql "$(lakehouse db credentials analyst)" -X -q -v ON_ERROR_STOP=1 -f -'
 
 
@@ -108,58 +102,9 @@ def test_the_readme_is_a_front_door():
     assert "source .venv/bin/activate" in readme and "make demo" in readme and "make test" in readme
 
 
-def _env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SESSION_ONLY and not k.startswith("AIRFLOW__")}
-    env.update(LAKEHOUSE_LAKE=str(root / "lake"), LAKEHOUSE_LANDING=str(root / "landing"),
-               LAKEHOUSE_REPORT_DIR=str(root / "report"), PGDATABASE=DATABASE,
-               SPARK_LOCAL_IP=env.get("SPARK_LOCAL_IP", "127.0.0.1"))
-    return env
-
-
-def _drop_database() -> None:
-    from lakehouse.serving import warehouse
-
-    with warehouse.connect(role="admin", dbname="postgres") as admin:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{DATABASE}" with (force)')
-
-
-def _bash(script: str, env: dict, timeout: int, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", ACTIVATE + script], cwd=REPO, env=env, input=stdin, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def demo_env():
-    """The state `make demo` leaves, in a lake, landing, report and database of this test's own."""
-    from lakehouse.config import settings
-
-    root = settings().home / "docs-demo"
-    env, done = _env(root), root / "demo-finished"
-    if not (os.environ.get("LAKEHOUSE_DOCS_REUSE_DEMO") == "1" and done.exists()):
-        shutil.rmtree(root, ignore_errors=True)
-        _drop_database()
-        root.mkdir(parents=True)
-        res = _bash("lakehouse db start && lakehouse demo", env, timeout=3600)
-        (root / "demo.log").write_text(res.stdout, encoding="utf-8")
-        assert res.returncode == 0, f"lakehouse demo exited {res.returncode}:\n{res.stdout[-4000:]}"
-        done.touch()
-    already = {s for s in SERVICES if _running(s, env)}
-    yield env
-    # `make stop` without stopping PostgreSQL (the rest of the suite uses it): nothing a block
-    # started is left running; what ran before (someone else's) is left alone
-    for service in [s for s in SERVICES if s not in already]:
-        _bash(f"lakehouse {service} {SERVICES[service]}", env, timeout=300)
-    assert not [s for s in SERVICES if s not in already and _running(s, env)]
-
-
-SERVICES = {"airflow": "stop", "cluster": "down", "connect": "down", "s3": "down"}
-
-
-def _running(service: str, env: dict) -> bool:
-    lines = _bash(f"lakehouse {service} status", env, timeout=120).stdout.splitlines()
-    return any("running" in line and "not running" not in line for line in lines)
+    yield from demo_state()
 
 
 @pytest.mark.parametrize("block", RUN_BLOCKS, ids=[b.id for b in RUN_BLOCKS])

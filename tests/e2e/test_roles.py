@@ -37,11 +37,18 @@ D_ENV, D_SAFE = "11310000MB0000010", "11310000MB0000011"
 
 FRESHNESS: dict[str, str] = {}
 
-CONTRACTED_MARTS = {
+CONTRACTED_MARTS = {   # the marts the dashboards (dashboards/) read
     "dim_entity_profile",
     "fct_credit_risk",
+    "fct_credit_risk_history",
     "fct_dual_notification_funnel",
     "fct_collection_quality",
+    "fct_cross_district_supervision",
+    "fct_random_inspection_coverage",
+    "fct_joint_inspections",
+    "fct_risk_keyword_warnings",
+    "dim_building",
+    "fct_supervision_hotspots",
 }
 
 
@@ -693,7 +700,7 @@ def test_dashboard_reads_contracted_marts_only(built):
     for mart in CONTRACTED_MARTS:
         assert _can_read("lakehouse_dashboard", f"select * from marts.{mart}"), mart
     assert not _can_read("lakehouse_dashboard", "select * from marts.fct_department_workload")
-    assert not _can_read("lakehouse_dashboard", "select * from marts.fct_credit_risk_history")
+    assert not _can_read("lakehouse_dashboard", "select * from marts.fct_entity_district_records")
     assert not _can_read("lakehouse_dashboard", "select uscc from lake.entities")
 
 

@@ -44,7 +44,8 @@ def _project_reads() -> set[str]:
     """The variables config.py reads, and those of the Airflow environment it assembles."""
     source = Path(config.__file__).read_text(encoding="utf-8")
     names = set(re.findall(r'(?:_env|os\.environ\.get)\("([A-Z][A-Z0-9_]*)"', source))
-    return names | set(airflow_env.airflow_env())
+    per_role = {f"LAKEHOUSE_PG_{role.upper()}_{what}" for role in config.PG_ROLES for what in ("USER", "PASSWORD")}
+    return names | per_role | set(airflow_env.airflow_env())
 
 
 def test_compose_file_validates_with_and_without_the_example_env():
@@ -56,7 +57,8 @@ def test_compose_file_validates_with_and_without_the_example_env():
 def test_stack_has_every_part_of_the_scaled_out_column():
     services = _resolved()["services"]
     want = {"postgres", "redis", "minio", "minio-bucket", "spark-master", "spark-worker", "airflow-init",
-            "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"}
+            "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker",
+            "superset"}
     assert want <= set(services)
     assert services["airflow-worker"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert services["airflow-scheduler"]["environment"]["LAKEHOUSE_AIRFLOW_METADATA"] == "postgres"
@@ -85,7 +87,7 @@ def test_example_env_names_every_substituted_variable():
 
 
 def test_image_is_pinned():
-    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    text = "\n".join((DOCKER / name).read_text(encoding="utf-8") for name in ("Dockerfile", "superset.Dockerfile"))
     for line in text.splitlines():
         if line.startswith("FROM "):
             image = line.split()[1]

@@ -9,6 +9,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    on_schema_change='append_new_columns',
     pre_hook=[
         "{{ watermark_begin(fingerprint_of=[ref('districts'), ref('stg_lake__departments')]) }}",
         "{{ delete_changed('event_month', changed_record_keys('event_month', 'prior_months')) }}",

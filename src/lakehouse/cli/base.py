@@ -46,12 +46,13 @@ def run_command(command: str, func, args) -> int:
     from lakehouse.services.airflow_ui import AirflowUIError
     from lakehouse.services.embedded_pg import SetupError
     from lakehouse.services.engines import ServiceError
+    from lakehouse.services.superset import SupersetError
 
     t0 = time.monotonic()
     try:
         func(args)
     except (UserError, SetupError, SparkSetupError, AirflowUIError, LakehouseFault, LakeBusy, ServiceError,
-            ValueError, FileNotFoundError) as exc:
+            SupersetError, ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {command}: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "timed", True):

@@ -74,6 +74,16 @@ def cmd_airflow(args) -> None:
         print(airflow_ui.status())
 
 
+def cmd_dashboards(args) -> None:
+    """Apache Superset on the marts: start (installs it the first time, imports
+    dashboards/, prints URL and login), stop, status, export (the UI's changes
+    back into dashboards/)."""
+    from lakehouse.services import superset
+
+    print({"start": superset.start, "stop": superset.stop, "status": superset.status,
+           "export": superset.export}[args.action]())
+
+
 def cmd_airflow_env(_args) -> None:
     """Print airflow_env.airflow_env() as shell exports (docker/entrypoint.sh evals them)."""
     import shlex
@@ -126,6 +136,13 @@ def add(sub) -> None:
                   "the URL and how to log in as admin; stop: ends all its processes; status: running or not.",
                   cmd_airflow, timed=False)
     af.add_argument("action", choices=["start", "stop", "status"], help="start, stop or status of the UI")
+    dash = command(sub, "dashboards", "Apache Superset on the marts: start | stop | status | export",
+                    "start: installs Superset into a virtualenv of its own the first time (about 3 min), imports "
+                    "the dashboards of dashboards/, runs it in the background and prints the URL and how to log "
+                    "in; stop; status; export: writes the dashboards as they are in Superset back into "
+                    "dashboards/ (review the diff).", cmd_dashboards, timed=False)
+    dash.add_argument("action", choices=["start", "stop", "status", "export"],
+                      help="start, stop or status of Superset, or export its dashboards into dashboards/")
     command(sub, "airflow-env", "print the environment Airflow runs with, as shell exports",
              "Print airflow_env.airflow_env() as shell exports (docker/entrypoint.sh evaluates them).", cmd_airflow_env,
             timed=False)

@@ -254,6 +254,8 @@ def summary_lines() -> list[str]:
     lines.append(f"  validation results   the report's 数据校验 table (offline); GX Data Docs {data_docs_index()} "
                  "(load styles from the internet)")
     lines.append("  Airflow UI           lakehouse airflow start   (stop: lakehouse airflow stop)")
+    lines.append("  dashboards (optional) lakehouse dashboards start   (Superset on the marts; installs it the first "
+                 "time, about 2 min; stop: lakehouse dashboards stop)")
     lines.append("  more output          LAKEHOUSE_LOG_LEVEL=DEBUG make demo")
     return lines
 
