@@ -174,14 +174,18 @@ def _restaged_batch(spark, catalog: Catalog, table: Table, candidates: DataFrame
     files (already ingested) for prepare_table; None if none is kept."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    # persisted: each look-up below (and the row ids they agree on) must see one re-staging
     restaged = (candidates.select(*restage.RESTAGED_FROM, F.monotonically_increasing_id().alias(ROW_ID))
-                .mapInArrow(restage.restage_task(catalog, table.name, run_id), from_arrow_schema(arrow_schema(table))))
+                .mapInArrow(restage.restage_task(catalog, table.name, run_id), from_arrow_schema(arrow_schema(table)))
+                .persist())
     learnt = restage.learnt_keys(changed)
     hits = reduce(DataFrame.union, [restaged.join(keys.where(F.col("_k").isNotNull()).distinct(),
                                                   F.col(column) == F.col("_k"), "left_semi").select(ROW_ID)
                                     for column, keys in learnt.items()])
     kept = restaged.join(hits.distinct(), ROW_ID, "left_semi").persist()
     files = kept.select("_source", "_delivery_date", "_file", "_file_sha256").distinct().collect()
+    rows = kept.count()      # kept is whole in the cache before the re-staging it came from leaves it
+    restaged.unpersist()
     if not files:
         kept.unpersist()
         return None
@@ -189,7 +193,7 @@ def _restaged_batch(spark, catalog: Catalog, table: Table, candidates: DataFrame
                                           f["_file_sha256"], 0) for f in files],
                         persisted=[kept])
     batch.rows[table.name] = kept
-    batch.row_counts[table.name] = kept.count()
+    batch.row_counts[table.name] = rows
     return batch
 
 
@@ -281,7 +285,9 @@ def _name_keys(spark, touched) -> DataFrame:
     if not names:
         return spark.createDataFrame([], schema)
     distinct = reduce(DataFrame.unionByName, names).where(F.col("_n_name").isNotNull()).distinct()
-    return distinct.mapInArrow(_name_key_task, schema).cache()
+    keys = distinct.mapInArrow(_name_key_task, schema).cache()
+    keys.count()   # filled once here: every table's plan below broadcasts it within one job
+    return keys
 
 
 def _name_key_task(batches):

@@ -41,12 +41,17 @@ def tables_with_hits(catalog: Catalog, candidates: DataFrame, run_id: str, chang
     candidates (re-staged for their identifiers only): most days none, and
     then no table is re-staged in full."""
     keys = [*RESTAGED_FROM, "_table"]
-    ids = candidates.select(*keys).mapInArrow(_identifiers_task(catalog, run_id), from_arrow_schema(_IDENTIFIERS))
-    learnt = learnt_keys(changed)
-    hits = reduce(DataFrame.union, [ids.join(F.broadcast(k.where(F.col("_k").isNotNull()).distinct()),
-                                             F.col(column) == F.col("_k"), "left_semi").select("_table")
-                                    for column, k in learnt.items()])
-    return sorted(r["_table"] for r in hits.distinct().collect())
+    # persisted: the three look-ups below would each re-stage the candidates again
+    ids = (candidates.select(*keys).mapInArrow(_identifiers_task(catalog, run_id), from_arrow_schema(_IDENTIFIERS))
+           .persist())
+    try:
+        learnt = learnt_keys(changed)
+        hits = reduce(DataFrame.union, [ids.join(F.broadcast(k.where(F.col("_k").isNotNull()).distinct()),
+                                                 F.col(column) == F.col("_k"), "left_semi").select("_table")
+                                        for column, k in learnt.items()])
+        return sorted(r["_table"] for r in hits.distinct().collect())
+    finally:
+        ids.unpersist()
 
 
 def _identifiers_task(catalog: Catalog, run_id: str):
