@@ -17,12 +17,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from lakehouse import credentials
 from lakehouse.config import REPO_ROOT, settings
 from lakehouse.orchestration.airflow_env import airflow_env
+from lakehouse.services import probe
 
 
 class AirflowUIError(RuntimeError):
@@ -72,11 +72,7 @@ def running() -> bool:
 
 
 def healthy(timeout: float = 3.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url()}/api/v2/monitor/health", timeout=timeout) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
+    return probe.answers(f"{url()}/api/v2/monitor/health", timeout)
 
 
 def ports() -> list[tuple[str, str, int]]:
@@ -178,6 +174,7 @@ def rest(base_url: str, path: str, token: str | None = None, body: dict | None =
     """One call of Airflow's REST API at `base_url` (http://host:port); an HTTP
     error raises AirflowUIError with the status and Airflow's own detail."""
     import urllib.error
+    import urllib.request
 
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     req = urllib.request.Request(base_url + path, data=json.dumps(body).encode() if body is not None else None,

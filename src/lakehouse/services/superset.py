@@ -21,11 +21,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from lakehouse import credentials
 from lakehouse.config import REPO_ROOT, settings
+from lakehouse.services import probe
 
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 REQUIREMENTS = Path(__file__).with_name("superset-requirements.txt")
@@ -133,11 +133,7 @@ def _running_pid() -> int | None:
 
 
 def healthy(timeout: float = 3.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url()}/health", timeout=timeout) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
+    return probe.answers(f"{url()}/health", timeout)
 
 
 def start(wait_seconds: float = 180) -> str:
