@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from functools import reduce
+from functools import partial, reduce
 
 import pyarrow as pa
 from pyspark.sql import DataFrame
@@ -38,6 +38,7 @@ from lakehouse.ingest.normalise import name_key
 from lakehouse.ingest.prepare import References, prepare_table
 from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema
 from lakehouse.lake import delta
+from lakehouse.lake.spark import in_parallel
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,15 @@ PROMOTABLE_RULES = ["uscc_unresolved"]
 
 
 def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[str],
-         batch_started: datetime | None = None) -> dict[str, int]:
+         batch_started: datetime | None = None, workers: int = 1) -> dict[str, int]:
     """Promote and refresh after a batch merged `merged_references`
     (a subset of {"entities", "departments"}). Returns rows promoted per table.
 
     The batch's own rows (run id and `_ingested_at` = `batch_started`) are
     left out: they were resolved after the batch merged its reference tables,
     against the registry and department list as they are now. So a backfill
-    into an empty lake has nothing to heal, and a day heals only older rows."""
+    into an empty lake has nothing to heal, and a day heals only older rows.
+    `workers`: tables merged at once by the refresh (a small batch's)."""
     if not merged_references:
         return {}
     promoted: dict[str, int] = {}
@@ -64,7 +66,7 @@ def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[st
         if changed is not None:
             promoted = promote_quarantined(spark, catalog, run_id, report, changed, older)
         try:
-            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references), older)
+            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references), older, workers)
         finally:
             if changed is not None:
                 changed.unpersist()
@@ -215,12 +217,12 @@ def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
 
 
 def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_departments: list[str] | None,
-                   older=None) -> None:
+                   older=None, workers: int = 1) -> None:
     """Registry-derived columns of silver rows (current and history) follow
     the registry and the department list as they are now. Each table is read
     once: the rows the change can touch are kept (cached) and everything else
     is computed from them; one Spark job finds the tables with anything to
-    change, and only those are merged."""
+    change, and only those are merged, `workers` tables at once."""
     if changed is None and known_departments is None:
         return
     touched, name_keys = {}, None
@@ -237,9 +239,9 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
             return
         markers = [new.select(F.lit(path).alias("path")).limit(1) for path, (_, new) in plans.items()]
         dirty = {r["path"] for r in reduce(DataFrame.unionByName, markers).collect()}
-        for path in sorted(dirty):
-            table, new = plans[path]
-            _apply(spark, table, path, new)
+        # independent tables: most of a small MERGE's time is Spark's and Delta's latency
+        in_parallel([partial(_apply, spark, plans[path][0], path, plans[path][1]) for path in sorted(dirty)],
+                    workers)
     finally:
         for _, rows in touched.values():
             rows.unpersist()
