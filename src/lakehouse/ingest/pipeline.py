@@ -192,9 +192,7 @@ def _write_chunk(spark, catalog: Catalog, batch: StagedBatch, run_id: str, repor
     # crash while healing is undone with the rest of the batch (recovery.py).
     merged = {p.table.name for p in plans if p.table.name in REFERENCE_FIRST
               and any(c["accepted"] for f, c in p.counts.items() if delta.source_of(f) not in blocked)}
-    healed = (promote.heal(spark, catalog, run_id, report, merged, started, table_workers() if small else 1)
-              if heal else {})
-    for table, n in healed.items():
+    for table, n in (promote.heal(spark, catalog, run_id, report, merged, started) if heal else {}).items():
         report.promoted[table] = report.promoted.get(table, 0) + n
 
     counts: dict[str, dict] = {}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from functools import partial, reduce
+from functools import reduce
 
 import pyarrow as pa
 from pyspark.sql import DataFrame
@@ -38,7 +38,6 @@ from lakehouse.ingest.normalise import name_key
 from lakehouse.ingest.prepare import References, prepare_table
 from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema
 from lakehouse.lake import delta
-from lakehouse.lake.spark import in_parallel
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +46,14 @@ PROMOTABLE_RULES = ["uscc_unresolved"]
 
 
 def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[str],
-         batch_started: datetime | None = None, workers: int = 1) -> dict[str, int]:
+         batch_started: datetime | None = None) -> dict[str, int]:
     """Promote and refresh after a batch merged `merged_references`
     (a subset of {"entities", "departments"}). Returns rows promoted per table.
 
     The batch's own rows (run id and `_ingested_at` = `batch_started`) are
     left out: they were resolved after the batch merged its reference tables,
     against the registry and department list as they are now. So a backfill
-    into an empty lake has nothing to heal, and a day heals only older rows.
-    `workers`: tables merged at once by the refresh (a small batch's)."""
+    into an empty lake has nothing to heal, and a day heals only older rows."""
     if not merged_references:
         return {}
     promoted: dict[str, int] = {}
@@ -66,7 +64,7 @@ def heal(spark, catalog: Catalog, run_id: str, report, merged_references: set[st
         if changed is not None:
             promoted = promote_quarantined(spark, catalog, run_id, report, changed, older)
         try:
-            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references), older, workers)
+            refresh_silver(spark, catalog, changed, _known_departments(spark, merged_references), older)
         finally:
             if changed is not None:
                 changed.unpersist()
@@ -217,12 +215,12 @@ def _drop_from_quarantine(spark, table: str, promoted: DataFrame) -> None:
 
 
 def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_departments: list[str] | None,
-                   older=None, workers: int = 1) -> None:
+                   older=None) -> None:
     """Registry-derived columns of silver rows (current and history) follow
     the registry and the department list as they are now. Each table is read
     once: the rows the change can touch are kept (cached) and everything else
     is computed from them; one Spark job finds the tables with anything to
-    change, and only those are merged, `workers` tables at once."""
+    change, and only those are merged."""
     if changed is None and known_departments is None:
         return
     touched, name_keys = {}, None
@@ -239,9 +237,9 @@ def refresh_silver(spark, catalog: Catalog, changed: DataFrame | None, known_dep
             return
         markers = [new.select(F.lit(path).alias("path")).limit(1) for path, (_, new) in plans.items()]
         dirty = {r["path"] for r in reduce(DataFrame.unionByName, markers).collect()}
-        # independent tables: most of a small MERGE's time is Spark's and Delta's latency
-        in_parallel([partial(_apply, spark, plans[path][0], path, plans[path][1]) for path in sorted(dirty)],
-                    workers)
+        for path in sorted(dirty):
+            table, new = plans[path]
+            _apply(spark, table, path, new)
     finally:
         for _, rows in touched.values():
             rows.unpersist()
