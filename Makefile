@@ -46,8 +46,9 @@ airflow-stop:     ## stop the Airflow UI and every process it started
 dashboards: setup ## start Superset on the marts with the dashboards of dashboards/ (prints the URL and how to log in)
 	@$(VENV)/bin/lakehouse dashboards start
 
-stop:             ## stop the Airflow UI, Superset and the embedded PostgreSQL
+stop:             ## stop the Airflow UI, the warm Spark engine, Superset and the embedded PostgreSQL
 	@$(VENV)/bin/lakehouse airflow stop
+	@$(VENV)/bin/lakehouse connect down
 	@$(VENV)/bin/lakehouse dashboards stop
 	@$(VENV)/bin/lakehouse db stop
 

@@ -27,7 +27,9 @@ class Settings:
     lake: str                  # Delta tables: local folder or s3a://bucket/prefix
     jars_dir: Path             # JVM jars fetched by Maven (see jvm/pom.xml)
     spark_master: str          # local[*], spark://host:7077, ...
+    spark_master_given: bool   # LAKEHOUSE_SPARK_MASTER is set: a driver of this process on it, not the warm engine
     spark_remote: str | None   # sc://host:15002 -> Spark Connect instead of a local JVM
+    warm_engine: bool          # LAKEHOUSE_WARM_ENGINE (on): use this home's Connect server when it runs
     schemas_dir: Path
     expectations_dir: Path     # GX suites (derived from schemas/, see `lakehouse suites`)
     pg_host: str
@@ -73,6 +75,11 @@ class Settings:
         return "/".join([self.lake.rstrip("/"), *parts])
 
     @property
+    def run_dir(self) -> Path:
+        """Pidfiles of the local services (and the warm engine's address)."""
+        return self.home / "run"
+
+    @property
     def lake_on_s3(self) -> bool:
         return self.lake.startswith("s3a://")
 
@@ -92,7 +99,9 @@ def settings() -> Settings:
         lake=_env("LAKEHOUSE_LAKE", str(home / "lake")),
         jars_dir=Path(_env("LAKEHOUSE_JARS_DIR", str(home / "jars"))),
         spark_master=_env("LAKEHOUSE_SPARK_MASTER", "local[2]"),
+        spark_master_given=bool(os.environ.get("LAKEHOUSE_SPARK_MASTER")),
         spark_remote=os.environ.get("SPARK_REMOTE") or None,
+        warm_engine=_on_off("LAKEHOUSE_WARM_ENGINE", "on"),
         schemas_dir=Path(_env("LAKEHOUSE_SCHEMAS", str(REPO_ROOT / "schemas"))),
         expectations_dir=Path(_env("LAKEHOUSE_EXPECTATIONS", str(REPO_ROOT / "expectations"))),
         pg_host=_env("PGHOST", "127.0.0.1"),
@@ -131,6 +140,13 @@ def settings() -> Settings:
         s3_port=int(_env("LAKEHOUSE_S3_PORT", "9000")),
         service_memory=_env("LAKEHOUSE_SERVICE_MEMORY", "1g"),
     )
+
+
+def _on_off(name: str, default: str) -> bool:
+    value = _env(name, default).lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{name}={value!r}: use 'on' or 'off'")
+    return value == "on"
 
 
 def _airflow_metadata() -> str:

@@ -1,7 +1,9 @@
-"""`lakehouse airflow start` brings up the real Airflow UI (airflow standalone):
-it answers its health endpoint, lists every DAG of dags/ without import errors
-through the REST API (logging in as admin with the generated password), and
-`lakehouse airflow stop` leaves none of its processes behind."""
+"""`lakehouse airflow start` brings up the real Airflow UI (airflow standalone)
+and, first, the warm engine its tasks use: it answers its health endpoint,
+lists every DAG of dags/ without import errors through the REST API (logging
+in as admin with the generated password), a process with Airflow's
+environment gets a Spark Connect session of the warm engine, and `lakehouse
+airflow stop` leaves none of its processes (nor the engine) behind."""
 
 from __future__ import annotations
 
@@ -47,7 +49,10 @@ def ui(e2e_env):
     # the session's Airflow environment pins the default port: let the UI's own knob choose it
     inherited = {k: v for k, v in os.environ.items()
                  if k not in ("AIRFLOW__API__PORT", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL")}
-    env = {**inherited, "LAKEHOUSE_AIRFLOW_PORT": str(port)}
+    env = {**inherited, "LAKEHOUSE_AIRFLOW_PORT": str(port),
+           # the warm engine, as a newcomer gets it (the suite switches it off), small and on a port of its own
+           "LAKEHOUSE_WARM_ENGINE": "on", "LAKEHOUSE_CONNECT_PORT": str(_free_port()),
+           "LAKEHOUSE_SPARK_SPARK_DRIVER_MEMORY": "1g"}
     os.environ["LAKEHOUSE_AIRFLOW_PORT"] = str(port)
     started = _cli("airflow", "start", env=env)
     pidfile, _ = airflow_ui._paths()
@@ -62,6 +67,20 @@ def ui(e2e_env):
         assert stopped.returncode == 0, stopped.stderr
         if pgid:
             assert airflow_ui.session_processes(pgid) == {}, "processes left behind"
+        assert "stopped" in _cli("connect", "status", env=env).stdout, "the warm engine still runs"
+
+
+def test_the_tasks_get_the_warm_engine(ui):
+    assert f"Spark Connect server on 127.0.0.1:{ui['env']['LAKEHOUSE_CONNECT_PORT']}" in ui["out"]
+    from lakehouse.orchestration.airflow_env import airflow_env
+
+    task = {**ui["env"], **airflow_env()}      # what a task process of this Airflow gets
+    task.pop("SPARK_REMOTE", None)
+    probe = ("from lakehouse.lake.spark import get_spark\nspark = get_spark()\n"
+             "print(type(spark).__module__, spark.range(7).count())\n")
+    out = subprocess.run([sys.executable, "-c", probe], env=task, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["pyspark.sql.connect.session", "7"], out.stdout
 
 
 def test_start_prints_the_url_and_how_to_log_in(ui):

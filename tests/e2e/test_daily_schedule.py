@@ -1,7 +1,9 @@
 """A business week plus a weekend through the real daily DAGs, on a frozen
-clock: two sources (huangpu, template S; jingan, template J) of a generated
-tiny city, one dag.test() per source and day at the moment the scheduler
-would run it (the next morning, after the cut-off). Jingan sends nothing on
+clock, on the warm engine as the daily service has it (a Spark Connect server
+started by `lakehouse connect up`; the tasks are its clients): two sources
+(huangpu, template S; jingan, template J) of a generated tiny city, one
+dag.test() per source and day at the moment the scheduler would run it (the
+next morning, after the cut-off). Jingan sends nothing on
 Wednesday. build_marts is run whenever Airflow's own asset evaluation says
 it is due (what the scheduler does), so the number of marts builds is the
 number a real scheduler would start."""
@@ -11,11 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers.warm_engine import connect_server
 
 from lakehouse.config import REPO_ROOT
 
@@ -113,6 +117,35 @@ def week(isolated_lakehouse_module, tmp_path_factory):
     _set_paused("build_marts", False)          # switched on, as the README says
     _consume_marts_queue()                     # events other test modules left
 
+    with connect_server(tmp_path_factory.mktemp("engine-home")) as (url, _):
+        with _on_the_server(url):
+            result = _run_week(bag)
+    yield result
+    _set_paused("build_marts", True)
+    _env(**saved)
+
+
+@contextmanager
+def _on_the_server(url: str):
+    """This process's Spark is a client of the server while the week runs (the
+    client an Airflow task of `make airflow` gets from the warm engine); a local
+    session again afterwards, for the checks."""
+    from lakehouse.lake.spark import get_spark
+
+    saved = _env(SPARK_REMOTE=url)
+    get_spark.cache_clear()
+    client = get_spark()
+    try:
+        assert type(client).__module__.startswith("pyspark.sql.connect"), type(client)
+        yield
+    finally:
+        client.stop()          # released while the server still runs
+        _env(**saved)
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)   # set by get_spark for Connect columns
+        get_spark.cache_clear()
+
+
+def _run_week(bag) -> dict:
     runs, seconds, marts_builds = {}, {}, []
     for day in WEEK:
         # the scheduler runs day D at 00:00 Shanghai; we look at it the next morning, after the cut-off
@@ -131,9 +164,7 @@ def week(isolated_lakehouse_module, tmp_path_factory):
         print(f"[daily] {day} {day:%a}: " + ", ".join(f"{k} {v:.0f}s" for (k, d), v in seconds.items() if d == day))
     # a manual marts run with nothing new: publish finds nothing, dbt is skipped
     idle_marts = bag.get_dag("build_marts").test()
-    yield {"runs": runs, "seconds": seconds, "marts_builds": marts_builds, "idle_marts": idle_marts}
-    _set_paused("build_marts", True)
-    _env(**saved)
+    return {"runs": runs, "seconds": seconds, "marts_builds": marts_builds, "idle_marts": idle_marts}
 
 
 def _business(day: date) -> bool:
@@ -150,6 +181,12 @@ def test_weekdays_ingest_every_delivery(week, read_delta):
     delivered = {(r["source"], r["delivery_date"]) for r in log.select("source", "delivery_date").collect()}
     expected = {(s, d) for s in SOURCES for d in WEEK if _business(d)} - {("jingan", MISSING_DAY)}
     assert delivered == expected
+
+
+def test_every_batch_ran_on_the_warm_engine(week, read_delta):
+    batches = read_delta("ops", "ingest_batches").collect()
+    assert batches and all(b["engine_session"] for b in batches), \
+        [(b["ingest_run_id"], b["engine_session"]) for b in batches]
 
 
 def test_weekend_days_end_at_once_without_failure(week):

@@ -107,6 +107,16 @@ def demo_env():
     yield from demo_state()
 
 
+def test_the_demo_ran_on_the_warm_engine_and_leaves_it_up(demo_env, spark):
+    """Before the blocks (one of them stops the engine): the demo's DAGs were
+    clients of the warm engine it started, which stays up for the commands."""
+    log = (Path(demo_env["LAKEHOUSE_LAKE"]).parent / "demo.log").read_text(encoding="utf-8")
+    assert "the warm engine, Spark Connect server on 127.0.0.1:" in log, log[:3000]
+    assert "spark-connect: running" in _bash("lakehouse connect status", demo_env, timeout=120).stdout
+    batches = spark.read.format("delta").load(demo_env["LAKEHOUSE_LAKE"] + "/ops/ingest_batches").collect()
+    assert batches and all(b["engine_session"] for b in batches)
+
+
 @pytest.mark.parametrize("block", RUN_BLOCKS, ids=[b.id for b in RUN_BLOCKS])
 def test_docs_command(block: Block, demo_env):
     if block.lang == "sql":

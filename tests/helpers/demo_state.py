@@ -15,8 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DATABASE = "lakehouse_docs_demo"
 # variables a test session sets that a newcomer's shell does not have
-SESSION_ONLY = ("LAKEHOUSE_START_DATE", "LAKEHOUSE_CATCHUP_DAYS", "LAKEHOUSE_LAKE", "LAKEHOUSE_LANDING",
-                "PGDATABASE", "LAKEHOUSE_REPORT_DIR", "AIRFLOW_HOME", "LAKEHOUSE_NOW")
+SESSION_ONLY = ("LAKEHOUSE_WARM_ENGINE", "LAKEHOUSE_START_DATE", "LAKEHOUSE_CATCHUP_DAYS", "LAKEHOUSE_LAKE",
+                "LAKEHOUSE_LANDING", "PGDATABASE", "LAKEHOUSE_REPORT_DIR", "AIRFLOW_HOME", "LAKEHOUSE_NOW")
 ACTIVATE = "source .venv/bin/activate\nset -eo pipefail\n"
 # what a block or test may start, and how it stops (`make stop` without PostgreSQL: the suite uses it)
 SERVICES = {"airflow": "stop", "cluster": "down", "connect": "down", "s3": "down", "dashboards": "stop"}
@@ -29,6 +29,7 @@ def demo_state():
 
     root = settings().home / "docs-demo"
     env, done = _env(root), root / "demo-finished"
+    already = {s for s in SERVICES if _running(s, env)}   # before the demo: it starts the warm engine
     if not (os.environ.get("LAKEHOUSE_DOCS_REUSE_DEMO") == "1" and done.exists()):
         shutil.rmtree(root, ignore_errors=True)
         _drop_database()
@@ -37,7 +38,6 @@ def demo_state():
         (root / "demo.log").write_text(res.stdout, encoding="utf-8")
         assert res.returncode == 0, f"lakehouse demo exited {res.returncode}:\n{res.stdout[-4000:]}"
         done.touch()
-    already = {s for s in SERVICES if _running(s, env)}
     yield env
     # nothing a block started is left running; what ran before (someone else's) is left alone
     for service in [s for s in SERVICES if s not in already]:

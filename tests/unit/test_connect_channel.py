@@ -49,3 +49,61 @@ def test_a_session_id_joins_that_session(secrets):
 
     sid = str(uuid.uuid4())
     assert connect_channel("sc://127.0.0.1:15123", sid).session_id == sid
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A LAKEHOUSE_HOME with the warm engine on and no SPARK_REMOTE."""
+    from lakehouse.config import settings
+
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_WARM_ENGINE", "on")
+    for name in ("SPARK_REMOTE", "LAKEHOUSE_SPARK_MASTER", "PYSPARK_GATEWAY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    settings.cache_clear()
+    yield tmp_path
+    settings.cache_clear()
+
+
+def _warm_engine_files(home, pid: int, url: str = "sc://127.0.0.1:15123") -> None:
+    (home / "run").mkdir(exist_ok=True)
+    (home / "run" / "spark-connect.pid").write_text(str(pid))
+    (home / "run" / "spark-connect.url").write_text(url + "\n")
+
+
+def test_a_process_uses_the_warm_engine_while_its_server_lives(home, monkeypatch):
+    import os
+    import subprocess
+
+    from lakehouse.config import settings
+    from lakehouse.lake.spark import remote_url
+
+    assert remote_url() is None                       # nothing started: a local JVM
+    _warm_engine_files(home, os.getpid())             # a live pid stands for the server
+    assert remote_url() == "sc://127.0.0.1:15123"
+    monkeypatch.setenv("SPARK_REMOTE", "sc://spark.example.org:15002")
+    settings.cache_clear()
+    assert remote_url() == "sc://spark.example.org:15002"   # a server the user names wins
+    monkeypatch.delenv("SPARK_REMOTE")
+    monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "spark://127.0.0.1:7077")
+    settings.cache_clear()
+    assert remote_url() is None                       # a driver on the cluster the user names
+    monkeypatch.delenv("LAKEHOUSE_SPARK_MASTER")
+    monkeypatch.setenv("LAKEHOUSE_WARM_ENGINE", "off")
+    settings.cache_clear()
+    assert remote_url() is None                       # switched off: a local JVM though it runs
+    monkeypatch.setenv("LAKEHOUSE_WARM_ENGINE", "on")
+    settings.cache_clear()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _warm_engine_files(home, gone.pid)                # the server died: a local JVM, not a dead address
+    assert remote_url() is None
+
+
+def test_the_warm_engine_switch_takes_on_or_off_only(home, monkeypatch):
+    from lakehouse.config import settings
+
+    monkeypatch.setenv("LAKEHOUSE_WARM_ENGINE", "yes")
+    settings.cache_clear()
+    with pytest.raises(ValueError, match="LAKEHOUSE_WARM_ENGINE='yes': use 'on' or 'off'"):
+        settings()

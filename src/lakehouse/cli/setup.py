@@ -99,6 +99,9 @@ def cmd_service(args) -> None:
     if args.action == "up":
         started = engines.UP[args.command]()
         print(started.detail)
+        if args.command == "connect":
+            print("the warm engine: this LAKEHOUSE_HOME's commands and DAG tasks use it while it runs "
+                  "(LAKEHOUSE_WARM_ENGINE=off: a local Spark each); from another home or machine")
         print("use it with:")
         for key, value in started.exports.items():
             print(f"  export {key}={value}")

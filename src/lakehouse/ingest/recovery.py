@@ -115,15 +115,16 @@ def stop_session(spark, session_id: str, user_id: str | None, timeout: float | N
     from pyspark.sql.connect.client import ChannelBuilder, SparkConnectClient
 
     from lakehouse.config import settings
-    from lakehouse.lake.spark import connect_channel
+    from lakehouse.lake.spark import connect_channel, remote_url
 
-    remote = settings().spark_remote
+    remote = remote_url()
     if delta.is_connect(spark) and spark.session_id == session_id:
         return []       # this process's own session: its calls returned, nothing of it runs
     if not remote:
         raise RecoveryError(f"the unfinished batch ran on a Spark Connect server (session {session_id}) but "
-                            "SPARK_REMOTE is not set: set it to that server so that its operations are stopped "
-                            "before the batch is undone")
+                            "neither SPARK_REMOTE nor the warm engine (`lakehouse connect up`) points at a server: "
+                            "start the warm engine or set SPARK_REMOTE to that server, so that its operations are "
+                            "stopped before the batch is undone")
     channel = connect_channel(remote, session_id)
     if user_id:
         channel.set(ChannelBuilder.PARAM_USER_ID, user_id)

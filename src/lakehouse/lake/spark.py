@@ -1,8 +1,12 @@
 """One Spark session per process, with Delta, configured from settings.
 
-Local by default (local[2], Delta jars from $LAKEHOUSE_JARS_DIR, fetched once
-by `make setup`); a cluster via LAKEHOUSE_SPARK_MASTER, or a Spark Connect
-server via SPARK_REMOTE (with its token, see connect_channel), without code changes. A lake under s3a:// adds the
+The warm engine when it runs: the Spark Connect server of this
+LAKEHOUSE_HOME (`lakehouse connect up`, which `make airflow` and the demo
+start), so that a task or command does not pay a cold JVM; any Spark Connect
+server via SPARK_REMOTE (with its token, see connect_channel). Otherwise a
+local JVM (local[2], Delta jars from $LAKEHOUSE_JARS_DIR, fetched once by
+`make setup`), or a cluster via LAKEHOUSE_SPARK_MASTER, without code
+changes. A lake under s3a:// adds the
 s3a jars and settings (endpoint, path-style access, credentials from the
 environment, see config.py). Under spark-submit (jobs/), its --master, --name
 and --conf win and the project's settings only fill the gaps; the jars must be
@@ -238,6 +242,33 @@ def connect_channel(remote: str, session_id: str | None = None):
     return channel
 
 
+WARM_ENGINE_ADDRESS = "spark-connect.url"   # in settings().run_dir, written by `lakehouse connect up`
+
+
+def warm_engine_url() -> str | None:
+    """sc://… of this home's Connect server while its process lives (its pidfile
+    and address file in settings().run_dir), unless LAKEHOUSE_WARM_ENGINE=off."""
+    cfg = settings()
+    pidfile, address = cfg.run_dir / "spark-connect.pid", cfg.run_dir / WARM_ENGINE_ADDRESS
+    if not cfg.warm_engine or not (pidfile.exists() and address.exists()):
+        return None
+    try:
+        os.kill(int(pidfile.read_text().strip() or 0), 0)
+    except (ValueError, ProcessLookupError, PermissionError):
+        return None
+    return address.read_text().strip() or None
+
+
+def remote_url() -> str | None:
+    """The Spark Connect server this process uses: SPARK_REMOTE, else the warm
+    engine when it runs; None: a JVM of this process (local, or a driver on
+    the master LAKEHOUSE_SPARK_MASTER or spark-submit asked for)."""
+    cfg = settings()
+    if cfg.spark_remote:
+        return cfg.spark_remote
+    return None if cfg.spark_master_given or submitted() else warm_engine_url()
+
+
 @lru_cache(maxsize=1)
 def get_spark():
     """The process's Spark session (created on first use, never at import)."""
@@ -250,12 +281,13 @@ def get_spark():
 
     cfg = settings()
     apply_file_mode()   # the JVM inherits it: Delta files owner-only (or group, LAKEHOUSE_FILE_MODE)
-    if cfg.spark_remote:
-        # the server holds the jars and the Delta/s3a settings (see services.py)
+    remote = remote_url()
+    if remote:
+        # the server holds the jars and the Delta/s3a settings (see services/engines.py)
         from pyspark.sql.connect.session import SparkSession as ConnectSession
 
         os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"   # pyspark's functions then build Connect columns
-        return ConnectSession.builder.channelBuilder(connect_channel(cfg.spark_remote)).getOrCreate()
+        return ConnectSession.builder.channelBuilder(connect_channel(remote)).getOrCreate()
     if submitted():
         spark = _submitted_builder(SparkSession.builder).getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")

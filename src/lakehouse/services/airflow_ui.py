@@ -5,7 +5,10 @@ with the project's Airflow environment (airflow_env.airflow_env: parallelism siz
 to the cores) and the virtualenv's bin on PATH, in a session of its own so
 `stop` ends every process it started. Its output goes to a log file under
 LAKEHOUSE_HOME, not the console. The UI's one user, admin, has a generated
-password kept in the secrets file.
+password kept in the secrets file. The warm engine (a Spark Connect server,
+services/engines.py) starts first and stops with it, so that the daily tasks
+share one warm Spark instead of each starting a cold JVM (unless
+LAKEHOUSE_WARM_ENGINE=off or SPARK_REMOTE names another server).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from lakehouse import credentials
 from lakehouse.config import REPO_ROOT, settings
 from lakehouse.orchestration.airflow_env import airflow_env
-from lakehouse.services import probe
+from lakehouse.services import engines, probe
 
 
 class AirflowUIError(RuntimeError):
@@ -135,6 +138,7 @@ def start(wait_seconds: float = 240) -> str:
     if _running_session():
         return f"Airflow UI already running at {url()}\n" + _login_hint()
     check_ports()
+    engine = "Spark: " + engines.warm_engine_up()
     env = _env()
     _write_passwords_file(env)
     pidfile, log = _paths()
@@ -156,7 +160,7 @@ def start(wait_seconds: float = 240) -> str:
             pidfile.unlink(missing_ok=True)
             raise AirflowUIError(f"airflow standalone exited with code {proc.returncode}; see {log}")
         if healthy():
-            return f"Airflow UI running at {url()} (log {log})\n" + _login_hint()
+            return f"Airflow UI running at {url()} (log {log})\n{engine}\n" + _login_hint()
         time.sleep(2)
     stop()
     raise AirflowUIError(f"the Airflow UI did not answer {url()}/api/v2/monitor/health within "
@@ -205,14 +209,19 @@ def stop(wait_seconds: float = 60) -> str:
     sid = _running_session()
     pidfile, _ = _paths()
     if sid is None:
-        return "Airflow UI is not running"
+        return "Airflow UI is not running" + _stop_warm_engine()
     for sig, grace in ((signal.SIGTERM, wait_seconds), (signal.SIGKILL, 10)):
         _signal_session(sid, sig)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and _session_alive(sid):
             time.sleep(0.5)
     pidfile.unlink(missing_ok=True)
-    return "Airflow UI stopped"
+    return "Airflow UI stopped" + _stop_warm_engine()
+
+
+def _stop_warm_engine() -> str:
+    """After the tasks: the warm engine ends with the service that uses it."""
+    return "; the warm engine stopped" if engines.connect_down() else ""
 
 
 def _signal_session(sid: int, sig: int) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lakehouse.config import settings
 from lakehouse.orchestration.airflow_env import airflow_env, apply_airflow_env
+from lakehouse.services import engines
 
 
 @lru_cache(maxsize=1)
@@ -46,9 +47,10 @@ class DemoFailed(RuntimeError):
 # 18 min on a busy machine; a busy run's stages were generate 2 s, backfill 7 min,
 # build_marts 52 s, daily 1-2.5 min per source), printed beside the stage so a
 # first run knows what to expect.
-ESTIMATES = {"generate": 5, "backfill": 150, "marts": 45, "daily": 150, "marts again": 40, "summary": 15}
+ESTIMATES = {"generate": 5, "engine": 20, "backfill": 150, "marts": 45, "daily": 150, "marts again": 40, "summary": 15}
 STAGE_TITLES = {
     "generate": "generate the '{preset}' city: {days} days of deliveries from {start}",
+    "engine": "the warm engine: a Spark Connect server the DAGs and your commands share (stays up)",
     "backfill": "DAG ingest_backfill {start}..{before_last}: landing -> bronze -> silver (Spark, Delta, GX)",
     "marts": "DAG build_marts: publish to PostgreSQL, dbt build, supervision report",
     "daily": "{last}, the daily path: one ingest_<source> DAG per source",
@@ -126,6 +128,8 @@ def run_dags(progress: Progress, start: date, end: date) -> None:
 
     apply_airflow_env()
     logs.quiet_airflow()
+    with progress.stage("engine"):
+        progress.say("  " + engines.warm_engine_up())
     landing = Path(settings().landing)
     last = last_delivery_day(landing) or end
     with progress.stage("backfill"):
@@ -254,6 +258,9 @@ def summary_lines() -> list[str]:
     lines.append(f"  validation results   the report's 数据校验 table (offline); GX Data Docs {data_docs_index()} "
                  "(load styles from the internet)")
     lines.append("  Airflow UI           lakehouse airflow start   (stop: lakehouse airflow stop)")
+    if engines.pid_of("spark-connect"):
+        lines.append("  warm Spark engine    running: your lakehouse commands use it (stop: lakehouse connect down, "
+                     "or make stop)")
     lines.append("  dashboards (optional) lakehouse dashboards start   (Superset on the marts; installs it the first "
                  "time, about 2 min; stop: lakehouse dashboards stop)")
     lines.append("  more output          LAKEHOUSE_LOG_LEVEL=DEBUG make demo")

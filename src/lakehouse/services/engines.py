@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from lakehouse import credentials
 from lakehouse.config import settings
-from lakehouse.lake.spark import jar_conf, session_conf
+from lakehouse.lake.spark import WARM_ENGINE_ADDRESS, jar_conf, session_conf
 
 HOST = "127.0.0.1"
 
@@ -44,7 +44,7 @@ def spark_home() -> Path:
 
 
 def _run_dir() -> Path:
-    path = settings().home / "run"
+    path = settings().run_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -225,12 +225,29 @@ def connect_up(port: int | None = None) -> Started:
            # sends it); through the environment, since a --conf shows in any user's `ps`
            "SPARK_CONNECT_AUTHENTICATE_TOKEN": credentials.spark_connect_token()}
     _start("spark-connect", cmd, env, lambda: port_open(port), timeout=180)
+    # this home's processes find it here (lake.spark.warm_engine_url): the warm engine
+    (_run_dir() / WARM_ENGINE_ADDRESS).write_text(f"sc://{HOST}:{port}\n")
     return Started("connect", f"Spark Connect server on {HOST}:{port} (master {cfg.spark_master})",
                    {"SPARK_REMOTE": f"sc://{HOST}:{port}"})
 
 
+def warm_engine_up() -> str:
+    """Start the warm engine the daily service and the demo share, unless
+    SPARK_REMOTE names another server or LAKEHOUSE_WARM_ENGINE=off (idempotent).
+    A line saying which Spark the DAGs get."""
+    cfg = settings()
+    if cfg.spark_remote:
+        return f"SPARK_REMOTE is set: the DAGs use {cfg.spark_remote}"
+    if not cfg.warm_engine:
+        return "a local Spark per process (LAKEHOUSE_WARM_ENGINE=off)"
+    started = connect_up()
+    return f"the warm engine, {started.detail}, log {log_path('spark-connect')} (stop: lakehouse connect down)"
+
+
 def connect_down() -> list[str]:
-    return [n for n in ("spark-connect",) if stop(n)]
+    stopped = [n for n in ("spark-connect",) if stop(n)]
+    (_run_dir() / WARM_ENGINE_ADDRESS).unlink(missing_ok=True)
+    return stopped
 
 
 # --------------------------------------------------------------------------- S3-compatible server
