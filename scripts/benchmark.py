@@ -34,14 +34,17 @@ What is measured, in this order (one Spark JVM at a time, never two):
    its JVM are then ended.
 3. one business day (day D) through the real DAGs under Airflow's scheduler
    (scripts/dag_day.py): Airflow metadata of the benchmark's own (SQLite,
-   under <home>/airflow), `lakehouse airflow start`, the DAGs' start date on
+   under <home>/airflow), `lakehouse airflow start` (and with it the warm
+   engine, warmed up untimed by day D-1 again), the DAGs' start date on
    D and the clock frozen (LAKEHOUSE_NOW) at 09:00 the next morning, after
    the cut-off; the scheduler creates the 17 ingest runs, the first ingest
    task to get the pool batches the sources queued behind it, and build_marts
    follows from the assets. The wall time from unpausing the DAGs to the end
    of build_marts is beside the day's floor.
 4. the small increments, each as `lakehouse ingest --date <day>` in its own
-   process, beside the bare floor of the same files: 64 rows in 20 files
+   process, a client of the warm engine as a running service has it (started
+   and warmed up untimed the same way), beside the bare floor of the same
+   files (a Spark process of its own): 64 rows in 20 files
    (one donor day), 4 rows in one file (the other), and the same command
    again with nothing new.
 5. with --history-multiple M: in this process again, the rest of the M x
@@ -50,8 +53,8 @@ What is measured, in this order (one Spark JVM at a time, never two):
    day; its time beside step 2's day (target: within 20 %) and beside its own
    floor. No publish in this step.
 6. peak memory: the proportional set size (PSS) of this process and all its
-   children (Spark JVM, staging workers, the DAG and CLI processes), sampled
-   every second, per step.
+   children (Spark JVM, staging workers, the DAG and CLI processes) and of
+   the warm engine while it runs, sampled every second, per step.
 
 At the end a markdown table: what | figure | floor | ratio | target | met?,
 printed and written into docs/performance.md (its benchmark:<preset> section)
@@ -75,6 +78,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -105,7 +109,7 @@ class PeakMemory(threading.Thread):
         me = psutil.Process()
         while not self.stop:
             total = 0
-            for p in [me, *me.children(recursive=True)]:
+            for p in [me, *me.children(recursive=True), *_warm_engine_processes()]:
                 try:
                     total += p.memory_full_info().pss
                 except psutil.Error:
@@ -115,6 +119,21 @@ class PeakMemory(threading.Thread):
 
     def phase(self, name: str) -> None:
         self.peaks[name], self.peak = self.peak, 0
+
+
+def _warm_engine_processes() -> list:
+    """The warm engine's server and its workers: started by `lakehouse connect
+    up` or `airflow start` in a session of their own, so not this process's children."""
+    import psutil
+
+    from lakehouse.config import settings
+
+    pidfile = settings().run_dir / "spark-connect.pid"
+    try:
+        server = psutil.Process(int(pidfile.read_text()))
+        return [server, *server.children(recursive=True)]
+    except (OSError, ValueError, psutil.Error):
+        return []
 
 
 @dataclass
@@ -473,13 +492,13 @@ def airflow_environment(day: date) -> dict:
     return env
 
 
-def dag_day(home: Path, day: date, sources: list[str]):
+def dag_day(home: Path, day: date, sources: list[str], warm_up_day: date):
     """Step 3 (scripts/dag_day.py): the day through Airflow's real scheduler."""
     from dag_day import scheduler_day
 
     from lakehouse.config import settings
 
-    day_run = scheduler_day(airflow_environment(day), home, Path(settings().landing), day, sources)
+    day_run = scheduler_day(airflow_environment(day), home, Path(settings().landing), day, sources, warm_up_day)
     print(f"\none business day through the scheduler ({day}): {day_run.wall:.1f}s from unpausing the DAGs to "
           f"build_marts' end; {day_run.batches} Spark batch(es), {day_run.reported} source(s) reported from a "
           "companion's receipt")
@@ -497,6 +516,24 @@ def add_dag_day(table: Table, day_run, floor: float) -> None:
 
 
 # --------------------------------------------------------------------------- the CLI
+
+@contextmanager
+def warm_engine(home: Path, done_day: date):
+    """The warm engine as a running service has it (`lakehouse connect up`, what
+    `make airflow` starts), not timed: started, then warmed by a day that is in
+    already (`lakehouse ingest` and `lakehouse publish` find nothing new, after
+    reading every table), since the engine of a running service has read the
+    lake before; stopped afterwards."""
+    lakehouse = str(Path(sys.executable).with_name("lakehouse"))
+    log = home / "logs" / "bench" / "warm-engine.log"
+    for argv in (["connect", "up"], ["ingest", "--date", str(done_day)], ["publish"]):
+        code, seconds = run_process([lakehouse, *argv], child_env(), log)
+        print(f"  (not timed) lakehouse {' '.join(argv)}: {seconds:.1f}s" + (f" (exit {code})" if code else ""))
+    try:
+        yield
+    finally:
+        run_process([lakehouse, "connect", "down"], child_env(), log)
+
 
 def cli_ingest(home: Path, day: date, name: str) -> tuple[int, float]:
     code, seconds = run_process([str(Path(sys.executable).with_name("lakehouse")), "ingest", "--date", str(day)],
@@ -592,14 +629,15 @@ def main() -> int:
     mem.phase("in-process")
 
     # 3. the DAGs
-    day_run = None if args.skip_dags else dag_day(home, plan.dag_day, sources)
+    day_run = None if args.skip_dags else dag_day(home, plan.dag_day, sources, plan.cli_day)
     mem.phase("dags")
 
     # 4. the small increments
-    print("\nsmall increments, each `lakehouse ingest` in its own process:")
-    inc64 = cli_ingest(home, plan.inc64_day, "64 rows")
-    inc4 = cli_ingest(home, plan.inc4_day, "4 rows")
-    nothing = cli_ingest(home, plan.inc4_day, "nothing new")
+    print("\nsmall increments, each `lakehouse ingest` in its own process, a client of the warm engine:")
+    with warm_engine(home, plan.cli_day):
+        inc64 = cli_ingest(home, plan.inc64_day, "64 rows")
+        inc4 = cli_ingest(home, plan.inc4_day, "4 rows")
+        nothing = cli_ingest(home, plan.inc4_day, "nothing new")
     mem.phase("increments")
 
     # 5. the M x history

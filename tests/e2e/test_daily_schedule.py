@@ -189,6 +189,22 @@ def test_every_batch_ran_on_the_warm_engine(week, read_delta):
         [(b["ingest_run_id"], b["engine_session"]) for b in batches]
 
 
+def test_the_tables_the_server_wrote_read_with_delta_rs(week, read_delta, spark):
+    """Plain `string` columns in the Delta schemas (not the server's 'string
+    collate UTF8_BINARY', which delta-rs and Polars refuse): same counts."""
+    from deltalake import DeltaTable
+
+    from lakehouse.catalog import load_catalog
+    from lakehouse.lake import delta
+
+    tables = [("bronze", name) for name in load_catalog().tables] + [("quarantine", "rows")]
+    assert sum(delta.exists(spark, delta.table_path(layer, name)) for layer, name in tables) >= 3
+    for layer, name in tables:
+        if delta.exists(spark, delta.table_path(layer, name)):
+            rows = DeltaTable(delta.table_path(layer, name)).to_pyarrow_dataset().count_rows()
+            assert rows == read_delta(layer, name).count(), (layer, name)
+
+
 def test_weekend_days_end_at_once_without_failure(week):
     for (source, day), run in week["runs"].items():
         if not _business(day):

@@ -76,7 +76,7 @@ def test_a_process_uses_the_warm_engine_while_its_server_lives(home, monkeypatch
     import subprocess
 
     from lakehouse.config import settings
-    from lakehouse.lake.spark import remote_url
+    from lakehouse.lake.connect import remote_url
 
     assert remote_url() is None                       # nothing started: a local JVM
     _warm_engine_files(home, os.getpid())             # a live pid stands for the server
@@ -107,3 +107,27 @@ def test_the_warm_engine_switch_takes_on_or_off_only(home, monkeypatch):
     settings.cache_clear()
     with pytest.raises(ValueError, match="LAKEHOUSE_WARM_ENGINE='yes': use 'on' or 'off'"):
         settings()
+
+
+def test_the_warm_engine_s_tables_are_listed_on_this_machine_s_disk(home, monkeypatch):
+    """Under a Connect server on loopback, a table's version and the lake's size
+    come from a listing of the disk both see (no Spark job); a remote server's
+    files are not this machine's."""
+    import os
+
+    from lakehouse.config import settings
+    from lakehouse.lake import delta
+
+    log = home / "lake" / "silver" / "t" / "_delta_log"
+    log.mkdir(parents=True)
+    for name in ("00000000000000000000.json", "00000000000000000003.json", "00000000000000000003.crc",
+                 "00000000000000000002.checkpoint.parquet"):
+        (log / name).write_text("x" * 10)
+    no_jvm = object()        # what a Connect session offers delta._hadoop_path: no JVM of this process
+    _warm_engine_files(home, os.getpid())
+    assert delta.latest_version(no_jvm, str(home / "lake" / "silver" / "t")) == 3
+    assert delta.latest_version(no_jvm, str(home / "lake" / "silver" / "none")) is None
+    assert delta.stored_bytes(no_jvm, "silver") == 40
+    monkeypatch.setenv("SPARK_REMOTE", "sc://spark.example.org:15002")
+    settings.cache_clear()
+    assert delta.stored_bytes(no_jvm, "silver") is None

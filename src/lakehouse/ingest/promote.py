@@ -38,6 +38,7 @@ from lakehouse.ingest.normalise import name_key
 from lakehouse.ingest.prepare import References, prepare_table
 from lakehouse.ingest.staging import ROW_ID, StagedBatch, StagedFile, arrow_schema
 from lakehouse.lake import delta
+from lakehouse.lake.spark import map_output_schema
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,10 @@ def _restaged_batch(spark, catalog: Catalog, table: Table, candidates: DataFrame
     identifiers is among what the registry learnt in this run (the rest of the
     registry is what they were resolved against before), as a batch of their
     files (already ingested) for prepare_table; None if none is kept."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     # persisted: each look-up below (and the row ids they agree on) must see one re-staging
     restaged = (candidates.select(*restage.RESTAGED_FROM, F.monotonically_increasing_id().alias(ROW_ID))
-                .mapInArrow(restage.restage_task(catalog, table.name, run_id), from_arrow_schema(arrow_schema(table)))
+                .mapInArrow(restage.restage_task(catalog, table.name, run_id),
+                            map_output_schema(candidates.sparkSession, arrow_schema(table)))
                 .persist())
     learnt = restage.learnt_keys(changed)
     hits = reduce(DataFrame.union, [restaged.join(keys.where(F.col("_k").isNotNull()).distinct(),

@@ -115,7 +115,8 @@ def stop_session(spark, session_id: str, user_id: str | None, timeout: float | N
     from pyspark.sql.connect.client import ChannelBuilder, SparkConnectClient
 
     from lakehouse.config import settings
-    from lakehouse.lake.spark import connect_channel, remote_url
+    from lakehouse.lake.connect import remote_url
+    from lakehouse.lake.spark import connect_channel
 
     remote = remote_url()
     if delta.is_connect(spark) and spark.session_id == session_id:

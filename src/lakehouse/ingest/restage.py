@@ -10,12 +10,12 @@ from functools import reduce
 import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.catalog import Catalog, Table
 from lakehouse.ingest.normalise import make_row_normaliser
 from lakehouse.ingest.readers.base import RawRow
 from lakehouse.ingest.staging import ROW_ID, arrow_schema, silver_row, to_arrow
+from lakehouse.lake.spark import map_output_schema
 
 # The quarantine's columns a row is re-staged from (its lineage and raw values).
 RESTAGED_FROM = ["_source", "_delivery_date", "_file", "_file_sha256", "_row_number", "_ingest_run_id",
@@ -42,7 +42,8 @@ def tables_with_hits(catalog: Catalog, candidates: DataFrame, run_id: str, chang
     then no table is re-staged in full."""
     keys = [*RESTAGED_FROM, "_table"]
     # persisted: the three look-ups below would each re-stage the candidates again
-    ids = (candidates.select(*keys).mapInArrow(_identifiers_task(catalog, run_id), from_arrow_schema(_IDENTIFIERS))
+    ids = (candidates.select(*keys)
+           .mapInArrow(_identifiers_task(catalog, run_id), map_output_schema(candidates.sparkSession, _IDENTIFIERS))
            .persist())
     try:
         learnt = learnt_keys(changed)

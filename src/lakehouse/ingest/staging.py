@@ -34,6 +34,7 @@ from lakehouse.ingest.normalise import make_row_normaliser, name_key, unknown_co
 from lakehouse.ingest.normalise.headers import reject_conflicting_headers, reject_missing_required_columns
 from lakehouse.ingest.readers import FileRejected, check_row_count, read_delivery_file
 from lakehouse.lake import delta
+from lakehouse.lake.spark import map_output_schema
 
 # Columns the Spark stage needs beside the canonical ones; dropped before silver.
 # Made here; resolve, silver and pipeline read them by these names.
@@ -315,12 +316,11 @@ def stage(spark, planned: list[PlannedFile], catalog: Catalog, run_id: str, inge
 def _stage_table(spark, table: Table, planned: list[PlannedFile], catalog: Catalog, run_id: str,
                  ingested_at: datetime):
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
 
     plans = {p.file: p for p in planned}
     task = staging_task(plans, catalog, table.name, run_id, ingested_at)
     stream = (spark.read.format("binaryFile").load([p.uri for p in planned]).select("path", "content")
-              .mapInArrow(task, from_arrow_schema(stream_schema(table))).persist())
+              .mapInArrow(task, map_output_schema(spark, stream_schema(table))).persist())
     records = stream.where(F.col(KIND) == "file").select(
         "_file", "_f_status", "_f_reason", "_f_message", "_f_rows_in", "_f_unknown_columns").collect()
     by_file = {r["_file"]: r for r in records}

@@ -15,6 +15,7 @@ Layout under the lake root (local folder or s3a://):
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from lakehouse.config import settings
 from lakehouse.lake import faults
@@ -37,7 +38,9 @@ def exists(spark, path: str) -> bool:
         from delta.tables import DeltaTable
 
         return DeltaTable.isDeltaTable(spark, path)
-    # Spark Connect: no DeltaTable; asking for the table's detail fails when it is none
+    if _local_folder(path) is not None:   # the warm engine: its files are on this disk
+        return latest_version(spark, path) is not None
+    # a remote Spark Connect server: no DeltaTable; asking for the table's detail fails when it is none
     from pyspark.errors import PySparkException
 
     try:
@@ -117,31 +120,49 @@ def _hadoop_path(spark, path: str):
     return hpath, hpath.getFileSystem(conf)
 
 
+def _local_folder(path: str) -> Path | None:
+    """The folder as this process sees it, when the files are on this machine's
+    disk and a Spark Connect server here writes them (the warm engine): a
+    listing then costs milliseconds instead of a Spark job on the server."""
+    from lakehouse.lake.connect import engine_on_this_machine
+
+    if ("://" in path and not path.startswith("file:")) or not engine_on_this_machine():
+        return None
+    return Path(path.removeprefix("file://").removeprefix("file:"))
+
+
 def latest_version(spark, path: str) -> int | None:
-    """The table's latest commit version, None if there is no table. With a
-    local JVM, from a listing of its _delta_log (milliseconds, where asking
-    Delta for its history costs a job); through Spark Connect, from history."""
-    hadoop = _hadoop_path(spark, path.rstrip("/") + "/_delta_log")
-    if hadoop is None:
+    """The table's latest commit version, None if there is no table: from a
+    listing of its _delta_log (milliseconds, where asking Delta for its
+    history costs a job), through a local JVM or, for the warm engine, this
+    machine's disk; else (a remote Connect server) from its history."""
+    log_dir = path.rstrip("/") + "/_delta_log"
+    hadoop = _hadoop_path(spark, log_dir)
+    if hadoop is not None:
+        folder, fs = hadoop
+        names = [s.getPath().getName() for s in fs.listStatus(folder)] if fs.exists(folder) else None
+    elif (local := _local_folder(log_dir)) is not None:
+        names = [p.name for p in local.iterdir()] if local.is_dir() else None
+    else:
         if not exists(spark, path):
             return None
         return spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT 1").collect()[0]["version"]
-    log_dir, fs = hadoop
-    if not fs.exists(log_dir):
-        return None
-    versions = [int(name[:-5]) for name in (s.getPath().getName() for s in fs.listStatus(log_dir))
-                if name.endswith(".json") and name[:-5].isdigit()]
+    versions = [int(name[:-5]) for name in names or [] if name.endswith(".json") and name[:-5].isdigit()]
     return max(versions) if versions else None
 
 
 def stored_bytes(spark, layer: str) -> int | None:
     """Bytes stored under the lake's `layer` folder (every version of every
-    table), from one Hadoop listing; None through Spark Connect."""
+    table), from one listing (Hadoop's, or this machine's disk under the warm
+    engine); None through a remote Spark Connect server."""
     hadoop = _hadoop_path(spark, table_path(layer, ""))
-    if hadoop is None:
+    if hadoop is not None:
+        folder, fs = hadoop
+        return fs.getContentSummary(folder).getLength() if fs.exists(folder) else 0
+    local = _local_folder(table_path(layer, ""))
+    if local is None:
         return None
-    folder, fs = hadoop
-    return fs.getContentSummary(folder).getLength() if fs.exists(folder) else 0
+    return sum(f.stat().st_size for f in local.rglob("*") if f.is_file()) if local.is_dir() else 0
 
 
 def add_missing_columns(spark, path: str, schema) -> None:

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lakehouse.config import apply_file_mode, settings, small_lake_bytes, spark_setting
+from lakehouse.lake.connect import LOOPBACK_HOSTS, remote_url, submitted
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -62,8 +63,8 @@ SMALL_BATCH_TUNING = {
 # And, in a JVM of this process whose lake is still small: expressions
 # interpreted instead of compiled. Janino compiles every new plan's generated
 # Java, seconds of CPU in a cold JVM for a few hundred rows; over a large lake
-# (scans of whole silver tables) compiled code pays for itself. Not on Spark
-# Connect: a long-lived server has compiled its plans already.
+# (scans of whole silver tables) compiled code pays for itself. The same
+# choice for the warm engine, whose lake this process sees on its own disk.
 INTERPRET_TUNING = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
@@ -72,7 +73,7 @@ INTERPRET_TUNING = {
 
 def small_lake(spark, silver_bytes: int | None = -1) -> bool:
     """Silver holds at most LAKEHOUSE_SMALL_LAKE_BYTES (256 MiB), as a local
-    JVM lists it (False through Spark Connect, whose server is warm anyway).
+    JVM or this machine's disk lists it (False through a remote Connect server).
     `silver_bytes`: lake.stored_bytes(spark, "silver") when the caller has it."""
     from lakehouse.lake.delta import stored_bytes
 
@@ -100,6 +101,37 @@ def small_batch_tuning(spark, small: bool, interpret: bool = False):
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def map_output_schema(spark, arrow_schema):
+    """The Spark schema of a mapInArrow step that yields `arrow_schema`.
+    Through Spark Connect its strings carry no collation name: pyspark 4.2
+    sends StringType's default collation by name, the server then types the
+    column 'string collate UTF8_BINARY', and Delta writes that into the
+    table's schema, which delta-rs (and Polars through it) refuse. An empty
+    name is the protocol's default, plain `string` (checked on this version)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema = from_arrow_schema(arrow_schema)
+    return _without_collation_names(schema) if type(spark).__module__.startswith("pyspark.sql.connect") else schema
+
+
+def _without_collation_names(data_type):
+    from pyspark.sql import types as T
+
+    if isinstance(data_type, T.StringType):
+        plain = T.StringType()
+        plain.collation = ""
+        return plain
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, _without_collation_names(f.dataType), f.nullable, f.metadata)
+                             for f in data_type.fields])
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(_without_collation_names(data_type.elementType), data_type.containsNull)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(_without_collation_names(data_type.keyType),
+                         _without_collation_names(data_type.valueType), data_type.valueContainsNull)
+    return data_type
 
 
 def in_parallel(tasks: list, workers: int) -> list:
@@ -185,11 +217,6 @@ def session_conf(s3a: bool | None = None) -> dict[str, str]:
     return conf
 
 
-def submitted() -> bool:
-    """True under spark-submit: its JVM already runs, started with its own options."""
-    return "PYSPARK_GATEWAY_PORT" in os.environ
-
-
 def submit_options() -> list[str]:
     """What spark-submit needs on its command line for jobs/: the jars (they
     must be on the driver's class path when its JVM starts, too late for get_spark)."""
@@ -210,9 +237,6 @@ def _submitted_builder(builder):
         if not given.contains(key):
             builder = builder.config(key, value)
     return builder
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def connect_channel(remote: str, session_id: str | None = None):
@@ -240,33 +264,6 @@ def connect_channel(remote: str, session_id: str | None = None):
     if session_id:
         channel.set(ChannelBuilder.PARAM_SESSION_ID, session_id)
     return channel
-
-
-WARM_ENGINE_ADDRESS = "spark-connect.url"   # in settings().run_dir, written by `lakehouse connect up`
-
-
-def warm_engine_url() -> str | None:
-    """sc://… of this home's Connect server while its process lives (its pidfile
-    and address file in settings().run_dir), unless LAKEHOUSE_WARM_ENGINE=off."""
-    cfg = settings()
-    pidfile, address = cfg.run_dir / "spark-connect.pid", cfg.run_dir / WARM_ENGINE_ADDRESS
-    if not cfg.warm_engine or not (pidfile.exists() and address.exists()):
-        return None
-    try:
-        os.kill(int(pidfile.read_text().strip() or 0), 0)
-    except (ValueError, ProcessLookupError, PermissionError):
-        return None
-    return address.read_text().strip() or None
-
-
-def remote_url() -> str | None:
-    """The Spark Connect server this process uses: SPARK_REMOTE, else the warm
-    engine when it runs; None: a JVM of this process (local, or a driver on
-    the master LAKEHOUSE_SPARK_MASTER or spark-submit asked for)."""
-    cfg = settings()
-    if cfg.spark_remote:
-        return cfg.spark_remote
-    return None if cfg.spark_master_given or submitted() else warm_engine_url()
 
 
 @lru_cache(maxsize=1)

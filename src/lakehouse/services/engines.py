@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 
 from lakehouse import credentials
 from lakehouse.config import settings
-from lakehouse.lake.spark import WARM_ENGINE_ADDRESS, jar_conf, session_conf
+from lakehouse.lake.connect import WARM_ENGINE_ADDRESS
+from lakehouse.lake.spark import jar_conf, session_conf
 
 HOST = "127.0.0.1"
 
