@@ -6,6 +6,7 @@ settings().run_dir), else none and a JVM of this process (spark.py)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from lakehouse.config import settings
 
@@ -18,14 +19,20 @@ def warm_engine_url() -> str | None:
     """sc://… of this home's Connect server while its process lives (its pidfile
     and address file in settings().run_dir), unless LAKEHOUSE_WARM_ENGINE=off."""
     cfg = settings()
-    pidfile, address = cfg.run_dir / "spark-connect.pid", cfg.run_dir / WARM_ENGINE_ADDRESS
-    if not cfg.warm_engine or not (pidfile.exists() and address.exists()):
-        return None
-    try:
-        os.kill(int(pidfile.read_text().strip() or 0), 0)
-    except (ValueError, ProcessLookupError, PermissionError):
+    address = cfg.run_dir / WARM_ENGINE_ADDRESS
+    if not cfg.warm_engine or not address.exists() or live_pid(cfg.run_dir / "spark-connect.pid") is None:
         return None
     return address.read_text().strip() or None
+
+
+def live_pid(pidfile: Path) -> int | None:
+    """The pid a service's pidfile names while that process lives, else None."""
+    try:
+        pid = int(pidfile.read_text().strip() or 0)
+        os.kill(pid, 0)
+    except (OSError, ValueError):   # no file, no such process, not ours
+        return None
+    return pid or None
 
 
 def remote_url() -> str | None:

@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from lakehouse import credentials
 from lakehouse.config import settings
-from lakehouse.lake.connect import WARM_ENGINE_ADDRESS
+from lakehouse.lake.connect import WARM_ENGINE_ADDRESS, live_pid
 from lakehouse.lake.spark import jar_conf, session_conf
 
 HOST = "127.0.0.1"
@@ -62,15 +62,9 @@ def _pidfile(name: str) -> Path:
 
 def pid_of(name: str) -> int | None:
     """The service's pid when it is running, else None (a stale pidfile is removed)."""
-    pidfile = _pidfile(name)
-    if not pidfile.exists():
-        return None
-    pid = int(pidfile.read_text().strip() or 0)
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        pidfile.unlink(missing_ok=True)
-        return None
+    pid = live_pid(_pidfile(name))
+    if pid is None:
+        _pidfile(name).unlink(missing_ok=True)
     return pid
 
 
