@@ -6,12 +6,13 @@
   .venv/bin/python scripts/benchmark.py --preset city --fresh             # the 2017 calibration year
   .venv/bin/python scripts/benchmark.py --preset city --days 28 --history-multiple 10 --fresh      # a month vs the year
 
-The landing: the preset's D days (`--days`) plus two more, generated once
-(a stamp in landing/.complete says for what). Of the D days, all but the last
-two are the history; the last two are held back so that the CLI path and the
-DAGs each ingest a day nobody ingested before. The two extra days donate the
-small increments: their folders are cut down to a few rows (the original
-folders are kept under <home>/donors), with manifests that match the cut files.
+The landing: the preset's D days (`--days`) plus four more, generated once
+(a stamp in landing/.complete says for what). The first D-2 days are the
+history; then, each a day nobody ingested before: the CLI's later day, the
+warm engine's "yesterday" before the DAG day, the DAG day, its "yesterday"
+before the increments, and the two days that donate the small increments:
+their folders are cut down to a few rows (the original folders are kept
+under <home>/donors), with manifests that match the cut files.
 With `--history-multiple M` the landing runs on to M times the history.
 
 What is measured, in this order (one Spark JVM at a time, never two):
@@ -26,25 +27,26 @@ What is measured, in this order (one Spark JVM at a time, never two):
 2. in this process, one Spark session (its start-up timed): the backfill of the
    history (landing -> silver), its publish, the dbt build of the marts as
    `lakehouse marts` runs it (lakehouse.serving.marts.run_dbt(["build"])), then one
-   later day (day D-1, every source) and its publish. The publishes are
+   later day (every source) and its publish. The publishes are
    compared with a bare COPY of the rows they wrote into an empty table with
    the same primary key. "landing -> marts" = Spark start + backfill + publish +
    dbt build, beside the backfill's ingest floor plus that bare COPY (dbt has
    no floor of its own: its whole time counts as overhead). The session and
    its JVM are then ended.
-3. one business day (day D) through the real DAGs under Airflow's scheduler
+3. one business day (the DAG day) through the real DAGs under Airflow's scheduler
    (scripts/dag_day.py): Airflow metadata of the benchmark's own (SQLite,
    under <home>/airflow), `lakehouse airflow start` (and with it the warm
-   engine, warmed up untimed by day D-1 again), the DAGs' start date on
-   D and the clock frozen (LAKEHOUSE_NOW) at 09:00 the next morning, after
+   engine, which then ingests and publishes the business day before,
+   untimed, as a service that ran yesterday has done), the DAGs' start date
+   on that day and the clock frozen (LAKEHOUSE_NOW) at 09:00 the next morning, after
    the cut-off; the scheduler creates the 17 ingest runs, the first ingest
    task to get the pool batches the sources queued behind it, and build_marts
    follows from the assets. The wall time from unpausing the DAGs to the end
    of build_marts is beside the day's floor.
 4. the small increments, each as `lakehouse ingest --date <day>` in its own
    process, a client of the warm engine as a running service has it (started
-   and warmed up untimed the same way), beside the bare floor of the same
-   files (a Spark process of its own): 64 rows in 20 files
+   again and warmed up untimed by the business day before them), beside the
+   bare floor of the same files (a Spark process of its own): 64 rows in 20 files
    (one donor day), 4 rows in one file (the other), and the same command
    again with nothing new.
 5. with --history-multiple M: in this process again, the rest of the M x
@@ -84,7 +86,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-LANDING_LAYOUT = 2                     # bump when prepare_landing changes what it writes
+LANDING_LAYOUT = 3                     # bump when prepare_landing changes what it writes
 INCREMENT_64 = (64, 20)                # rows, files
 INCREMENT_4 = (4, 1)
 
@@ -198,7 +200,9 @@ class Days:
     """Which delivered day plays which part (see the module docstring)."""
     history: list[date]          # the backfill
     cli_day: date                # ingested in this process, against `history`
+    dag_warm_day: date           # the warm engine's "yesterday" before the DAG day (untimed)
     dag_day: date                # ingested through the DAGs
+    inc_warm_day: date           # the warm engine's "yesterday" before the increments (untimed)
     inc64_day: date              # 64 rows in 20 files
     inc4_day: date               # 4 rows
     extension: list[date]        # the rest of the M x history (empty when M = 1)
@@ -210,20 +214,21 @@ def plan_days(days: list[date], preset_days: int, multiple: int) -> Days:
     h = preset_days - 2
     if h < 1:
         raise SystemExit("the benchmark needs at least 3 days (--days): a history, the CLI day and the DAG day")
-    if multiple > 1 and multiple * h < h + 4:
+    if multiple > 1 and multiple * h < h + 6:
         raise SystemExit(f"--history-multiple {multiple} of a {h}-day history leaves no room for the increments")
     long_index = multiple * h if multiple > 1 else None
-    return Days(history=days[:h], cli_day=days[h], dag_day=days[h + 1], inc64_day=days[h + 2], inc4_day=days[h + 3],
-                extension=days[h + 4:long_index] if long_index else [],
+    return Days(history=days[:h], cli_day=days[h], dag_warm_day=days[h + 1], dag_day=days[h + 2],
+                inc_warm_day=days[h + 3], inc64_day=days[h + 4], inc4_day=days[h + 5],
+                extension=days[h + 6:long_index] if long_index else [],
                 long_day=days[long_index] if long_index else None)
 
 
 def generated_days(preset_days: int, multiple: int) -> int:
-    """The business days to generate: the preset's, the two increment donors, and
+    """The business days to generate: the preset's, the two warm-up days, the two increment donors, and
     for M > 1 up to the day after M x history, plus one the generator leaves partly
     unready (its last day) that is never ingested."""
     h = preset_days - 2
-    return max(preset_days + 2, multiple * h + 1) + 1
+    return max(preset_days + 4, multiple * h + 1) + 1
 
 
 # --------------------------------------------------------------------------- the landing
@@ -360,8 +365,10 @@ def measure_floors(home: Path, landing: Path, sources: list[str], plan: Days) ->
     lake = home / "floor-lake"
     shutil.rmtree(lake, ignore_errors=True)
     lake.mkdir(parents=True)
+    # the warm-up days too (their figures unused): each floor MERGEs against the same history as its figure
     steps = [("backfill", plan.history[0], plan.history[-1]), ("cli_day", plan.cli_day, plan.cli_day),
-             ("dag_day", plan.dag_day, plan.dag_day), ("inc64", plan.inc64_day, plan.inc64_day),
+             ("dag_warm", plan.dag_warm_day, plan.dag_warm_day), ("dag_day", plan.dag_day, plan.dag_day),
+             ("inc_warm", plan.inc_warm_day, plan.inc_warm_day), ("inc64", plan.inc64_day, plan.inc64_day),
              ("inc4", plan.inc4_day, plan.inc4_day), ("nothing", None, None)]
     if plan.long_day:
         steps += [("extension", plan.extension[0], plan.extension[-1]), ("long_day", plan.long_day, plan.long_day)]
@@ -518,12 +525,11 @@ def add_dag_day(table: Table, day_run, floor: float) -> None:
 # --------------------------------------------------------------------------- the CLI
 
 @contextmanager
-def warm_engine(home: Path, done_day: date):
+def warm_engine(home: Path, yesterday: date):
     """The warm engine as a running service has it (`lakehouse connect up`, what
-    `make airflow` starts), not timed: started, then warmed by a day that is in
-    already (`lakehouse ingest` and `lakehouse publish` find nothing new, after
-    reading every table), since the engine of a running service has read the
-    lake before; stopped afterwards."""
+    `make airflow` starts), not timed: started, then warmed by the business day
+    before (`lakehouse ingest` and `lakehouse publish` of its new rows), as the
+    engine of a service that ran yesterday has done; stopped afterwards."""
     from dag_day import warm_up
 
     lakehouse = str(Path(sys.executable).with_name("lakehouse"))
@@ -531,7 +537,7 @@ def warm_engine(home: Path, done_day: date):
     code, _ = run_process([lakehouse, "connect", "up"], child_env(), log)
     if code:
         raise SystemExit(f"lakehouse connect up failed: see {log}")
-    warm_up(child_env(), done_day, log)
+    warm_up(child_env(), yesterday, log)
     try:
         yield
     finally:
@@ -608,7 +614,8 @@ def main() -> int:
     sources = sorted(load_catalog().sources)
     plan = plan_days(all_days(landing), args.days, args.history_multiple)
     print(f"history {plan.history[0]}..{plan.history[-1]} ({len(plan.history)} days); CLI day {plan.cli_day}; "
-          f"DAG day {plan.dag_day}; increments {plan.inc64_day}, {plan.inc4_day}"
+          f"DAG day {plan.dag_day} (engine warmed by {plan.dag_warm_day}); increments {plan.inc64_day}, "
+          f"{plan.inc4_day} (engine warmed by {plan.inc_warm_day})"
           + (f"; {args.history_multiple}x history to {plan.extension[-1]}, then {plan.long_day}" if plan.long_day
              else ""))
 
@@ -632,12 +639,12 @@ def main() -> int:
     mem.phase("in-process")
 
     # 3. the DAGs
-    day_run = None if args.skip_dags else dag_day(home, plan.dag_day, sources, plan.cli_day)
+    day_run = None if args.skip_dags else dag_day(home, plan.dag_day, sources, plan.dag_warm_day)
     mem.phase("dags")
 
     # 4. the small increments
     print("\nsmall increments, each `lakehouse ingest` in its own process, a client of the warm engine:")
-    with warm_engine(home, plan.cli_day):
+    with warm_engine(home, plan.inc_warm_day):
         inc64 = cli_ingest(home, plan.inc64_day, "64 rows")
         inc4 = cli_ingest(home, plan.inc4_day, "4 rows")
         nothing = cli_ingest(home, plan.inc4_day, "nothing new")
@@ -650,7 +657,7 @@ def main() -> int:
         # each piece no bigger than the history's backfill (or 500k rows): memory as in step 2
         limit = max(delivered_rows(landing, sources, plan.history[0], plan.history[-1]), 500_000)
         # with --skip-dags the DAG day comes first (a range over the increments' days skips them: ingested)
-        extension = ([plan.dag_day] if args.skip_dags else []) + plan.extension
+        extension = ([plan.dag_warm_day, plan.dag_day] if args.skip_dags else []) + plan.extension
         for first, last in pieces(landing, sources, extension, limit):
             ingest_timed(spark, first, last, f"{args.history_multiple}x history, piece")
         long_report, long_s = ingest_timed(spark, plan.long_day, plan.long_day,
@@ -697,7 +704,8 @@ def main() -> int:
         table.rows.append(Row("one day against 10× the history", "not measured (--history-multiple 10)"))
     table.add(f"publish of the backfill, {pub_rows:,} rows (floor: bare COPY)", pub_s, pub_floor, "≤ 1.5× COPY",
               pub_s <= 1.5 * pub_floor)
-    table.add(f"publish of the day, {day_pub_rows:,} rows (floor: bare COPY)", day_pub_s, day_pub_floor)
+    table.add(f"publish of the day, {day_pub_rows:,} rows (floor: bare COPY)", day_pub_s, day_pub_floor,
+              "floor + 2 s", day_pub_s <= day_pub_floor + 2)
     peak = mem.peaks["in-process"]
     table.rows.append(Row("peak memory (PSS: driver + JVM + workers), backfill + day in one process",
                           f"{peak / 2**30:.2f} GiB", target="≤ 12 GiB", met=_met(peak <= 12 * 2**30)))
