@@ -9,10 +9,9 @@ build_marts run the scheduler starts from the sources' assets. Set-up (the
 metadata, the start of Airflow and of the warm engine it starts, the
 parsing of dags/) is not timed: a running service has done it already. Nor
 is the warm-up of the engine: the business day before, ingested and
-published, as the engine of a service that ran yesterday has done (its JVM
-has then compiled the batch's code paths: on the 40-day city slice a 64-row
-increment took 63 s on an engine that had only re-read the lake, 32 s on one
-that had ingested the day before).
+published, as the engine of a service that ran yesterday has done (every
+step of a batch has then run on it; docs/performance.md says what that
+changed).
 
 The scheduler also creates the next day's runs (max_active_runs=2); the
 later days' folders are held back outside the landing meanwhile, as on that
